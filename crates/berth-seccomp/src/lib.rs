@@ -1,0 +1,1 @@
+//! Compiles OCI seccomp profiles into BPF programs and installs them.

@@ -1,0 +1,1 @@
+//! Test fixtures for berth: busybox rootfs, OCI bundles, runtime drivers, private dockerd.
