@@ -1,1 +1,16 @@
-//! berth's cgroup layer: one interface over cgroup v1, v2 and hybrid hosts.
+//! berth's cgroup layer: one interface over cgroup v1, v2 and hybrid hosts
+//! (v1 controllers plus a cgroup2 hierarchy), detected at run time.
+//!
+//! [`Hierarchy::detect`] reads /proc/self/mountinfo and /proc/self/cgroup once;
+//! [`Manager`] owns one container's cgroup directories (one per hierarchy) and
+//! is serialisable, so a later runtime invocation rebuilds it from the
+//! container's state without detecting again.
+
+mod error;
+mod hierarchy;
+mod manager;
+mod resources;
+
+pub use error::{CgroupError, ErrorKind};
+pub use hierarchy::{CgroupPath, Hierarchy, Mode};
+pub use manager::{FreezerState, HierarchyMount, Manager};

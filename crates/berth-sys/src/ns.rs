@@ -1,0 +1,30 @@
+//! Namespace creation for the calling process.
+
+use std::io;
+
+/// Moves the calling process into new namespaces (`unshare(2)`), for the
+/// namespace flags given (`CLONE_NEWNS`, `CLONE_NEWUSER`, ...).
+///
+/// Only namespace flags are accepted: `CLONE_FILES`/`CLONE_FS` sharing changes
+/// would be unsound in a multithreaded caller, so they are refused here.
+pub fn unshare_namespaces(flags: libc::c_int) -> io::Result<()> {
+    const NAMESPACES: libc::c_int = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | 0x80; // CLONE_NEWTIME
+    if flags & !NAMESPACES != 0 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: unshare with namespace flags only changes which namespaces the
+    // calling thread belongs to; it does not unshare the fd table or fs struct,
+    // so no other thread can observe a broken invariant.
+    let ret = unsafe { libc::unshare(flags) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
