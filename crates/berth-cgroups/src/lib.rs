@@ -8,9 +8,11 @@
 
 mod error;
 mod hierarchy;
+mod join;
 mod manager;
 mod resources;
 
 pub use error::{CgroupError, ErrorKind};
 pub use hierarchy::{CgroupPath, Hierarchy, Mode};
+pub use join::JoinHandles;
 pub use manager::{FreezerState, HierarchyMount, Manager};

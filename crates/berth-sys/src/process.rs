@@ -124,3 +124,55 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     };
     crate::cvt(ret).map(|_| ())
 }
+
+/// The kernel's `struct clone_args` (clone3), up to the `cgroup` field.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Like [`clone_process`], but the child starts in the cgroup v2 directory
+/// `cgroup` (`clone3` with `CLONE_INTO_CGROUP`), which costs no cgroup
+/// migration. Fails with `ENOSYS`/`E2BIG`/`EINVAL` on kernels without it.
+///
+/// # Safety
+///
+/// As for [`clone_process`]: the caller must be single-threaded.
+pub unsafe fn clone_into_cgroup(
+    flags: libc::c_ulong,
+    cgroup: BorrowedFd<'_>,
+) -> io::Result<CloneResult> {
+    let args = CloneArgs {
+        flags: u64::from(flags) | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: u64::try_from(cgroup.as_raw_fd()).unwrap_or(u64::MAX),
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 reads `args` (size passed) for the duration of the call;
+    // a zero stack makes the child continue on a copy of our stack like fork;
+    // no tid or pidfd pointers are given. Single-threadedness is the caller's.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::from_ref(&args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match crate::cvt(ret)? {
+        0 => Ok(CloneResult::Child),
+        pid => Ok(CloneResult::Parent(i32::try_from(pid).unwrap_or(i32::MAX))),
+    }
+}

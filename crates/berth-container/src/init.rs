@@ -1,0 +1,557 @@
+//! The child side of container creation: the init process (and, when
+//! namespaces must be joined first, the short-lived stage one that creates it).
+//!
+//! These functions run in a forked copy of the single-threaded runtime, so
+//! ordinary Rust (allocation included) is fine. Each step reports failure back
+//! over the sync channel, and the init ends by exec'ing the container's program.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Process, Spec};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Gid, Resource, Rlimit, Uid};
+use rustix::thread::LinkNameSpaceType;
+
+use crate::capabilities::{self, CapMasks};
+use crate::channel::{Channel, Msg};
+use crate::namespaces::NamespacePlan;
+use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
+
+/// Whether the init builds a new container or joins a running one.
+#[derive(Debug)]
+pub(crate) enum InitKind {
+    /// `create`: set up the rootfs, then wait on `exec.fifo` in the state
+    /// directory (held open as an `O_PATH` descriptor) before exec'ing.
+    Create { state_dir: OwnedFd },
+    /// `exec`: the namespaces (mount included) are joined; exec right away.
+    Exec,
+}
+
+/// Everything the init needs, computed by the parent before the fork.
+#[derive(Debug)]
+pub(crate) struct InitConfig<'a> {
+    pub id: &'a str,
+    pub kind: InitKind,
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub plan: &'a NamespacePlan,
+    pub seccomp: Option<&'a berth_seccomp::Program>,
+    pub caps: Option<CapMasks>,
+    pub last_cap: u32,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub cgroup_mounts: Vec<CgroupMount>,
+    pub sigmask: berth_sys::signal::SignalMask,
+    /// How the init joins its cgroup (it moves itself; see berth-cgroups' join.rs).
+    pub cgroup_join: Option<&'a berth_cgroups::JoinHandles>,
+    /// Descriptors of the parent (its state lock) that the children must close.
+    pub close_after_fork: Vec<std::os::fd::RawFd>,
+}
+
+trait Ctx<T> {
+    fn ctx(self, what: &str) -> InitResult<T>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> InitResult<T> {
+        self.map_err(|e| InitError::new(what, e))
+    }
+}
+
+fn link_type(t: LinuxNamespaceType) -> LinkNameSpaceType {
+    match t {
+        LinuxNamespaceType::Mount => LinkNameSpaceType::Mount,
+        LinuxNamespaceType::Cgroup => LinkNameSpaceType::ControlGroup,
+        LinuxNamespaceType::Uts => LinkNameSpaceType::HostNameAndNISDomainName,
+        LinuxNamespaceType::Ipc => LinkNameSpaceType::InterProcessCommunication,
+        LinuxNamespaceType::User => LinkNameSpaceType::User,
+        LinuxNamespaceType::Pid => LinkNameSpaceType::ProcessID,
+        LinuxNamespaceType::Network => LinkNameSpaceType::Network,
+        LinuxNamespaceType::Time => LinkNameSpaceType::Time,
+    }
+}
+
+fn fail(chan: &Channel, e: InitError) -> ! {
+    let _ = chan.send(&Msg::Error(e.0));
+    berth_sys::process::exit_immediately(1)
+}
+
+/// Stage one: join the namespaces given by path, create the user namespace
+/// (the parent writes its id maps), unshare the rest, then fork the init as a
+/// sibling (`CLONE_PARENT`) so that the runtime can wait for it.
+pub(crate) fn stage_one(cfg: &InitConfig<'_>, chan: &Channel) -> ! {
+    match stage_one_steps(cfg, chan) {
+        Ok(never) => match never {},
+        Err(e) => fail(chan, e),
+    }
+}
+
+fn stage_one_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    for (t, path) in &cfg.plan.join {
+        let f = std::fs::File::open(path).ctx(&format!("open namespace {}", path.display()))?;
+        rustix::thread::move_into_link_name_space(f.as_fd(), Some(link_type(*t))).ctx(&format!(
+            "join {} namespace {}",
+            crate::namespaces::proc_name(*t),
+            path.display()
+        ))?;
+    }
+    if cfg.plan.isolates(LinuxNamespaceType::User) {
+        if cfg.plan.creates(LinuxNamespaceType::User) {
+            berth_sys::ns::unshare_namespaces(libc::CLONE_NEWUSER).ctx("create user namespace")?;
+            chan.send(&Msg::NeedIdMaps)
+                .map_err(|e| InitError(e.to_string()))?;
+            chan.expect(&Msg::IdMapsDone)
+                .map_err(|e| InitError(e.to_string()))?;
+        }
+        become_root()?;
+    }
+    let flags = cfg.plan.clone_flags() & !libc::CLONE_NEWUSER;
+    if flags != 0 {
+        berth_sys::ns::unshare_namespaces(flags).ctx("create namespaces")?;
+    }
+    if let Some(offsets) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    {
+        let mut text = String::new();
+        for (clock, off) in offsets {
+            text.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
+        }
+        if !text.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", text)
+                .ctx("write time namespace offsets")?;
+        }
+    }
+    match fork_init(cfg, libc::CLONE_PARENT as libc::c_ulong).ctx("clone init")? {
+        (berth_sys::process::CloneResult::Child, in_v2) => container_init(cfg, chan, in_v2),
+        (berth_sys::process::CloneResult::Parent(pid), _) => {
+            chan.send(&Msg::InitPid(pid))
+                .map_err(|e| InitError(e.to_string()))?;
+            berth_sys::process::exit_immediately(0)
+        }
+    }
+}
+
+fn become_root() -> InitResult {
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+        .ctx("setresgid(0) in the user namespace")?;
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+        .ctx("setresuid(0) in the user namespace")
+}
+
+/// Forks the init: straight into its cgroup v2 directory when the kernel
+/// can (`clone3`), else with a plain `clone`. Returns whether the child
+/// already sits in its v2 cgroup.
+pub(crate) fn fork_init(
+    cfg: &InitConfig<'_>,
+    flags: libc::c_ulong,
+) -> std::io::Result<(berth_sys::process::CloneResult, bool)> {
+    if let Some(dir) = cfg.cgroup_join.and_then(|j| j.v2_dir()) {
+        // SAFETY: called from the single-threaded runtime or its single-threaded child.
+        match unsafe { berth_sys::process::clone_into_cgroup(flags, dir) } {
+            Ok(r) => return Ok((r, true)),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS) | Some(libc::E2BIG) | Some(libc::EINVAL)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // SAFETY: as above.
+    unsafe { berth_sys::process::clone_process(flags) }.map(|r| (r, false))
+}
+
+/// The container's init: builds the container, waits to be started, execs.
+/// `in_v2` tells whether it was created inside its cgroup v2 directory.
+pub(crate) fn container_init(cfg: &InitConfig<'_>, chan: &Channel, in_v2: bool) -> ! {
+    if let Some(join) = cfg.cgroup_join {
+        if let Err(e) = join.join_self(in_v2) {
+            fail(chan, InitError::new("join the container's cgroup", e));
+        }
+    }
+    match init_steps(cfg, chan) {
+        Ok(never) => match never {},
+        Err(e) => fail(chan, e),
+    }
+}
+
+fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    chan.expect(&Msg::Go)
+        .map_err(|e| InitError(e.to_string()))?;
+    if cfg.plan.isolates(LinuxNamespaceType::User) {
+        become_root()?;
+    }
+    if matches!(cfg.kind, InitKind::Create { .. }) && cfg.plan.creates(LinuxNamespaceType::Cgroup) {
+        berth_sys::ns::unshare_namespaces(libc::CLONE_NEWCGROUP).ctx("create cgroup namespace")?;
+    }
+    rustix::process::setsid().ctx("setsid")?;
+    match &cfg.kind {
+        InitKind::Create { .. } => build_container(cfg, chan)?,
+        InitKind::Exec => {
+            if cfg.process.terminal().unwrap_or(false) {
+                setup_terminal(cfg, chan, false)?;
+            }
+        }
+    }
+    let process = cfg.process;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx("set oom_score_adj")?;
+    }
+    for rl in process.rlimits().iter().flatten() {
+        let lim = Rlimit {
+            current: (rl.soft() != u64::MAX).then_some(rl.soft()),
+            maximum: (rl.hard() != u64::MAX).then_some(rl.hard()),
+        };
+        rustix::process::setrlimit(rlimit_resource(rl.typ()), lim)
+            .ctx(&format!("set rlimit {:?}", rl.typ()))?;
+    }
+    if let Some(p) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().as_ref())
+    {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            _ => 0,
+        };
+        berth_sys::process::set_personality(persona).ctx("set personality")?;
+    }
+    if matches!(cfg.kind, InitKind::Create { .. }) && !cfg.no_new_keyring {
+        let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
+        match berth_sys::keyring::join_new_session_keyring(&name) {
+            Ok(()) => {}
+            // Keyrings may be unavailable (or not namespaced) here; runc ignores that too.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS)
+                        | Some(libc::EACCES)
+                        | Some(libc::EPERM)
+                        | Some(libc::EDQUOT)
+                ) => {}
+            Err(e) => return Err(InitError::new("join session keyring", e)),
+        }
+    }
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if nnp {
+        rustix::thread::set_no_new_privs(true).ctx("set no_new_privs")?;
+    }
+    let env = environment(process);
+    let args: Vec<CString> = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let arg0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    let exe = lookup_executable(&arg0, &env)?;
+    let env_c: Vec<CString> = env
+        .iter()
+        .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
+        .collect();
+    if let (Some(prog), false) = (cfg.seccomp, nnp) {
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping it.
+        prog.install().ctx("load seccomp filter")?;
+    }
+    finalize_process(cfg)?;
+    chan.send(&Msg::Ready)
+        .map_err(|e| InitError(e.to_string()))?;
+    let _ = rustix::process::set_parent_process_death_signal(None);
+    if let InitKind::Create { state_dir } = &cfg.kind {
+        wait_for_start(state_dir)?;
+        if let Some(hooks) = cfg
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().as_ref())
+        {
+            let state = crate::hooks::HookState {
+                oci_version: crate::state::OCI_VERSION,
+                id: cfg.id,
+                status: "running",
+                pid: 1,
+                bundle: &cfg.bundle.to_string_lossy(),
+                annotations: Default::default(),
+            };
+            crate::hooks::run("startContainer", hooks, &state)
+                .map_err(|e| InitError(e.to_string()))?;
+        }
+    }
+    if let (Some(prog), true) = (cfg.seccomp, nnp) {
+        prog.install().ctx("load seccomp filter")?;
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    rustix::process::umask(Mode::from_raw_mode(umask & 0o777));
+    berth_sys::signal::reset_dispositions();
+    let _ = berth_sys::signal::set_mask(&cfg.sigmask);
+    let err = berth_sys::process::execve(&exe, &args, &env_c);
+    Err(InitError(format!("exec {:?}: {err}", arg0)))
+}
+
+/// The container side of `create`: mounts, devices, pivot_root, hostname,
+/// terminal, sysctls, masked and read-only paths.
+fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
+    let linux = cfg.spec.linux().as_ref();
+    let mounts = cfg.spec.mounts().as_deref().unwrap_or_default();
+    let propagation = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(crate::mount_options::root_propagation)
+        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+    let devices = linux
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or_default();
+    let plan = RootfsPlan {
+        bundle: cfg.bundle,
+        mounts,
+        devices,
+        propagation: propagation | libc::MS_REC,
+        in_userns: cfg.plan.isolates(LinuxNamespaceType::User),
+        new_netns: cfg.plan.isolates(LinuxNamespaceType::Network),
+        new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
+        cgroup_mounts: &cfg.cgroup_mounts,
+    };
+    if cfg.plan.creates(LinuxNamespaceType::Mount) {
+        rootfs::prepare_root(cfg.rootfs, plan.propagation)?;
+    }
+    let root = rootfs::open_root(cfg.rootfs)?;
+    rootfs::mount_all(&plan, root.as_fd())?;
+    let dev_from_host = mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    });
+    if !dev_from_host {
+        let has_devpts = mounts
+            .iter()
+            .any(|m| m.destination() == Path::new("/dev/pts"));
+        rootfs::setup_dev(&plan, root.as_fd(), has_devpts)?;
+    }
+    drop(root);
+    chan.send(&Msg::RunCreateRuntimeHooks)
+        .map_err(|e| InitError(e.to_string()))?;
+    chan.expect(&Msg::HooksDone)
+        .map_err(|e| InitError(e.to_string()))?;
+    if let Some(hooks) = cfg
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
+        let state = crate::hooks::HookState {
+            oci_version: crate::state::OCI_VERSION,
+            id: cfg.id,
+            status: "creating",
+            pid: 1,
+            bundle: &cfg.bundle.to_string_lossy(),
+            annotations: Default::default(),
+        };
+        crate::hooks::run("createContainer", hooks, &state)
+            .map_err(|e| InitError(e.to_string()))?;
+    }
+    rootfs::enter_root(cfg.rootfs, cfg.no_pivot)?;
+    if let Some(h) = cfg.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        rustix::system::sethostname(h.as_bytes()).ctx("sethostname")?;
+    }
+    if let Some(d) = cfg.spec.domainname().as_ref().filter(|h| !h.is_empty()) {
+        rustix::system::setdomainname(d.as_bytes()).ctx("setdomainname")?;
+    }
+    if cfg.process.terminal().unwrap_or(false) {
+        setup_terminal(cfg, chan, true)?;
+    }
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        rootfs::write_sysctls(sysctl.iter())?;
+    }
+    if let Some(paths) = linux.and_then(|l| l.readonly_paths().as_ref()) {
+        rootfs::readonly_paths(paths)?;
+    }
+    if let Some(paths) = linux.and_then(|l| l.masked_paths().as_ref()) {
+        rootfs::mask_paths(paths)?;
+    }
+    if cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::readonly_root()?;
+    }
+    Ok(())
+}
+
+/// Allocates the container's terminal and hands its master side over: to the
+/// `--console-socket` peer if there is one, else back to the runtime.
+fn setup_terminal(cfg: &InitConfig<'_>, chan: &Channel, console: bool) -> InitResult {
+    let size = cfg.process.console_size().as_ref().map(|b| {
+        (
+            u16::try_from(b.height()).unwrap_or(u16::MAX),
+            u16::try_from(b.width()).unwrap_or(u16::MAX),
+        )
+    });
+    let pty = crate::terminal::open_pty(size).ctx("allocate terminal")?;
+    if console {
+        rootfs::setup_console(&pty.slave_path)?;
+    }
+    crate::terminal::attach_stdio(pty.slave.as_fd()).ctx("attach terminal")?;
+    match &cfg.console_socket {
+        Some(sock) => {
+            crate::terminal::send_console(sock.as_fd(), pty.master.as_fd(), &pty.slave_path)
+                .ctx("send terminal to console socket")?
+        }
+        None => chan
+            .send_with_fd(&Msg::Console, Some(pty.master.as_fd()))
+            .map_err(|e| InitError(e.to_string()))?,
+    }
+    Ok(())
+}
+
+/// Capabilities, user and groups, working directory; no descriptor but
+/// stdio and the preserved ones survives the exec.
+fn finalize_process(cfg: &InitConfig<'_>) -> InitResult {
+    berth_sys::fd::cloexec_from(3 + cfg.preserve_fds).ctx("mark descriptors close-on-exec")?;
+    if let Some(caps) = &cfg.caps {
+        capabilities::drop_bounding(caps.bounding, cfg.last_cap)
+            .ctx("drop bounding capabilities")?;
+    }
+    let user = cfg.process.user();
+    berth_sys::caps::set_keep_caps(true).ctx("set keepcaps")?;
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    let setgroups_allowed =
+        std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    if setgroups_allowed {
+        rustix::thread::set_thread_groups(&groups).ctx("setgroups")?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    rustix::thread::set_thread_res_gid(gid, gid, gid).ctx(&format!("setgid {}", user.gid()))?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).ctx(&format!("setuid {}", user.uid()))?;
+    berth_sys::caps::set_keep_caps(false).ctx("clear keepcaps")?;
+    if let Some(caps) = &cfg.caps {
+        capabilities::apply(caps, cfg.last_cap).ctx("set capabilities")?;
+    }
+    let cwd = cfg.process.cwd();
+    rustix::process::chdir(cwd).ctx(&format!("chdir to cwd ({})", cwd.display()))?;
+    // CVE-2024-21626: the working directory must be inside the container.
+    let real = rustix::process::getcwd(Vec::new()).ctx("getcwd")?;
+    if !real.as_bytes().starts_with(b"/") {
+        return Err(InitError(format!(
+            "current working directory {real:?} is outside of the container"
+        )));
+    }
+    Ok(())
+}
+
+/// Blocks until `start` opens `exec.fifo` for reading, then signals it.
+fn wait_for_start(state_dir: &OwnedFd) -> InitResult {
+    let fifo = rustix::fs::openat(
+        state_dir,
+        crate::store::EXEC_FIFO,
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx("open exec fifo")?;
+    rustix::io::write(&fifo, b"0").ctx("write exec fifo")?;
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
+    match t {
+        PosixRlimitType::RlimitCpu => Resource::Cpu,
+        PosixRlimitType::RlimitFsize => Resource::Fsize,
+        PosixRlimitType::RlimitData => Resource::Data,
+        PosixRlimitType::RlimitStack => Resource::Stack,
+        PosixRlimitType::RlimitCore => Resource::Core,
+        PosixRlimitType::RlimitRss => Resource::Rss,
+        PosixRlimitType::RlimitNproc => Resource::Nproc,
+        PosixRlimitType::RlimitNofile => Resource::Nofile,
+        PosixRlimitType::RlimitMemlock => Resource::Memlock,
+        PosixRlimitType::RlimitAs => Resource::As,
+        PosixRlimitType::RlimitLocks => Resource::Locks,
+        PosixRlimitType::RlimitSigpending => Resource::Sigpending,
+        PosixRlimitType::RlimitMsgqueue => Resource::Msgqueue,
+        PosixRlimitType::RlimitNice => Resource::Nice,
+        PosixRlimitType::RlimitRtprio => Resource::Rtprio,
+        PosixRlimitType::RlimitRttime => Resource::Rttime,
+    }
+}
+
+/// The process environment, with HOME from the container's /etc/passwd when
+/// the spec does not set it (as runc does).
+fn environment(p: &Process) -> Vec<String> {
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let uid = p.user().uid();
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+                        .then(|| f[5].to_string())
+                })
+            })
+            .unwrap_or_else(|| "/".to_string());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Finds the program as `execvp` would, with the container's PATH.
+fn lookup_executable(arg0: &str, env: &[String]) -> InitResult<CString> {
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap_or_default();
+    if arg0.contains('/') {
+        return match std::fs::metadata(arg0) {
+            Ok(_) => Ok(c(Path::new(arg0))),
+            Err(e) => Err(InitError(format!("exec: {arg0:?}: stat {arg0}: {e}"))),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate: PathBuf = Path::new(dir).join(arg0);
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return Ok(c(&candidate));
+            }
+        }
+    }
+    Err(InitError(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}

@@ -1,0 +1,201 @@
+//! The command line, as runc defines it (same verbs, flags and defaults), so
+//! that dockerd, containerd and podman can drive berth-runtime like runc.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth-runtime",
+    version,
+    about = "berth-runtime: a runc-compatible OCI container runtime",
+    long_about = "berth-runtime creates and runs containers from OCI bundles (a rootfs plus config.json), \
+with the same command line as runc so that dockerd, containerd and podman can use it with --runtime."
+)]
+pub struct Cli {
+    /// Root directory for container state (tmpfs location is best)
+    #[arg(long, global = true, default_value = "/run/berth-runtime")]
+    pub root: PathBuf,
+    /// Write the runtime's log to this file instead of stderr
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver (not supported by berth-runtime yet: a clear error)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility (true, false or auto); berth detects rootless mode itself
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Accepted for runc compatibility; checkpointing is not supported yet
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Path to the root of the bundle directory
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Path to an AF_UNIX socket which will receive the pty master of the container
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container process's pid to this file
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root to jail the process inside the rootfs (chroot instead)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors (3..3+N) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// The container id
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new specification file (config.json)
+    Spec {
+        /// Path to the root of the bundle directory
+        #[arg(long, short = 'b')]
+        bundle: Option<PathBuf>,
+        /// Generate a configuration for a rootless container
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Create a container; its process waits until `start`
+    Create(CreateArgs),
+    /// Start the process of a created container
+    Start { id: String },
+    /// Create and start a container, and wait for it unless --detach
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Detach from the container's process
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Output the state of a container
+    State { id: String },
+    /// Send a signal (default SIGTERM) to the container's init process
+    Kill {
+        id: String,
+        /// Signal name or number
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+        /// Send the signal to all processes in the container
+        #[arg(long, short = 'a')]
+        all: bool,
+    },
+    /// Delete a container and everything it holds
+    Delete {
+        id: String,
+        /// Kill the container's processes first if it is still running
+        #[arg(long, short = 'f')]
+        force: bool,
+    },
+    /// List containers
+    List {
+        /// Output format: table or json
+        #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Display only container ids
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Execute a new process inside a running container
+    Exec(ExecArgs),
+    /// List the processes running inside a container
+    Ps {
+        /// Output format: table (ps output filtered to the container) or json (pids)
+        #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        id: String,
+        /// Options passed to ps(1) (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Suspend all processes of a container
+    Pause { id: String },
+    /// Resume a paused container
+    Resume { id: String },
+    /// Show the features this runtime supports, as JSON
+    Features,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Path to a process.json describing the process
+    #[arg(long, short = 'p')]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-TTY
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// Detach from the process
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Write the process's pid to this file
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Set environment variables (KEY=VALUE)
+    #[arg(long, short = 'e')]
+    pub env: Vec<String>,
+    /// Current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(long = "additional-gids", short = 'g')]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective and permitted sets
+    #[arg(long, short = 'c')]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Pass N additional file descriptors (3..3+N) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility (AppArmor is not enforced by berth-runtime)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Accepted for runc compatibility (SELinux is not enforced by berth-runtime)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// The container id
+    pub id: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
