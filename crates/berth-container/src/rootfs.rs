@@ -111,42 +111,82 @@ pub(crate) fn open_in_root(
     }
 }
 
-/// Creates every missing directory of `path` inside the root and returns an
-/// `O_PATH` descriptor of the last one.
-pub(crate) fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
-    let rel = relative(path);
+/// Lexically normalises `path` as seen from the root: `..` never climbs above it.
+fn normalize_in_root(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Where a walk through the root ended: at a directory, or at a dangling
+/// symlink whose target (a path in the root) must be created instead.
+enum Walk {
+    Done(OwnedFd),
+    Redirect(PathBuf),
+}
+
+fn walk_and_create(root: BorrowedFd<'_>, rel: &Path) -> io::Result<Walk> {
+    let comps: Vec<Component<'_>> = rel.components().collect();
     let mut prefix = PathBuf::new();
-    let mut dir = open_in_root(
-        root,
-        Path::new("/"),
-        OFlags::PATH | OFlags::DIRECTORY,
-        ResolveFlags::empty(),
-    )?;
-    for comp in rel.components() {
+    let mut dir = open_in_root(root, Path::new("/"), OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty())?;
+    for (i, comp) in comps.iter().enumerate() {
         prefix.push(comp);
-        match open_in_root(
-            root,
-            &prefix,
-            OFlags::PATH | OFlags::DIRECTORY,
-            ResolveFlags::empty(),
-        ) {
+        match open_in_root(root, &prefix, OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty()) {
+            Ok(fd) => {
+                dir = fd;
+                continue;
+            }
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
+            Err(_) => {}
+        }
+        match rustix::fs::mkdirat(&dir, comp.as_os_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match open_in_root(root, &prefix, OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty()) {
             Ok(fd) => dir = fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                match rustix::fs::mkdirat(&dir, comp.as_os_str(), Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => return Err(e.into()),
+                // A dangling symlink: create its target, read as a path inside the root.
+                let target = rustix::fs::readlinkat(&dir, comp.as_os_str(), Vec::new())?;
+                let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                let mut next = if target.is_absolute() {
+                    PathBuf::new()
+                } else {
+                    prefix.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                next.push(target);
+                for rest in &comps[i + 1..] {
+                    next.push(rest);
                 }
-                dir = open_in_root(
-                    root,
-                    &prefix,
-                    OFlags::PATH | OFlags::DIRECTORY,
-                    ResolveFlags::empty(),
-                )?;
+                return Ok(Walk::Redirect(normalize_in_root(&next)));
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(dir)
+    Ok(Walk::Done(dir))
+}
+
+/// Creates every missing directory of `path` inside the root (following
+/// symlinks as the root sees them, dangling ones included) and returns an
+/// `O_PATH` descriptor of the last one.
+pub(crate) fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    let mut rel = normalize_in_root(path);
+    // As the kernel, give up after 40 symlinks.
+    for _ in 0..40 {
+        match walk_and_create(root, &rel)? {
+            Walk::Done(fd) => return Ok(fd),
+            Walk::Redirect(next) => rel = next,
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 /// Returns an `O_PATH` descriptor of the mount target `dest`, creating it (a
