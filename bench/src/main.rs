@@ -98,8 +98,9 @@ fn stats(times: &[Duration]) -> (f64, f64, f64) {
     let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
-    let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
-    (mean, pct(0.5), pct(0.9))
+    // Nearest-rank percentile over at most a few thousand samples.
+    let pct = |per_mille: usize| ms[(ms.len().saturating_sub(1) * per_mille + 500) / 1000];
+    (mean, pct(500), pct(900))
 }
 
 fn runtime(args: &[String]) -> Result<()> {

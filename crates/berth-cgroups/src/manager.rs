@@ -247,10 +247,12 @@ impl Manager {
         Ok(())
     }
 
-    /// The hierarchies as a container's /sys/fs/cgroup shows them.
+    /// The hierarchies as a container's /sys/fs/cgroup shows them. On a
+    /// hybrid host that is the v1 hierarchies only, as with runc.
     pub fn mounts(&self) -> Vec<HierarchyMount> {
         self.dirs
             .iter()
+            .filter(|d| self.mode != Mode::Hybrid || d.fstype == "cgroup")
             .map(|d| HierarchyMount {
                 name: if self.mode == Mode::V2 {
                     String::new()

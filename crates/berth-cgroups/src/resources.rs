@@ -92,17 +92,27 @@ impl Manager {
                 || m.disable_oom_killer() == Some(true);
             if set {
                 let d = self.v1_or_missing("memory", "linux.resources.memory")?;
-                if let Some(l) = m.limit().filter(|v| *v != 0) {
-                    // Raising the limit above the current swap limit fails: set swap first then.
-                    if let Some(s) = m.swap().filter(|v| *v != 0) {
-                        if s == -1 || s >= l {
-                            write_optional(&d.path, "memory.memsw.limit_in_bytes", &s.to_string())?;
-                        }
+                let limit = m.limit().filter(|v| *v != 0);
+                let swap = m.swap().filter(|v| *v != 0);
+                // The kernel keeps memsw >= memory at every step: write the
+                // swap limit first when it is above the current memory limit.
+                let current: i64 = std::fs::read_to_string(d.path.join("memory.limit_in_bytes"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map_or(i64::MAX, |v| i64::try_from(v).unwrap_or(i64::MAX));
+                let swap_first = swap.is_some_and(|s| s == -1 || current < s);
+                if swap_first {
+                    if let Some(s) = swap {
+                        write_optional(&d.path, "memory.memsw.limit_in_bytes", &s.to_string())?;
                     }
+                }
+                if let Some(l) = limit {
                     write(&d.path, "memory.limit_in_bytes", &l.to_string())?;
                 }
-                if let Some(s) = m.swap().filter(|v| *v != 0) {
-                    write_optional(&d.path, "memory.memsw.limit_in_bytes", &s.to_string())?;
+                if !swap_first {
+                    if let Some(s) = swap {
+                        write_optional(&d.path, "memory.memsw.limit_in_bytes", &s.to_string())?;
+                    }
                 }
                 if let Some(v) = m.reservation().filter(|v| *v != 0) {
                     write(&d.path, "memory.soft_limit_in_bytes", &v.to_string())?;

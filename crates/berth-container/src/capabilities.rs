@@ -101,6 +101,7 @@ mod tests {
         let caps = LinuxCapabilitiesBuilder::default()
             .bounding(set.clone())
             .effective(set)
+            .permitted(Capabilities::new())
             .build()
             .expect("caps");
         let m = CapMasks::from_spec(&caps).expect("masks");

@@ -33,6 +33,8 @@ pub(crate) enum Msg {
     Console,
     /// Setup finished; the init waits to be started (or is about to exec).
     Ready,
+    /// The parent recorded the init (state, pid file): the init may go on.
+    Saved,
     /// Setup failed; the init exits.
     Error(String),
 }

@@ -237,9 +237,7 @@ fn create_locked(
     };
     let cfg = InitConfig {
         id,
-        kind: InitKind::Create {
-            state_dir: OwnedFd::from(state_dir),
-        },
+        kind: InitKind::Create { state_dir },
         spec,
         process,
         rootfs: &bundle.rootfs,
@@ -257,6 +255,31 @@ fn create_locked(
         cgroup_join: cgroup_join.as_ref(),
         close_after_fork: vec![lock.raw_fd()],
     };
+    let created = crate::time::rfc3339_nano(SystemTime::now());
+    let save = |spawned: &spawn::Spawned| -> Result<()> {
+        let start_time = state::read_stat(spawned.pid).map(|(_, t)| t).unwrap_or(0);
+        let saved = SavedState {
+            id: id.to_string(),
+            pid: spawned.pid,
+            pid_start_time: start_time,
+            bundle: bundle.path.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: created.clone(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cgroup: manager.clone(),
+            spec: spec.clone(),
+        };
+        store.save(&saved)?;
+        match &opts.pid_file {
+            Some(p) => write_pid_file(p, spawned.pid),
+            None => Ok(()),
+        }
+    };
     let parent = ParentSide {
         uid_mappings: linux
             .and_then(|l| l.uid_mappings().as_deref())
@@ -265,34 +288,9 @@ fn create_locked(
             .and_then(|l| l.gid_mappings().as_deref())
             .unwrap_or_default(),
         create_runtime_hooks: &create_runtime_hooks,
+        on_ready: &save,
     };
     let spawned = spawn::spawn(&cfg, &parent)?;
-    drop(cfg);
-    let start_time = state::read_stat(spawned.pid).map(|(_, t)| t).unwrap_or(0);
-    let saved = SavedState {
-        id: id.to_string(),
-        pid: spawned.pid,
-        pid_start_time: start_time,
-        bundle: bundle.path.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::time::rfc3339_nano(SystemTime::now()),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: manager,
-        spec: spec.clone(),
-    };
-    let saved_ok = store.save(&saved).and_then(|()| match &opts.pid_file {
-        Some(p) => write_pid_file(p, spawned.pid),
-        None => Ok(()),
-    });
-    if let Err(e) = saved_ok {
-        let _ = berth_sys::process::kill(spawned.pid, libc::SIGKILL);
-        return Err(e);
-    }
     Ok(Created {
         pid: spawned.pid,
         console: spawned.console,
@@ -715,15 +713,19 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             cgroup_join: cgroup_join.as_ref(),
             close_after_fork: Vec::new(),
         };
+        let record = |spawned: &spawn::Spawned| -> Result<()> {
+            match &opts.pid_file {
+                Some(p) => write_pid_file(p, spawned.pid),
+                None => Ok(()),
+            }
+        };
         let parent = ParentSide {
             uid_mappings: &[],
             gid_mappings: &[],
             create_runtime_hooks: &no_hooks,
+            on_ready: &record,
         };
         let spawned = spawn::spawn(&cfg, &parent)?;
-        if let Some(p) = &opts.pid_file {
-            write_pid_file(p, spawned.pid)?;
-        }
         if opts.detach {
             return Ok(0);
         }

@@ -277,9 +277,16 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         prog.install().ctx("load seccomp filter")?;
     }
     finalize_process(cfg)?;
+    // From here on the init outlives the runtime (create returns): stop
+    // dying with it, then wait until the runtime has recorded us. If the
+    // runtime died before that, nobody knows this init: exit quietly.
+    let _ = rustix::process::set_parent_process_death_signal(None);
     chan.send(&Msg::Ready)
         .map_err(|e| InitError(e.to_string()))?;
-    let _ = rustix::process::set_parent_process_death_signal(None);
+    match chan.recv() {
+        Ok(Some((Msg::Saved, _))) => {}
+        _ => berth_sys::process::exit_immediately(1),
+    }
     if let InitKind::Create { state_dir } = &cfg.kind {
         wait_for_start(state_dir)?;
         if let Some(hooks) = cfg

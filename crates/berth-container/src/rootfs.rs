@@ -136,10 +136,20 @@ enum Walk {
 fn walk_and_create(root: BorrowedFd<'_>, rel: &Path) -> io::Result<Walk> {
     let comps: Vec<Component<'_>> = rel.components().collect();
     let mut prefix = PathBuf::new();
-    let mut dir = open_in_root(root, Path::new("/"), OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty())?;
+    let mut dir = open_in_root(
+        root,
+        Path::new("/"),
+        OFlags::PATH | OFlags::DIRECTORY,
+        ResolveFlags::empty(),
+    )?;
     for (i, comp) in comps.iter().enumerate() {
         prefix.push(comp);
-        match open_in_root(root, &prefix, OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty()) {
+        match open_in_root(
+            root,
+            &prefix,
+            OFlags::PATH | OFlags::DIRECTORY,
+            ResolveFlags::empty(),
+        ) {
             Ok(fd) => {
                 dir = fd;
                 continue;
@@ -151,7 +161,12 @@ fn walk_and_create(root: BorrowedFd<'_>, rel: &Path) -> io::Result<Walk> {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
-        match open_in_root(root, &prefix, OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty()) {
+        match open_in_root(
+            root,
+            &prefix,
+            OFlags::PATH | OFlags::DIRECTORY,
+            ResolveFlags::empty(),
+        ) {
             Ok(fd) => dir = fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 // A dangling symlink: create its target, read as a path inside the root.

@@ -25,6 +25,8 @@ pub(crate) struct ParentSide<'a> {
     pub uid_mappings: &'a [LinuxIdMapping],
     pub gid_mappings: &'a [LinuxIdMapping],
     pub create_runtime_hooks: &'a dyn Fn(i32) -> Result<()>,
+    /// Records the ready init (state, pid file) before it is let go on.
+    pub on_ready: &'a dyn Fn(&Spawned) -> Result<()>,
 }
 
 impl std::fmt::Debug for ParentSide<'_> {
@@ -120,7 +122,12 @@ fn drive(
                 chan.send(&Msg::HooksDone)?;
             }
             Some((Msg::Console, fd)) => console = fd,
-            Some((Msg::Ready, _)) => return Ok(Spawned { pid, console }),
+            Some((Msg::Ready, _)) => {
+                let spawned = Spawned { pid, console };
+                (parent.on_ready)(&spawned)?;
+                chan.send(&Msg::Saved)?;
+                return Ok(spawned);
+            }
             Some((Msg::Error(e), _)) => return Err(ContainerError::Init(e)),
             Some((m, _)) => {
                 return Err(ContainerError::Init(format!(

@@ -156,7 +156,7 @@ pub unsafe fn clone_into_cgroup(
     cgroup: BorrowedFd<'_>,
 ) -> io::Result<CloneResult> {
     let args = CloneArgs {
-        flags: u64::from(flags) | CLONE_INTO_CGROUP,
+        flags: flags | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
         cgroup: u64::try_from(cgroup.as_raw_fd()).unwrap_or(u64::MAX),
         ..CloneArgs::default()
