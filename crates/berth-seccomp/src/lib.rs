@@ -90,6 +90,11 @@ impl Program {
         self.flags
     }
 
+    /// The BPF instructions, as `seccomp(2)` receives them.
+    pub fn instructions(&self) -> &[libc::sock_filter] {
+        &self.instructions
+    }
+
     /// Whether [`Program::install`] returns a notification listener.
     pub fn wants_listener(&self) -> bool {
         self.wants_listener
