@@ -94,10 +94,18 @@ fn connect_console(path: &Option<PathBuf>) -> Result<Option<OwnedFd>> {
 }
 
 fn compile_seccomp(spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
-    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Ok(Some(berth_seccomp::compile(s)?)),
-        None => Ok(None),
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let program = berth_seccomp::compile(profile)?;
+    if program.wants_listener() {
+        // The listener descriptor would have to travel to linux.seccomp.listenerPath;
+        // until it does, refuse rather than run with a closed listener.
+        return Err(ContainerError::Unsupported(
+            "seccomp SCMP_ACT_NOTIFY (listenerPath) is not supported by berth-runtime yet".into(),
+        ));
     }
+    Ok(Some(program))
 }
 
 fn cap_masks(p: &Process, last_cap: u32) -> Result<Option<CapMasks>> {

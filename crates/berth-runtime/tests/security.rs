@@ -57,7 +57,8 @@ fn cve_2019_5736_init_exe_is_not_the_host_binary() {
             .open(&exe_path)
             .expect("open /proc/PID/exe");
         let host = std::fs::metadata(rt.binary()).expect("stat runtime binary");
-        let seen = std::fs::metadata(format!("/proc/self/fd/{}", held.as_raw_fd())).expect("stat held exe");
+        let seen = std::fs::metadata(format!("/proc/self/fd/{}", held.as_raw_fd()))
+            .expect("stat held exe");
         assert!(
             (seen.dev(), seen.ino()) != (host.dev(), host.ino()),
             "{}: the container's init runs the host binary {} itself",
@@ -66,10 +67,16 @@ fn cve_2019_5736_init_exe_is_not_the_host_binary() {
         );
         rt.delete(&id, true).assert_success();
         // Once nothing runs it, try to write through the held reference.
-        let reopened = std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+        let reopened = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", held.as_raw_fd()));
         if let Ok(mut f) = reopened {
             use std::io::Write;
-            assert!(f.write_all(b"x").is_err(), "{}: wrote through the init's executable", rt.name());
+            assert!(
+                f.write_all(b"x").is_err(),
+                "{}: wrote through the init's executable",
+                rt.name()
+            );
         }
     }
 }
@@ -80,13 +87,17 @@ fn cve_2021_30465_symlinked_mount_destination_stays_in_rootfs() {
         return;
     }
     for rt in runtimes() {
-        let host_dir = tempfile::Builder::new().prefix("berth-test-escape-").tempdir().expect("host dir");
+        let host_dir = tempfile::Builder::new()
+            .prefix("berth-test-escape-")
+            .tempdir()
+            .expect("host dir");
         let target = host_dir.path().to_str().expect("utf-8 path").to_string();
         let bundle = Bundle::new();
         let rootfs = bundle.rootfs();
         // Absolute and relative links that point at the host directory if followed outside the root.
         std::os::unix::fs::symlink(&target, rootfs.join("abs")).expect("symlink");
-        std::os::unix::fs::symlink(format!("../../../../../../..{target}"), rootfs.join("rel")).expect("symlink");
+        std::os::unix::fs::symlink(format!("../../../../../../..{target}"), rootfs.join("rel"))
+            .expect("symlink");
         let bundle = bundle
             .tmpfs("/abs", &["size=1m"])
             .tmpfs("/rel", &["size=1m"])
@@ -94,20 +105,41 @@ fn cve_2021_30465_symlinked_mount_destination_stays_in_rootfs() {
         let id = unique_id("mnt");
         let out = rt.run(&bundle, &id);
         out.assert_success();
-        assert!(out.stdout.contains('a') && out.stdout.contains('r'), "{}: {}", rt.name(), out.stdout);
         assert!(
-            std::fs::read_dir(host_dir.path()).expect("read host dir").next().is_none(),
+            out.stdout.contains('a') && out.stdout.contains('r'),
+            "{}: {}",
+            rt.name(),
+            out.stdout
+        );
+        assert!(
+            std::fs::read_dir(host_dir.path())
+                .expect("read host dir")
+                .next()
+                .is_none(),
             "{}: the container wrote into the host directory {target}",
             rt.name()
         );
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-        assert!(!mountinfo.contains(&target), "{}: a mount landed on the host at {target}", rt.name());
-        assert!(rootfs.join(target.trim_start_matches('/')).is_dir(), "{}: target not created inside the rootfs", rt.name());
+        assert!(
+            !mountinfo.contains(&target),
+            "{}: a mount landed on the host at {target}",
+            rt.name()
+        );
+        assert!(
+            rootfs.join(target.trim_start_matches('/')).is_dir(),
+            "{}: target not created inside the rootfs",
+            rt.name()
+        );
     }
 }
 
 /// Runs `rt run` with an extra, inheritable descriptor 7 open on a host directory.
-fn run_with_leaked_fd(rt: &Runtime, bundle: &Bundle, id: &str, host_dir: &Path) -> std::process::Output {
+fn run_with_leaked_fd(
+    rt: &Runtime,
+    bundle: &Bundle,
+    id: &str,
+    host_dir: &Path,
+) -> std::process::Output {
     let dir = std::fs::File::open(host_dir).expect("open host dir");
     let raw = dir.as_raw_fd();
     let mut cmd = rt.bundle_command(&["run"], bundle, id);
@@ -136,11 +168,32 @@ fn cve_2024_21626_inherited_descriptors_do_not_reach_the_container() {
         let id = unique_id("fd");
         let out = run_with_leaked_fd(&rt, &bundle, &id, host_dir.path());
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}: {}", rt.name(), String::from_utf8_lossy(&out.stderr));
-        let fds: Vec<&str> = stdout.lines().take_while(|l| l.chars().all(|c| c.is_ascii_digit())).collect();
-        assert!(!fds.contains(&"7"), "{}: descriptor 7 leaked into the container: {fds:?}", rt.name());
-        assert!(fds.len() <= 4, "{}: unexpected descriptors {fds:?}", rt.name());
-        assert_eq!(stdout.lines().last(), Some("/"), "{}: cwd {stdout}", rt.name());
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            rt.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fds: Vec<&str> = stdout
+            .lines()
+            .take_while(|l| l.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        assert!(
+            !fds.contains(&"7"),
+            "{}: descriptor 7 leaked into the container: {fds:?}",
+            rt.name()
+        );
+        assert!(
+            fds.len() <= 4,
+            "{}: unexpected descriptors {fds:?}",
+            rt.name()
+        );
+        assert_eq!(
+            stdout.lines().last(),
+            Some("/"),
+            "{}: cwd {stdout}",
+            rt.name()
+        );
     }
 }
 
@@ -156,7 +209,16 @@ fn cve_2024_21626_cwd_through_a_leaked_descriptor_is_refused() {
     let id = unique_id("cwd");
     let out = run_with_leaked_fd(&rt, &bundle, &id, host_dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("host"), "the container read a host file through its cwd");
-    assert!(!out.status.success(), "a cwd outside the container must fail the run");
-    assert!(rt.list(&["-q"]).stdout.trim().is_empty(), "a failed run left a container behind");
+    assert!(
+        !stdout.contains("host"),
+        "the container read a host file through its cwd"
+    );
+    assert!(
+        !out.status.success(),
+        "a cwd outside the container must fail the run"
+    );
+    assert!(
+        rt.list(&["-q"]).stdout.trim().is_empty(),
+        "a failed run left a container behind"
+    );
 }
