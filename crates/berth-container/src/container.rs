@@ -115,28 +115,6 @@ fn cap_masks(p: &Process, last_cap: u32) -> Result<Option<CapMasks>> {
     }
 }
 
-fn hook_state<'a>(
-    id: &'a str,
-    status: &'a str,
-    pid: i32,
-    bundle: &'a str,
-    spec: &Spec,
-) -> HookState<'a> {
-    HookState {
-        oci_version: state::OCI_VERSION,
-        id,
-        status,
-        pid,
-        bundle,
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-    }
-}
-
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("berth-tmp");
     std::fs::write(&tmp, pid.to_string())
@@ -235,7 +213,7 @@ fn create_locked(
     let linux = spec.linux().as_ref();
     let create_runtime_hooks = |pid: i32| -> Result<()> {
         let Some(h) = spec.hooks() else { return Ok(()) };
-        let st = hook_state(id, "creating", pid, &bundle_str, spec);
+        let st = HookState::new(id, "creating", pid, &bundle_str, spec);
         hooks::run("prestart", h.prestart().as_deref().unwrap_or_default(), &st)?;
         hooks::run(
             "createRuntime",
@@ -468,7 +446,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     let _ = std::fs::remove_file(&fifo_path);
     if let Some(h) = s.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         let bundle = s.bundle.to_string_lossy();
-        let st = hook_state(id, "running", s.pid, &bundle, &s.spec);
+        let st = HookState::new(id, "running", s.pid, &bundle, &s.spec);
         if let Err(e) = hooks::run("poststart", h, &st) {
             let _ = berth_sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             return Err(e);
@@ -577,7 +555,7 @@ fn destroy(store: &Store, s: &SavedState) -> Result<()> {
     }
     if let Some(h) = s.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
         let bundle = s.bundle.to_string_lossy();
-        let st = hook_state(&s.id, "stopped", 0, &bundle, &s.spec);
+        let st = HookState::new(&s.id, "stopped", 0, &bundle, &s.spec);
         // Poststop failures are logged, not fatal (runtime spec).
         if let Err(e) = hooks::run("poststop", h, &st) {
             eprintln!("warning: {e}");

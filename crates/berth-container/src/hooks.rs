@@ -23,6 +23,31 @@ pub struct HookState<'a> {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
+impl<'a> HookState<'a> {
+    /// The state of container `id` as hooks see it, with the spec's annotations.
+    pub fn new(
+        id: &'a str,
+        status: &'a str,
+        pid: i32,
+        bundle: &'a str,
+        spec: &oci_spec::runtime::Spec,
+    ) -> Self {
+        HookState {
+            oci_version: crate::state::OCI_VERSION,
+            id,
+            status,
+            pid,
+            bundle,
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 /// Runs `hooks` in order; the first failure stops the sequence.
 pub fn run(kind: &str, hooks: &[Hook], state: &HookState<'_>) -> Result<()> {
     if hooks.is_empty() {

@@ -289,23 +289,9 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     }
     if let InitKind::Create { state_dir } = &cfg.kind {
         wait_for_start(state_dir)?;
-        if let Some(hooks) = cfg
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.start_container().as_ref())
-        {
-            let state = crate::hooks::HookState {
-                oci_version: crate::state::OCI_VERSION,
-                id: cfg.id,
-                status: "running",
-                pid: 1,
-                bundle: &cfg.bundle.to_string_lossy(),
-                annotations: Default::default(),
-            };
-            crate::hooks::run("startContainer", hooks, &state)
-                .map_err(|e| InitError(e.to_string()))?;
-        }
+        container_hooks(cfg, "startContainer", "running", |h| {
+            h.start_container().as_ref()
+        })?;
     }
     if let (Some(prog), true) = (cfg.seccomp, nnp) {
         prog.install().ctx("load seccomp filter")?;
@@ -364,23 +350,9 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
         .map_err(|e| InitError(e.to_string()))?;
     chan.expect(&Msg::HooksDone)
         .map_err(|e| InitError(e.to_string()))?;
-    if let Some(hooks) = cfg
-        .spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.create_container().as_ref())
-    {
-        let state = crate::hooks::HookState {
-            oci_version: crate::state::OCI_VERSION,
-            id: cfg.id,
-            status: "creating",
-            pid: 1,
-            bundle: &cfg.bundle.to_string_lossy(),
-            annotations: Default::default(),
-        };
-        crate::hooks::run("createContainer", hooks, &state)
-            .map_err(|e| InitError(e.to_string()))?;
-    }
+    container_hooks(cfg, "createContainer", "creating", |h| {
+        h.create_container().as_ref()
+    })?;
     rootfs::enter_root(cfg.rootfs, cfg.no_pivot)?;
     if let Some(h) = cfg.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         rustix::system::sethostname(h.as_bytes()).ctx("sethostname")?;
@@ -410,6 +382,21 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
         rootfs::readonly_root()?;
     }
     Ok(())
+}
+
+/// Runs the hooks that execute in the container's namespaces (the init is pid 1 there).
+fn container_hooks(
+    cfg: &InitConfig<'_>,
+    kind: &str,
+    status: &str,
+    pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<&Vec<oci_spec::runtime::Hook>>,
+) -> InitResult {
+    let Some(hooks) = cfg.spec.hooks().as_ref().and_then(pick) else {
+        return Ok(());
+    };
+    let bundle = cfg.bundle.to_string_lossy();
+    let state = crate::hooks::HookState::new(cfg.id, status, 1, &bundle, cfg.spec);
+    crate::hooks::run(kind, hooks, &state).map_err(|e| InitError(e.to_string()))
 }
 
 /// Allocates the container's terminal and hands its master side over: to the

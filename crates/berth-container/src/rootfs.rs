@@ -204,6 +204,20 @@ pub(crate) fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result
     Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
+/// Creates an empty file `name` in `dir` unless something is there already
+/// (a bind-mount target for a file).
+fn create_empty_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<()> {
+    match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    ) {
+        Ok(_) | Err(rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Returns an `O_PATH` descriptor of the mount target `dest`, creating it (a
 /// directory, or an empty file for file bind mounts) if it does not exist.
 pub(crate) fn ensure_target(
@@ -227,15 +241,7 @@ pub(crate) fn ensure_target(
                 .file_name()
                 .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
             let pfd = mkdir_all_in_root(root, parent)?;
-            match rustix::fs::openat(
-                &pfd,
-                name,
-                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o644),
-            ) {
-                Ok(_) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(e.into()),
-            }
+            create_empty_file(pfd.as_fd(), name)?;
             open_in_root(root, dest, OFlags::PATH, resolve)
         }
         Err(e) => Err(e),
@@ -628,15 +634,7 @@ fn make_device(
     let pfd = mkdir_all_in_root(root, parent).ctx(|| format!("create {}", parent.display()))?;
     if plan.in_userns {
         // mknod is not allowed in a user namespace: bind the host's node.
-        match rustix::fs::openat(
-            &pfd,
-            name,
-            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        ) {
-            Ok(_) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(InitError::new(format!("create {}", path.display()), e)),
-        }
+        create_empty_file(pfd.as_fd(), name).ctx(|| format!("create {}", path.display()))?;
         let t = open_in_root(root, path, OFlags::PATH, ResolveFlags::NO_SYMLINKS)
             .ctx(|| format!("open {}", path.display()))?;
         return mount_raw(
