@@ -1,1 +1,39 @@
 //! Test fixtures for berth: busybox rootfs, OCI bundles, runtime drivers, private dockerd.
+//!
+//! Everything here is meant for integration tests that run as root and must clean up even when they
+//! fail: every fixture that creates something outside the process (a temp dir, a container, a
+//! cgroup, a daemon) undoes it in `Drop`, and every external command runs with a timeout so a
+//! broken runtime fails a test instead of hanging it.
+//!
+//! - [`busybox_rootfs`] / [`shared_busybox_rootfs`]: a one-binary rootfs from Debian's busybox-static.
+//! - [`Bundle`]: a temp OCI bundle whose `config.json` starts as `runc spec` (with `terminal: false`)
+//!   and is edited with builder methods.
+//! - [`Runtime`]: drives a runc-compatible binary (`berth-runtime` or runc) with its own `--root`.
+//! - [`Dockerd`]: a private dockerd in its own network and mount namespaces.
+//! - [`pty`] and [`ConsoleSocket`]: terminals for `terminal: true` containers.
+//! - [`cgroup`], [`ns`]: small host-side probes used by the assertions.
+//! - [`selected_runtimes`]: which runtimes the suite runs against (`BERTH_TEST_RUNTIMES`).
+
+pub mod cgroup;
+mod command;
+mod console_socket;
+mod dockerd;
+mod ids;
+pub mod ns;
+pub mod pty;
+mod rootfs;
+mod runtime;
+mod selection;
+mod spec;
+
+mod bundle;
+
+pub use bundle::Bundle;
+pub use command::{run_command, Output, DEFAULT_TIMEOUT};
+pub use console_socket::ConsoleSocket;
+pub use dockerd::Dockerd;
+pub use ids::{unique_id, unique_name};
+pub use rootfs::{busybox_rootfs, shared_busybox_rootfs, BUSYBOX};
+pub use runtime::Runtime;
+pub use selection::{runtime_selected, selected_runtimes, RUNTIMES_ENV};
+pub use spec::base_spec;

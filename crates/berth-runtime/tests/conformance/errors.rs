@@ -1,0 +1,116 @@
+//! Invalid input: a malformed config.json, a missing rootfs, an unknown namespace type, an
+//! unknown seccomp action or syscall, a missing executable, a hostname without a UTS namespace,
+//! empty args, a missing bundle. Each must exit non-zero with a message and leave nothing behind
+//! (`list` empty, no cgroup directory).
+
+use berth_testutil::{unique_id, Bundle, Runtime};
+use serde_json::json;
+
+use crate::common::assert_nothing_left;
+
+/// `create` and `run` of `bundle` both fail with a message and leave nothing behind.
+#[track_caller]
+fn rejected(rt: &Runtime, bundle: &Bundle) {
+    for verb in ["create", "run"] {
+        let id = unique_id("bad");
+        let out = if verb == "create" {
+            rt.create(bundle, &id)
+        } else {
+            rt.run(bundle, &id)
+        };
+        out.assert_failure();
+        assert!(
+            !out.stderr.trim().is_empty(),
+            "{verb}: no error message:\n{out}"
+        );
+        rt.state_output(&id).assert_failure();
+        assert_nothing_left(rt, bundle);
+    }
+}
+
+conformance!(malformed_config_json, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().raw_config("{ \"ociVersion\": \"1.0.2\", \"process\": "),
+    );
+});
+
+conformance!(config_json_not_an_object, |rt| {
+    rejected(rt, &Bundle::new().raw_config("[1, 2, 3]"));
+});
+
+conformance!(missing_rootfs, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().config_mut(|c| c["root"]["path"] = json!("no-such-rootfs")),
+    );
+});
+
+conformance!(unknown_namespace_type, |rt| {
+    rejected(rt, &Bundle::new().namespace("bogus", None));
+});
+
+conformance!(namespace_path_that_does_not_exist, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().namespace(
+            "network",
+            Some(std::path::Path::new("/proc/nonexistent/ns/net")),
+        ),
+    );
+});
+
+conformance!(unknown_seccomp_action, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().seccomp(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" } ]
+        })),
+    );
+});
+
+conformance!(unknown_seccomp_default_action, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().seccomp(json!({ "defaultAction": "SCMP_ACT_NOPE" })),
+    );
+});
+
+conformance!(missing_executable, |rt| {
+    let bundle = Bundle::new().args(&["/no/such/binary"]);
+    let out = rt.run(&bundle, &unique_id("noexec"));
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("/no/such/binary"),
+        "the message should name the binary:\n{out}"
+    );
+    assert_nothing_left(rt, &bundle);
+});
+
+conformance!(hostname_without_uts_namespace, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().remove_namespace("uts").hostname("needs-uts"),
+    );
+});
+
+conformance!(empty_args, |rt| {
+    rejected(rt, &Bundle::new().args(&[]));
+});
+
+conformance!(missing_bundle_directory, |rt| {
+    let out = rt.raw(&[
+        "create",
+        "--bundle",
+        "/nonexistent/bundle",
+        &unique_id("nobundle"),
+    ]);
+    out.assert_failure();
+    assert!(!out.stderr.is_empty(), "{out}");
+    assert!(rt.list_json().is_empty());
+});
+
+conformance!(user_namespace_without_mappings, |rt| {
+    rejected(rt, &Bundle::new().namespace("user", None));
+});

@@ -1,0 +1,365 @@
+//! Lifecycle verbs and states: create → created → start → running → kill → stopped → delete;
+//! `run` (exit status, stdin, detach); `list` in its three formats; `exec`; `ps`; `spec`;
+//! `kill` with signal names and numbers; refusals (duplicate id, id with '/', deleting a running
+//! container without --force, state of an unknown id, starting twice).
+
+use berth_testutil::{unique_id, Bundle};
+use serde_json::Value;
+
+/// A bundle whose process runs until killed and dies on SIGTERM too (pid 1 ignores signals it
+/// has no handler for, so the shell traps TERM itself).
+fn long_running() -> Bundle {
+    Bundle::new().sh("trap 'exit 143' TERM; touch /dev/shm/ready; while true; do sleep 0.1; done")
+}
+
+/// Waits until the `long_running` process of `id` has installed its TERM trap.
+fn wait_trap_installed(rt: &berth_testutil::Runtime, id: &str) {
+    let pid = state_pid(&rt.state(id));
+    let ready = format!("/proc/{pid}/root/dev/shm/ready");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::path::Path::new(&ready).exists() {
+        assert!(std::time::Instant::now() < deadline, "{id} never got ready");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn state_pid(state: &Value) -> u64 {
+    state["pid"].as_u64().unwrap_or(0)
+}
+
+conformance!(create_start_kill_delete, |rt| {
+    let bundle = long_running();
+    let id = unique_id("life");
+    rt.create(&bundle, &id).assert_success();
+
+    let created = rt.state(&id);
+    assert_eq!(created["status"], "created", "{created}");
+    assert_eq!(created["id"], id.as_str(), "{created}");
+    assert!(state_pid(&created) > 0, "{created}");
+    assert_eq!(
+        created["bundle"].as_str().map(std::path::Path::new),
+        Some(bundle.path()),
+        "{created}"
+    );
+    assert!(
+        created["ociVersion"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{created}"
+    );
+
+    rt.start(&id).assert_success();
+    let running = rt.state(&id);
+    assert_eq!(running["status"], "running", "{running}");
+    assert_eq!(
+        state_pid(&running),
+        state_pid(&created),
+        "the init process is the one created"
+    );
+
+    rt.kill(&id, "SIGKILL").assert_success();
+    rt.wait_for_status(&id, "stopped");
+
+    rt.delete(&id, false).assert_success();
+    let gone = rt.state_output(&id);
+    gone.assert_failure();
+    assert!(
+        !gone.stderr.is_empty(),
+        "state of a deleted container should say why it fails"
+    );
+});
+
+conformance!(run_passes_exit_status, |rt| {
+    crate::common::sh(rt, "exit 7").assert_code(7);
+    crate::common::sh(rt, "true").assert_code(0);
+});
+
+conformance!(run_reports_death_by_signal, |rt| {
+    // The shell kills itself with SIGKILL; runtimes report 128 + signal like a shell. (Without
+    // a pid namespace, as the init of one cannot be killed from inside.)
+    let bundle = Bundle::new().remove_namespace("pid").sh("kill -9 $$");
+    crate::common::run(rt, &bundle).assert_code(137);
+});
+
+conformance!(run_passes_stdin_and_stdout, |rt| {
+    let out = rt.run_with_input(
+        &Bundle::new().args(&["cat"]),
+        &unique_id("stdin"),
+        b"hello from stdin\n",
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, "hello from stdin\n");
+});
+
+conformance!(run_separates_stdout_and_stderr, |rt| {
+    let out = crate::common::sh(rt, "echo out; echo err >&2");
+    out.assert_success();
+    assert_eq!(out.stdout, "out\n");
+    assert!(out.stderr.contains("err\n"), "{out}");
+});
+
+conformance!(run_detached, |rt| {
+    let id = unique_id("detach");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let state = rt.state(&id);
+    assert_eq!(state["status"], "running", "{state}");
+    rt.kill(&id, "KILL").assert_success();
+    rt.wait_for_status(&id, "stopped");
+    rt.delete(&id, false).assert_success();
+});
+
+conformance!(run_deletes_container_when_done, |rt| {
+    let id = unique_id("gone");
+    rt.run(&Bundle::new().args(&["true"]), &id).assert_success();
+    rt.state_output(&id).assert_failure();
+    // The id is free again.
+    rt.run(&Bundle::new().args(&["true"]), &id).assert_success();
+});
+
+conformance!(list_formats, |rt| {
+    let a = unique_id("lista");
+    let b = unique_id("listb");
+    let bundle_a = long_running();
+    let bundle_b = long_running();
+    rt.create(&bundle_a, &a).assert_success();
+    rt.run_detached(&bundle_b, &b).assert_success();
+
+    let table = rt.list(&[]);
+    table.assert_success();
+    let header = table.stdout.lines().next().unwrap_or_default();
+    for column in ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"] {
+        assert!(header.contains(column), "missing column {column}:\n{table}");
+    }
+    let row_a = table
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(a.as_str()));
+    assert!(row_a.is_some_and(|r| r.contains("created")), "{table}");
+    let row_b = table
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(b.as_str()));
+    assert!(row_b.is_some_and(|r| r.contains("running")), "{table}");
+
+    let json = rt.list_json();
+    assert_eq!(json.len(), 2, "{json:?}");
+    let entry = |id: &str| {
+        json.iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(entry(&a)["status"], "created");
+    assert_eq!(entry(&b)["status"], "running");
+    assert_eq!(
+        entry(&a)["bundle"].as_str().map(std::path::Path::new),
+        Some(bundle_a.path())
+    );
+    assert!(entry(&b)["pid"].as_u64().is_some_and(|p| p > 0));
+
+    let quiet = rt.list(&["-q"]);
+    quiet.assert_success();
+    let mut ids = quiet.stdout_lines();
+    ids.sort_unstable();
+    let mut expected = vec![a.as_str(), b.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{quiet}");
+});
+
+conformance!(list_empty, |rt| {
+    assert!(rt.list_json().is_empty());
+    let quiet = rt.list(&["-q"]);
+    quiet.assert_success();
+    assert_eq!(quiet.stdout_trimmed(), "");
+});
+
+conformance!(duplicate_id_refused, |rt| {
+    let id = unique_id("dup");
+    let bundle = long_running();
+    rt.create(&bundle, &id).assert_success();
+    let bundle2 = long_running();
+    let second = rt.create(&bundle2, &id);
+    second.assert_failure();
+    assert!(!second.stderr.is_empty(), "{second}");
+    assert_eq!(
+        rt.status(&id),
+        "created",
+        "the first container must be untouched"
+    );
+});
+
+conformance!(id_with_slash_refused, |rt| {
+    let bundle = long_running();
+    for id in ["a/b", "../escape", "/abs"] {
+        let out = rt.create(&bundle, id);
+        out.assert_failure();
+        assert!(!out.stderr.is_empty(), "{out}");
+    }
+    crate::common::assert_nothing_left(rt, &bundle);
+});
+
+conformance!(delete_running_refused_without_force, |rt| {
+    let id = unique_id("delrun");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let refused = rt.delete(&id, false);
+    refused.assert_failure();
+    assert!(!refused.stderr.is_empty(), "{refused}");
+    assert_eq!(rt.status(&id), "running");
+    rt.delete(&id, true).assert_success();
+    rt.state_output(&id).assert_failure();
+});
+
+conformance!(delete_force_created_container, |rt| {
+    let id = unique_id("delcreated");
+    let bundle = long_running();
+    rt.create(&bundle, &id).assert_success();
+    let pid = state_pid(&rt.state(&id));
+    rt.delete(&id, true).assert_success();
+    rt.state_output(&id).assert_failure();
+    assert!(!alive(pid), "init process {pid} survived delete --force");
+    crate::common::assert_nothing_left(rt, &bundle);
+});
+
+conformance!(kill_signal_names_and_numbers, |rt| {
+    for signal in ["KILL", "SIGKILL", "9", "TERM", "SIGTERM", "15"] {
+        let id = unique_id("kill");
+        let bundle = long_running();
+        rt.run_detached(&bundle, &id).assert_success();
+        wait_trap_installed(rt, &id);
+        let out = rt.kill(&id, signal);
+        assert!(out.success(), "kill {signal}:\n{out}");
+        rt.wait_for_status(&id, "stopped");
+        rt.delete(&id, false).assert_success();
+    }
+});
+
+conformance!(kill_unknown_signal_fails, |rt| {
+    let id = unique_id("killbad");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    rt.kill(&id, "SIGNOPE").assert_failure();
+    assert_eq!(rt.status(&id), "running");
+});
+
+conformance!(kill_created_container, |rt| {
+    let id = unique_id("killcreated");
+    let bundle = long_running();
+    rt.create(&bundle, &id).assert_success();
+    rt.kill(&id, "KILL").assert_success();
+    rt.wait_for_status(&id, "stopped");
+});
+
+conformance!(start_twice_fails, |rt| {
+    let id = unique_id("start2");
+    let bundle = long_running();
+    rt.create(&bundle, &id).assert_success();
+    rt.start(&id).assert_success();
+    rt.start(&id).assert_failure();
+    assert_eq!(rt.status(&id), "running");
+});
+
+conformance!(ps_json_lists_container_pids, |rt| {
+    let id = unique_id("ps");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let pid = state_pid(&rt.state(&id));
+    let out = rt.ps(&id, &["--format", "json"]);
+    out.assert_success();
+    let pids: Vec<u64> = match serde_json::from_str::<Value>(&out.stdout) {
+        Ok(Value::Array(a)) => a.iter().filter_map(Value::as_u64).collect(),
+        other => panic!("ps --format json is not an array of pids ({other:?}):\n{out}"),
+    };
+    assert!(pids.contains(&pid), "init pid {pid} missing from {pids:?}");
+});
+
+conformance!(exec_in_running_container, |rt| {
+    let id = unique_id("exec");
+    let bundle = long_running().hostname("exec-host");
+    rt.run_detached(&bundle, &id).assert_success();
+    let out = rt.exec(&id, &["sh", "-c", "hostname; echo $PATH; exit 3"]);
+    out.assert_code(3);
+    let lines = out.stdout_lines();
+    assert_eq!(lines.first().copied(), Some("exec-host"), "{out}");
+    // exec takes the process config of the container unless told otherwise.
+    assert_eq!(
+        lines.get(1).copied(),
+        Some("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        "{out}"
+    );
+    let env = rt.exec_with(
+        &["--env", "FOO=bar", "--cwd", "/tmp"],
+        &id,
+        &["sh", "-c", "echo $FOO; pwd"],
+    );
+    env.assert_success();
+    assert_eq!(env.stdout_lines(), vec!["bar", "/tmp"], "{env}");
+});
+
+conformance!(exec_into_stopped_container_fails, |rt| {
+    let id = unique_id("execstopped");
+    let bundle = long_running();
+    rt.create(&bundle, &id).assert_success();
+    rt.kill(&id, "KILL").assert_success();
+    rt.wait_for_status(&id, "stopped");
+    rt.exec(&id, &["true"]).assert_failure();
+});
+
+conformance!(spec_writes_config, |rt| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    rt.spec(dir.path()).assert_success();
+    let text =
+        std::fs::read_to_string(dir.path().join("config.json")).expect("spec wrote config.json");
+    let spec: Value = serde_json::from_str(&text).expect("config.json is JSON");
+    assert_eq!(spec["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(spec["process"]["terminal"], true);
+    assert_eq!(spec["root"]["path"], "rootfs");
+    // The same namespaces and mount points as runc's template (the base bundle is runc's).
+    let base = berth_testutil::base_spec();
+    let kinds = |v: &Value| {
+        let mut k: Vec<String> = v["linux"]["namespaces"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n["type"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    assert_eq!(kinds(&spec), kinds(&base));
+    let dests = |v: &Value| -> Vec<String> {
+        v["mounts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["destination"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(dests(&spec), dests(&base));
+    // A second spec must not overwrite the file.
+    rt.spec(dir.path()).assert_failure();
+});
+
+conformance!(state_of_unknown_id_fails, |rt| {
+    let out = rt.state_output("no-such-container");
+    out.assert_failure();
+    assert!(!out.stderr.is_empty(), "{out}");
+    assert_eq!(out.stdout_trimmed(), "", "{out}");
+});
+
+conformance!(delete_unknown_id_fails, |rt| {
+    rt.delete("no-such-container", false).assert_failure();
+});
