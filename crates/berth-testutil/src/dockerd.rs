@@ -58,7 +58,7 @@ impl Dockerd {
             .prefix("berth-test-dockerd-")
             .tempdir()?;
         let d = dir.path();
-        for sub in ["etc-docker", "cli", "root", "exec"] {
+        for sub in ["etc-docker", "cli", "root", "exec", "tmp"] {
             fs::create_dir_all(d.join(sub))?;
         }
         fs::write(d.join("daemon.json"), "{}\n")?;
@@ -101,6 +101,8 @@ impl Dockerd {
             cmd.arg("--add-runtime")
                 .arg(format!("{name}={}", path.display()));
         }
+        // containerd dumps goroutine stacks into TMPDIR when signalled during shutdown.
+        cmd.env("TMPDIR", d.join("tmp"));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
