@@ -7,12 +7,14 @@
 //! container's state without detecting again.
 
 mod error;
+mod freezer;
 mod hierarchy;
 mod join;
 mod manager;
 mod resources;
 
 pub use error::{CgroupError, ErrorKind};
+pub use freezer::FreezerState;
 pub use hierarchy::{CgroupPath, Hierarchy, Mode};
 pub use join::JoinHandles;
-pub use manager::{FreezerState, HierarchyMount, Manager};
+pub use manager::{HierarchyMount, Manager};

@@ -1,0 +1,288 @@
+//! Tests against the host's real cgroups. They need root and skip (with a
+//! message) without it. Each works below its own parent cgroup
+//! `berth-test-<pid>-<n>`, which a guard removes, with everything below it,
+//! even when the test fails.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use berth_cgroups::{CgroupPath, FreezerState, Hierarchy, Manager, Mode};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn host() -> Option<Hierarchy> {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return None;
+    }
+    Some(Hierarchy::detect().expect("detect"))
+}
+
+/// A uniquely named parent cgroup, destroyed (with its children) on drop.
+struct Scope {
+    hierarchy: Hierarchy,
+    name: String,
+    relative: bool,
+    parent: Manager,
+}
+
+impl Scope {
+    fn new(h: &Hierarchy, relative: bool) -> Scope {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("berth-test-{}-{n}", std::process::id());
+        let path = if relative {
+            name.clone()
+        } else {
+            format!("/{name}")
+        };
+        let parent = Manager::new(
+            h,
+            &CgroupPath::parse(Some(Path::new(&path)), "x").expect("path"),
+        );
+        Scope {
+            hierarchy: h.clone(),
+            name,
+            relative,
+            parent,
+        }
+    }
+
+    fn child(&self, leaf: &str) -> Manager {
+        let p = if self.relative {
+            format!("{}/{leaf}", self.name)
+        } else {
+            format!("/{}/{leaf}", self.name)
+        };
+        Manager::new(
+            &self.hierarchy,
+            &CgroupPath::parse(Some(Path::new(&p)), "x").expect("path"),
+        )
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if let Err(e) = self.parent.destroy() {
+            eprintln!("cleanup of {}: {e}", self.name);
+        }
+    }
+}
+
+/// A `sleep` child, killed and reaped on drop.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn spawn() -> Sleeper {
+        Sleeper(
+            Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+    fn pid(&self) -> i32 {
+        i32::try_from(self.0.id()).expect("pid")
+    }
+    /// The signal that ended it.
+    fn wait_signal(&mut self) -> Option<i32> {
+        self.0.wait().expect("wait").signal()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn all_gone(m: &Manager) {
+    for (ctrl, p) in m.paths() {
+        assert!(!p.exists(), "{ctrl}: {} left behind", p.display());
+    }
+}
+
+/// This process's cgroup for one v1 controller, from /proc/self/cgroup.
+fn own_cgroup(controller: &str) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|l| {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        ctrls
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| PathBuf::from(path))
+    })
+}
+
+#[test]
+fn lifecycle_with_an_absolute_path() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c1");
+    m.create().expect("create");
+    m.create().expect("create is idempotent");
+    for (ctrl, p) in m.paths() {
+        assert!(p.is_dir(), "{ctrl}: {} missing", p.display());
+        assert!(
+            p.to_string_lossy().contains(&format!("/{}/c1", scope.name)),
+            "{}",
+            p.display()
+        );
+    }
+    if let Some(cpuset) = m.paths().get("cpuset") {
+        let cpus = std::fs::read_to_string(cpuset.join("cpuset.cpus")).expect("cpus");
+        assert!(!cpus.trim().is_empty(), "cpuset.cpus not inherited");
+    }
+    let mut child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add");
+    assert_eq!(m.pids().expect("pids"), vec![child.pid()]);
+    let membership =
+        std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid())).expect("proc cgroup");
+    let expect = format!("/{}/c1", scope.name);
+    for line in membership.lines() {
+        assert!(line.ends_with(&expect), "{line:?} is not in {expect}");
+    }
+    m.destroy().expect("destroy kills and removes");
+    assert_eq!(child.wait_signal(), Some(libc::SIGKILL));
+    all_gone(&m);
+    m.destroy().expect("destroy again is fine");
+}
+
+#[test]
+fn relative_path_is_below_our_own_cgroup() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, true);
+    let m = scope.child("c2");
+    let paths = m.paths();
+    if let (Some(own), Some(dir)) = (own_cgroup("memory"), paths.get("memory")) {
+        let own_rel = own.strip_prefix("/").unwrap_or(&own);
+        let want = Path::new("/sys/fs/cgroup/memory")
+            .join(own_rel)
+            .join(&scope.name)
+            .join("c2");
+        assert_eq!(dir, &want);
+    }
+    m.create().expect("create");
+    let child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add");
+    assert_eq!(m.pids().expect("pids"), vec![child.pid()]);
+    m.destroy().expect("destroy");
+    all_gone(&m);
+}
+
+#[test]
+fn processes_that_escaped_into_sub_cgroups_are_killed() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c3");
+    m.create().expect("create");
+    let mut a = Sleeper::spawn();
+    let mut b = Sleeper::spawn();
+    m.add_process(a.pid()).expect("add a");
+    m.add_process(b.pid()).expect("add b");
+    // b moves itself one level down, in every hierarchy, as a container's
+    // process could with a writable /sys/fs/cgroup.
+    for p in m.paths().values() {
+        let sub = p.join("escaped");
+        std::fs::create_dir_all(&sub).expect("mkdir sub-cgroup");
+        if let Ok(cpus) = std::fs::read_to_string(p.join("cpuset.cpus")) {
+            std::fs::write(sub.join("cpuset.cpus"), cpus.trim()).expect("cpus");
+            let mems = std::fs::read_to_string(p.join("cpuset.mems")).expect("mems");
+            std::fs::write(sub.join("cpuset.mems"), mems.trim()).expect("mems");
+        }
+        std::fs::write(sub.join("cgroup.procs"), b.pid().to_string()).expect("move");
+    }
+    let mut want = vec![a.pid(), b.pid()];
+    want.sort_unstable();
+    assert_eq!(m.pids().expect("pids"), want);
+    m.destroy().expect("destroy");
+    assert_eq!(a.wait_signal(), Some(libc::SIGKILL));
+    assert_eq!(b.wait_signal(), Some(libc::SIGKILL));
+    all_gone(&m);
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c4");
+    m.create().expect("create");
+    let mut a = Sleeper::spawn();
+    let mut b = Sleeper::spawn();
+    m.add_process(a.pid()).expect("add a");
+    m.add_process(b.pid()).expect("add b");
+    m.kill_all(libc::SIGTERM).expect("kill_all");
+    assert_eq!(a.wait_signal(), Some(libc::SIGTERM));
+    assert_eq!(b.wait_signal(), Some(libc::SIGTERM));
+    assert_eq!(m.state().expect("state"), FreezerState::Thawed);
+    assert!(m.kill_all(12345).is_err(), "not a signal");
+    m.destroy().expect("destroy");
+    all_gone(&m);
+}
+
+#[test]
+fn freeze_thaw_and_destroy_while_frozen() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c5");
+    assert_eq!(
+        m.state().expect("state of a missing cgroup"),
+        FreezerState::Thawed
+    );
+    m.create().expect("create");
+    let mut child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add");
+    m.freeze().expect("freeze");
+    assert_eq!(m.state().expect("state"), FreezerState::Frozen);
+    m.freeze().expect("freeze twice");
+    m.thaw().expect("thaw");
+    assert_eq!(m.state().expect("state"), FreezerState::Thawed);
+    m.freeze().expect("freeze again");
+    m.destroy().expect("destroy a frozen cgroup");
+    assert_eq!(child.wait_signal(), Some(libc::SIGKILL));
+    all_gone(&m);
+}
+
+#[test]
+fn a_manager_rebuilt_from_json_controls_the_same_cgroup() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c6");
+    m.create().expect("create");
+    let child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add");
+    let json = serde_json::to_string(&m).expect("serialize");
+    let again: Manager = serde_json::from_str(&json).expect("deserialize");
+    assert_eq!(again.mode(), h.mode());
+    assert_eq!(again.pids().expect("pids"), vec![child.pid()]);
+    again.destroy().expect("destroy");
+    all_gone(&m);
+}
+
+#[test]
+fn destroy_of_a_cgroup_never_created_is_fine() {
+    let Some(h) = host() else { return };
+    let scope = Scope::new(&h, false);
+    let m = scope.child("never");
+    m.destroy().expect("destroy");
+    assert_eq!(m.pids().expect("pids"), Vec::<i32>::new());
+}
+
+#[test]
+fn mode_matches_the_mounts() {
+    let Some(h) = host() else { return };
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let v1 = Path::new("/sys/fs/cgroup/memory/memory.stat").exists()
+        || Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists();
+    let want = match (v1, unified) {
+        (true, _) if Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() => {
+            Mode::Hybrid
+        }
+        (true, _) => Mode::V1,
+        (false, _) => Mode::V2,
+    };
+    assert_eq!(h.mode(), want);
+}
