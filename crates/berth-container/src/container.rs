@@ -407,6 +407,11 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             ))
         }
     }
+    // Take the pidfd before opening the fifo: opening it releases the init,
+    // which may exec and exit at once.
+    let pidfd = pidfd_of(&s).ok_or_else(|| {
+        ContainerError::WrongState("cannot start a container that has stopped".into())
+    })?;
     let fifo_path = store.dir(id).join(EXEC_FIFO);
     let fifo = rustix::fs::open(
         &fifo_path,
@@ -414,9 +419,6 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| ContainerError::io("open", &fifo_path, e.into()))?;
-    let pidfd = pidfd_of(&s).ok_or_else(|| {
-        ContainerError::WrongState("cannot start a container that has stopped".into())
-    })?;
     loop {
         let mut fds = [
             rustix::event::PollFd::new(&fifo, rustix::event::PollFlags::IN),
