@@ -12,9 +12,14 @@ mod hierarchy;
 mod join;
 mod manager;
 mod resources;
+mod stats;
 
 pub use error::{CgroupError, ErrorKind};
 pub use freezer::FreezerState;
 pub use hierarchy::{CgroupPath, Hierarchy, Mode};
 pub use join::JoinHandles;
 pub use manager::{HierarchyMount, Manager};
+pub use stats::{
+    Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, MemoryEventCount, Pids,
+    PsiData, PsiStats, Stats, Throttling,
+};

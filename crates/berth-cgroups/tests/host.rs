@@ -286,3 +286,137 @@ fn mode_matches_the_mounts() {
     };
     assert_eq!(h.mode(), want);
 }
+
+fn resources(json: &str) -> oci_spec::runtime::LinuxResources {
+    serde_json::from_str(json).expect("resources json")
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("read {}/{file}: {e}", dir.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn apply_writes_v1_limits() {
+    let Some(h) = host() else { return };
+    if h.mode() == Mode::V2 {
+        eprintln!("skipped: v1 host only");
+        return;
+    }
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c7");
+    m.create().expect("create");
+    let (maj, min) = {
+        let st = rustix::fs::stat("/").expect("stat /");
+        (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev))
+    };
+    let r = resources(&format!(
+        r#"{{
+        "devices": [
+            {{"allow": false, "access": "rwm"}},
+            {{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}},
+            {{"allow": true, "type": "c", "major": 136, "access": "rw"}}
+        ],
+        "memory": {{"limit": 67108864, "reservation": 33554432, "swap": 134217728, "swappiness": 10, "kernel": 1}},
+        "cpu": {{"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"}},
+        "pids": {{"limit": 64}},
+        "blockIO": {{"throttleReadBpsDevice": [{{"major": {maj}, "minor": {min}, "rate": 1048576}}]}}
+    }}"#
+    ));
+    m.apply(&r).expect("apply");
+    let p = m.paths();
+    assert_eq!(read(&p["memory"], "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read(&p["memory"], "memory.soft_limit_in_bytes"), "33554432");
+    if p["memory"].join("memory.memsw.limit_in_bytes").exists() {
+        assert_eq!(
+            read(&p["memory"], "memory.memsw.limit_in_bytes"),
+            "134217728"
+        );
+    }
+    assert_eq!(read(&p["memory"], "memory.swappiness"), "10");
+    assert_eq!(read(&p["cpu"], "cpu.shares"), "512");
+    assert_eq!(read(&p["cpu"], "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read(&p["cpu"], "cpu.cfs_period_us"), "100000");
+    assert_eq!(read(&p["cpuset"], "cpuset.cpus"), "0");
+    assert_eq!(read(&p["pids"], "pids.max"), "64");
+    assert!(read(&p["blkio"], "blkio.throttle.read_bps_device")
+        .contains(&format!("{maj}:{min} 1048576")),);
+    let devices = read(&p["devices"], "devices.list");
+    let rules: Vec<&str> = devices.lines().collect();
+    assert!(rules.contains(&"c 1:3 rwm"), "{rules:?}");
+    assert!(rules.contains(&"c 136:* rw"), "{rules:?}");
+    assert!(!rules.contains(&"a *:* rwm"), "{rules:?}");
+
+    // Lower both limits, then raise both: the memory/swap write order must
+    // follow, or the kernel refuses.
+    m.apply(&resources(
+        r#"{"memory": {"limit": 33554432, "swap": 67108864}}"#,
+    ))
+    .expect("lower");
+    assert_eq!(read(&p["memory"], "memory.limit_in_bytes"), "33554432");
+    m.apply(&resources(
+        r#"{"memory": {"limit": 268435456, "swap": 536870912}}"#,
+    ))
+    .expect("raise");
+    assert_eq!(read(&p["memory"], "memory.limit_in_bytes"), "268435456");
+    // Unset fields are not written.
+    m.apply(&resources(
+        r#"{"memory": {}, "cpu": {}, "pids": {"limit": 0}}"#,
+    ))
+    .expect("nothing");
+    assert_eq!(read(&p["cpu"], "cpu.shares"), "512");
+    assert_eq!(read(&p["pids"], "pids.max"), "64");
+    m.apply(&resources(r#"{"pids": {"limit": -1}}"#))
+        .expect("unlimited");
+    assert_eq!(read(&p["pids"], "pids.max"), "max");
+
+    let child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add");
+    let s = m.stats().expect("stats");
+    assert_eq!(s.pids.current, 1);
+    assert_eq!(s.pids.limit, 0);
+    assert_eq!(s.memory.usage.limit, 268_435_456);
+    assert!(s.memory.raw.contains_key("rss"), "{:?}", s.memory.raw);
+    assert_eq!(s.cpuset.cpus, vec![0]);
+    let json = serde_json::to_value(&s).expect("json");
+    assert!(json["cpu"]["usage"].get("kernel").is_some());
+    m.destroy().expect("destroy");
+    all_gone(&m);
+}
+
+#[test]
+fn apply_names_the_field_the_kernel_refuses() {
+    let Some(h) = host() else { return };
+    if h.mode() == Mode::V2 {
+        eprintln!("skipped: v1 host only");
+        return;
+    }
+    let scope = Scope::new(&h, false);
+    let m = scope.child("c8");
+    m.create().expect("create");
+    let cases = [
+        (r#"{"cpu": {"cpus": "4096"}}"#, "linux.resources.cpu.cpus"),
+        (r#"{"cpu": {"shares": 1}}"#, "linux.resources.cpu.shares"),
+        (
+            r#"{"memory": {"swappiness": 200}}"#,
+            "linux.resources.memory.swappiness",
+        ),
+        (
+            r#"{"memory": {"limit": 67108864, "swap": 1048576}}"#,
+            "linux.resources.memory.swap",
+        ),
+        (
+            r#"{"unified": {"memory.high": "1"}}"#,
+            "linux.resources.unified",
+        ),
+    ];
+    for (json, field) in cases {
+        let e = m.apply(&resources(json)).expect_err(json);
+        assert!(e.to_string().contains(field), "{json}: {e}");
+        eprintln!("{json}: {e} ({:?})", e.kind());
+    }
+    m.destroy().expect("destroy");
+    all_gone(&m);
+}
