@@ -101,12 +101,16 @@ impl Runtime {
         }
     }
 
-    /// The runtime for a name in `BERTH_TEST_RUNTIMES`: `runc`, or `berth` at `berth_path`.
+    /// The runtime for a name in `BERTH_TEST_RUNTIMES`: `runc`, or `berth` at `BERTH_RUNTIME`
+    /// if set (e.g. a release build), else at `berth_path`.
     #[track_caller]
     pub fn by_name(name: &str, berth_path: &str) -> Self {
         match name {
             "runc" => Self::runc(),
-            "berth" => Self::berth_at(berth_path),
+            "berth" => match std::env::var_os("BERTH_RUNTIME") {
+                Some(p) => Self::berth_at(PathBuf::from(p)),
+                None => Self::berth_at(berth_path),
+            },
             other => panic!("unknown runtime {other:?} (expected berth or runc)"),
         }
     }

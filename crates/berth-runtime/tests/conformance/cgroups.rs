@@ -42,9 +42,14 @@ conformance!(init_is_in_cgroups_path_everywhere, |rt| {
 });
 
 conformance!(run_removes_cgroups_when_done, |rt| {
-    let b = Bundle::new().args(&["true"]);
+    let b = Bundle::new().args(&["cat", "/proc/self/cgroup"]);
     let path = b.cgroups_path().expect("cgroups path").to_string();
-    rt.run(&b, &unique_id("cgrun")).assert_success();
+    let out = rt.run(&b, &unique_id("cgrun"));
+    out.assert_success();
+    assert!(
+        out.stdout.contains(&format!(":{path}\n")),
+        "the process ran in {path}:\n{out}"
+    );
     let left = cgroup::existing_dirs(&path).expect("cgroup dirs");
     assert!(left.is_empty(), "run left {left:?}");
 });

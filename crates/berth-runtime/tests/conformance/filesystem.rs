@@ -144,6 +144,10 @@ conformance!(cgroup_mount_shows_own_cgroup, |rt| {
         .namespace("cgroup", None)
         .sh("cat /proc/self/cgroup");
     let out = run_ok(rt, &b);
+    assert!(
+        out.lines().count() > 1,
+        "one line per hierarchy expected:\n{out}"
+    );
     for line in out.lines() {
         assert!(
             line.ends_with(":/"),
@@ -372,6 +376,11 @@ conformance!(cwd_cannot_be_a_leaked_descriptor, |rt| {
         assert!(
             !out.stdout.contains("escaped"),
             "cwd /proc/self/fd/{n} escaped the container:\n{out}"
+        );
+        // Refusing to start is fine; starting without running the process is not.
+        assert!(
+            !out.success() || out.stdout.starts_with('/'),
+            "the container neither failed nor ran:\n{out}"
         );
     }
 });

@@ -363,3 +363,223 @@ conformance!(state_of_unknown_id_fails, |rt| {
 conformance!(delete_unknown_id_fails, |rt| {
     rt.delete("no-such-container", false).assert_failure();
 });
+
+conformance!(pause_and_resume, |rt| {
+    let id = unique_id("pause");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    rt.raw(&["pause", &id]).assert_success();
+    assert_eq!(rt.status(&id), "paused");
+    let pid = state_pid(&rt.state(&id));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let proc_state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+    assert_eq!(
+        proc_state,
+        Some(Some('D')),
+        "a frozen task sleeps uninterruptibly: {stat}"
+    );
+    rt.raw(&["resume", &id]).assert_success();
+    assert_eq!(rt.status(&id), "running");
+});
+
+conformance!(pid_file_holds_init_pid, |rt| {
+    // containerd and docker read the init pid from --pid-file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pid_file = dir.path().join("init.pid");
+    let path = pid_file.to_string_lossy().into_owned();
+    let id = unique_id("pidfile");
+    let bundle = long_running();
+    rt.create_with(&bundle, &id, &["--pid-file", &path])
+        .assert_success();
+    let written = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(
+        written.trim().parse::<u64>().ok(),
+        Some(state_pid(&rt.state(&id)))
+    );
+});
+
+conformance!(errors_go_to_json_log, |rt| {
+    // containerd runs the runtime with `--log FILE --log-format json` and reads the error of a
+    // failed create from the last "error" line of that file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("log.json");
+    let log_path = log.to_string_lossy().into_owned();
+    let bundle = Bundle::new().args(&["/no/such/binary"]);
+    bundle.write_config().expect("write config");
+    let bundle_path = bundle.path().to_string_lossy().into_owned();
+    let id = unique_id("log");
+    rt.track(&id, Some(&bundle));
+    let out = rt.raw(&[
+        "--log",
+        &log_path,
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        &bundle_path,
+        &id,
+    ]);
+    out.assert_failure();
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    let errors: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["level"] == "error")
+        .collect();
+    let last = errors
+        .last()
+        .unwrap_or_else(|| panic!("no error line in the log:\n{text}"));
+    assert!(
+        last["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("/no/such/binary")),
+        "{last}"
+    );
+});
+
+conformance!(exec_with_process_json, |rt| {
+    // containerd's exec: `exec --process FILE --detach --pid-file FILE ID`.
+    let id = unique_id("execjson");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let process = serde_json::json!({
+        "terminal": false,
+        "user": { "uid": 1000, "gid": 1000, "additionalGids": [5] },
+        "args": ["sh", "-c", "id; pwd; echo $FOO; exit 5"],
+        "env": ["PATH=/bin", "FOO=from-process-json"],
+        "cwd": "/tmp"
+    });
+    let file = dir.path().join("process.json");
+    std::fs::write(&file, process.to_string()).expect("write process.json");
+    let path = file.to_string_lossy().into_owned();
+    let out = rt.raw(&["exec", "--process", &path, &id]);
+    out.assert_code(5);
+    assert_eq!(
+        out.stdout_lines(),
+        vec![
+            "uid=1000(berth) gid=1000(berth) groups=5(tty)",
+            "/tmp",
+            "from-process-json"
+        ],
+        "{out}"
+    );
+});
+
+conformance!(exec_detached_with_pid_file, |rt| {
+    let id = unique_id("execdetach");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pid_file = dir.path().join("exec.pid");
+    let path = pid_file.to_string_lossy().into_owned();
+    rt.exec_with(&["--detach", "--pid-file", &path], &id, &["sleep", "1000"])
+        .assert_success();
+    let pid: u64 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(alive(pid), "exec'd process {pid} is not running");
+    let init = state_pid(&rt.state(&id));
+    let ns = |p: u64| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    assert_eq!(
+        ns(pid),
+        ns(init),
+        "exec joins the container's pid namespace"
+    );
+});
+
+conformance!(kill_all_reaches_every_process, |rt| {
+    let id = unique_id("killall");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pid_file = dir.path().join("exec.pid");
+    let path = pid_file.to_string_lossy().into_owned();
+    rt.exec_with(&["--detach", "--pid-file", &path], &id, &["sleep", "1000"])
+        .assert_success();
+    let exec_pid: u64 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    rt.raw(&["kill", "--all", &id, "KILL"]).assert_success();
+    rt.wait_for_status(&id, "stopped");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(exec_pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        !alive(exec_pid),
+        "kill --all left the exec'd process {exec_pid}"
+    );
+});
+
+conformance!(features_json, |rt| {
+    let out = rt.raw(&["features"]);
+    out.assert_success();
+    let features: Value = serde_json::from_str(&out.stdout).expect("features prints JSON");
+    assert!(features["ociVersionMin"].is_string(), "{features}");
+    assert!(features["ociVersionMax"].is_string(), "{features}");
+    let hooks = features["hooks"].as_array().cloned().unwrap_or_default();
+    for hook in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
+        assert!(
+            hooks.contains(&serde_json::json!(hook)),
+            "{hook} missing: {features}"
+        );
+    }
+    let namespaces = features["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for ns in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
+        assert!(
+            namespaces.contains(&serde_json::json!(ns)),
+            "{ns} missing: {features}"
+        );
+    }
+});
+
+conformance!(events_stats, |rt| {
+    let id = unique_id("stats");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    let out = rt.raw(&["events", "--stats", &id]);
+    out.assert_success();
+    let event: Value = serde_json::from_str(&out.stdout).expect("events --stats prints JSON");
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], id.as_str(), "{event}");
+    let pids = event["data"]["pids"]["current"].as_u64().unwrap_or(0);
+    assert!(pids >= 1, "{event}");
+});
+
+conformance!(update_memory_limit, |rt| {
+    let id = unique_id("update");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    rt.raw(&["update", "--memory", "50331648", "--pids-limit", "77", &id])
+        .assert_success();
+    let rel = bundle
+        .cgroups_path()
+        .expect("cgroups path")
+        .trim_start_matches('/')
+        .to_string();
+    let read = |controller: &str, file: &str| {
+        let hierarchy = berth_testutil::cgroup::hierarchies()
+            .expect("hierarchies")
+            .into_iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
+            .unwrap_or_else(|| panic!("no {controller} hierarchy"));
+        std::fs::read_to_string(hierarchy.mount.join(&rel).join(file)).unwrap_or_default()
+    };
+    assert_eq!(read("memory", "memory.limit_in_bytes").trim(), "50331648");
+    assert_eq!(read("pids", "pids.max").trim(), "77");
+});

@@ -177,5 +177,8 @@ conformance!(seccomp_default_errno_with_allow_list, |rt| {
     let out = run(rt, &b);
     out.assert_success();
     assert_eq!(out.stdout, "started\nmkdir-denied\n", "{out}");
-    assert!(out.stderr.contains("Operation not permitted"), "defaultErrnoRet 1 is EPERM:\n{out}");
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "defaultErrnoRet 1 is EPERM:\n{out}"
+    );
 });
