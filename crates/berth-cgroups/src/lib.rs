@@ -6,6 +6,7 @@
 //! is serialisable, so a later runtime invocation rebuilds it from the
 //! container's state without detecting again.
 
+mod devices_v2;
 mod error;
 mod freezer;
 mod hierarchy;

@@ -618,24 +618,11 @@ fn enable_v2_controller(
     Ok(())
 }
 
-/// Whether a v1-style rule list asks for nothing v2 could not do without a
-/// device program: no rules, or only allow rules (everything is allowed on
-/// v2 without a program, and allow rules alone restrict nothing on v1).
-fn devices_need_program(rules: &[LinuxDeviceCgroup]) -> bool {
-    rules.iter().any(|r| !r.allow())
-}
-
-/// runc's fs2 `Set`: pids, memory, io, cpu, hugetlb, cpuset, rdma, then the
-/// raw `unified` keys, which override.
+/// runc's fs2 `Set`: devices (an eBPF program), pids, memory, io, cpu,
+/// hugetlb, cpuset, rdma, then the raw `unified` keys, which override.
 fn apply_v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
-    if let Some(devices) = r.devices() {
-        if devices_need_program(devices) {
-            return Err(CgroupError::Unsupported {
-                field: "linux.resources.devices",
-                reason: "device rules on cgroup v2 need an eBPF device program, \
-                         which berth does not load yet",
-            });
-        }
+    if let Some(devices) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+        crate::devices_v2::set_devices_v2(dir, devices)?;
     }
     if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
         write_field(
@@ -913,13 +900,13 @@ mod tests {
     }
 
     #[test]
-    fn v2_refuses_device_rules_it_cannot_enforce() {
+    fn v2_device_errors_name_the_field() {
         let r: LinuxResources = serde_json::from_str(
-            r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#,
+            r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwx"}]}"#,
         )
         .expect("resources");
-        let e = apply_v2(Path::new("/nonexistent-berth-test"), &r).expect_err("unsupported");
-        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        let e = apply_v2(Path::new("/nonexistent-berth-test"), &r).expect_err("invalid access");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("linux.resources.devices"), "{e}");
         let ok: LinuxResources = serde_json::from_str(r#"{"devices":[]}"#).expect("resources");
         assert!(apply_v2(Path::new("/nonexistent-berth-test"), &ok).is_ok());

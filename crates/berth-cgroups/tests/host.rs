@@ -420,3 +420,98 @@ fn apply_names_the_field_the_kernel_refuses() {
     m.destroy().expect("destroy");
     all_gone(&m);
 }
+
+/// The v2 code paths (device eBPF program, cgroup.freeze, cgroup.kill),
+/// exercised on a hybrid host's unified hierarchy through a manager that
+/// treats it as a v2 host. The directory is made by hand so that nothing
+/// is enabled in the host's root cgroup.subtree_control.
+#[test]
+fn v2_paths_on_the_unified_hierarchy() {
+    let Some(h) = host() else { return };
+    let mount = match h.mode() {
+        Mode::Hybrid => PathBuf::from("/sys/fs/cgroup/unified"),
+        Mode::V2 => PathBuf::from("/sys/fs/cgroup"),
+        Mode::V1 => {
+            eprintln!("skipped: no cgroup2 hierarchy");
+            return;
+        }
+    };
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = mount.join(format!("berth-test-{}-{n}", std::process::id()));
+    let m: Manager = serde_json::from_value(serde_json::json!({
+        "mode": "v2",
+        "dirs": [{"fstype": "cgroup2", "controllers": [], "mountpoint": mount, "path": dir}],
+    }))
+    .expect("manager");
+    struct Guard(Manager);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Err(e) = self.0.destroy() {
+                eprintln!("cleanup: {e}");
+            }
+        }
+    }
+    let _guard = Guard(m.clone());
+    std::fs::create_dir(&dir).expect("mkdir");
+
+    // A shell that waits for a line, then tries /dev/null and /dev/zero.
+    let probe = |m: &Manager| -> String {
+        use std::io::{Read, Write};
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("read x; cat /dev/null && echo null-ok; head -c1 /dev/zero | wc -c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        let pid = i32::try_from(child.id()).expect("pid");
+        m.add_process(pid).expect("add");
+        assert_eq!(m.pids().expect("pids"), vec![pid]);
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"go\n")
+            .expect("write");
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read");
+        let _ = child.wait();
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    m.apply(&resources(
+        r#"{"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+        ]}"#,
+    ))
+    .expect("devices");
+    assert_eq!(probe(&m), "null-ok 0", "/dev/zero must be denied");
+    // An update replaces the program (programs attached together must all allow).
+    m.apply(&resources(
+        r#"{"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "r"}
+        ]}"#,
+    ))
+    .expect("update devices");
+    assert_eq!(probe(&m), "null-ok 1", "/dev/zero must now be allowed");
+
+    let mut child = Sleeper::spawn();
+    m.add_process(child.pid()).expect("add sleeper");
+    m.freeze().expect("freeze");
+    assert_eq!(m.state().expect("state"), FreezerState::Frozen);
+    m.thaw().expect("thaw");
+    assert_eq!(m.state().expect("state"), FreezerState::Thawed);
+    let s = m.stats().expect("stats");
+    assert!(s.cpu.psi.is_some() || !dir.join("cpu.pressure").exists());
+    m.destroy().expect("destroy kills through cgroup.kill");
+    assert_eq!(child.wait_signal(), Some(libc::SIGKILL));
+    assert!(!dir.exists());
+}
