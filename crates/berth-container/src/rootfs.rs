@@ -308,10 +308,30 @@ const REMOUNT_FLAGS: libc::c_ulong = libc::MS_RDONLY
     | libc::MS_RELATIME
     | libc::MS_STRICTATIME;
 
-/// Step 1: make the host's mounts invisible to propagation and bind the rootfs
-/// onto itself so that it is a mount point (pivot_root needs one).
+/// The mount point under which `path` lives, from /proc/self/mountinfo.
+fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|mp| PathBuf::from(mp.replace("\\040", " ")))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.components().count())
+}
+
+/// Step 1: set the propagation of the namespace's mounts (slave by default,
+/// so nothing the container mounts reaches the host) and bind the rootfs onto
+/// itself so that it is a mount point (pivot_root needs one).
 pub(crate) fn prepare_root(rootfs: &Path, propagation: libc::c_ulong) -> InitResult {
-    change_propagation("/", propagation).ctx(|| "make / private to the container".into())?;
+    change_propagation("/", propagation).ctx(|| "set the propagation of /".into())?;
+    if propagation & libc::MS_SHARED != 0 {
+        // With shared propagation, the mount holding the rootfs must be
+        // private: the rootfs bind then is too, and pivot_root accepts it
+        // (and mounts inside the container stay inside).
+        if let Some(mp) = mount_point_of(rootfs) {
+            change_propagation(&mp.to_string_lossy(), libc::MS_PRIVATE)
+                .ctx(|| format!("make {} private", mp.display()))?;
+        }
+    }
     let r = rootfs.to_string_lossy();
     mount_raw(Some(&r), &r, None, libc::MS_BIND | libc::MS_REC, "")
         .ctx(|| format!("bind rootfs {r}"))
