@@ -38,9 +38,13 @@ fn setup() -> Option<DockerEnv> {
         eprintln!("skipped: neither runc nor berth in BERTH_TEST_RUNTIMES");
         return None;
     }
-    let berth = std::path::Path::new(BERTH_BIN);
+    // BERTH_RUNTIME overrides the binary cargo built, as in the conformance suite.
+    let berth = std::env::var_os("BERTH_RUNTIME").map_or_else(
+        || std::path::PathBuf::from(BERTH_BIN),
+        std::path::PathBuf::from,
+    );
     let extra: Vec<(&str, &std::path::Path)> = if runtimes.iter().any(|r| r == "berth") {
-        vec![("berth", berth)]
+        vec![("berth", berth.as_path())]
     } else {
         Vec::new()
     };
