@@ -214,10 +214,15 @@ impl Manager {
                 value: sig.to_string(),
                 reason: "not a signal number".into(),
             })?;
-        if sig == libc::SIGKILL && self.cgroup_kill()? && self.mode == Mode::V2 {
+        let killed = sig == libc::SIGKILL && self.cgroup_kill()?;
+        if killed && self.mode == Mode::V2 {
             return Ok(());
         }
-        let froze = self.state().ok() == Some(FreezerState::Thawed) && self.freeze().is_ok();
+        // On a hybrid host cgroup.kill covers the unified hierarchy only: the
+        // listing below catches a process that left it, and freezing first
+        // is pointless once the kernel is killing everything anyway.
+        let froze =
+            !killed && self.state().ok() == Some(FreezerState::Thawed) && self.freeze().is_ok();
         let pids = self.pids();
         for pid in pids.iter().flatten() {
             if let Some(p) = rustix::process::Pid::from_raw(*pid) {
