@@ -69,14 +69,37 @@ pub fn hierarchies() -> io::Result<Vec<Hierarchy>> {
     Ok(out)
 }
 
-/// `path` (a cgroup path such as `/berth-test-1-0`) below every hierarchy's mount point, whether
-/// or not the directory exists.
+/// `path` (a `linux.cgroupsPath` such as `/berth-test-1-0`) below every hierarchy's mount point,
+/// whether or not the directory exists. A relative path is taken, as runc does, relative to this
+/// process's own cgroup in each hierarchy.
 pub fn paths_in_all(path: &str) -> io::Result<Vec<PathBuf>> {
-    let rel = path.trim_start_matches('/');
+    let own = memberships(std::process::id())?;
     Ok(hierarchies()?
         .into_iter()
-        .map(|h| h.mount.join(rel))
+        .map(|h| {
+            let mut dir = h.mount.clone();
+            if !path.starts_with('/') {
+                if let Some(m) = own.iter().find(|m| h.matches(m)) {
+                    dir.push(m.path.trim_start_matches('/'));
+                }
+            }
+            dir.join(path.trim_start_matches('/'))
+        })
         .collect())
+}
+
+impl Hierarchy {
+    /// Whether `m` (a line of `/proc/<pid>/cgroup`) is about this hierarchy.
+    pub fn matches(&self, m: &Membership) -> bool {
+        if self.unified {
+            return m.id == 0 && m.controllers.is_empty();
+        }
+        let mut theirs: Vec<&str> = m.controllers.split(',').filter(|c| !c.is_empty()).collect();
+        let mut ours: Vec<&str> = self.controllers.iter().map(String::as_str).collect();
+        theirs.sort_unstable();
+        ours.sort_unstable();
+        !ours.is_empty() && theirs == ours
+    }
 }
 
 /// The directories that exist for `path` in any hierarchy.

@@ -25,6 +25,9 @@ pub const RUNC: &str = "/usr/sbin/runc";
 /// [`Runtime::with_timeout`]) and panics if it is exceeded, after killing the command's process
 /// group. Dropping the runtime runs `delete --force` for every container id it was asked to
 /// create or run, removes their cgroups if the runtime left any, and removes `--root`.
+///
+/// Keep a [`Bundle`] alive as long as its container exists: the container's rootfs lives in it,
+/// and runc's `exec` changes into the bundle directory.
 pub struct Runtime {
     name: String,
     binary: PathBuf,

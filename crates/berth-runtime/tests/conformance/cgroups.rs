@@ -1,7 +1,8 @@
 //! Cgroups on this hybrid host (v1 controllers under /sys/fs/cgroup/*, cgroup2 at
 //! /sys/fs/cgroup/unified): the container's init is in `linux.cgroupsPath` in every v1 hierarchy
-//! (and in the unified one, as runc does), resources are written to the controllers, exec'd
-//! processes join the same cgroups, and delete (or the end of `run`) removes the directories.
+//! (and in the unified one, as runc does), a relative path nests under the runtime's own cgroup,
+//! resources are written to the controllers, exec'd processes join the same cgroups, and delete
+//! (or the end of `run`) removes the directories.
 
 use berth_testutil::cgroup::{self, hierarchies, memberships};
 use berth_testutil::{unique_id, Bundle};
@@ -125,4 +126,28 @@ conformance!(delete_force_removes_cgroups_of_created_container, |rt| {
     rt.delete(&id, true).assert_success();
     let left = cgroup::existing_dirs(&path).expect("cgroup dirs");
     assert!(left.is_empty(), "delete --force left {left:?}");
+});
+
+conformance!(relative_cgroups_path_nests_under_runtime_cgroup, |rt| {
+    // dockerd's cgroupfs driver passes a relative path (`<cgroup-parent>/<id>`); runc puts it
+    // below the runtime's own cgroup in every hierarchy.
+    let name = berth_testutil::unique_name("berth-test-rel");
+    let b = sleeper().with_cgroups_path(Some(&name));
+    let id = unique_id("cgrel");
+    rt.run_detached(&b, &id).assert_success();
+    let pid = u32::try_from(rt.state(&id)["pid"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let own = memberships(std::process::id()).expect("own cgroups");
+    let theirs = memberships(pid).expect("container cgroups");
+    for h in hierarchies().expect("hierarchies") {
+        let mine = own.iter().find(|m| h.matches(m)).expect("own membership");
+        let container = theirs
+            .iter()
+            .find(|m| h.matches(m))
+            .expect("container membership");
+        let expected = format!("{}/{name}", mine.path.trim_end_matches('/'));
+        assert_eq!(container.path, expected, "{}", h.mount.display());
+    }
+    rt.delete(&id, true).assert_success();
+    let left = cgroup::existing_dirs(&name).expect("cgroup dirs");
+    assert!(left.is_empty(), "delete left {left:?}");
 });

@@ -1,4 +1,4 @@
-//! The container's filesystem: read-only root, bind mounts (rw and ro), tmpfs options, the
+//! The container's filesystem: read-only root, bind mounts (rw, ro, noexec), tmpfs options, the
 //! standard pseudo filesystems, maskedPaths and readonlyPaths, default devices, linux.devices and
 //! the device cgroup, rootfsPropagation, mount destinations that are symlinks out of the rootfs
 //! (CVE-2021-30465 style), pid 1 and the container's view of /proc, leaked descriptors and a
@@ -383,4 +383,24 @@ conformance!(cwd_cannot_be_a_leaked_descriptor, |rt| {
             "the container neither failed nor ran:\n{out}"
         );
     }
+});
+
+conformance!(bind_mount_noexec_option, |rt| {
+    let host = tempfile::tempdir().expect("temp dir");
+    fs::copy("/bin/busybox", host.path().join("busybox")).expect("copy busybox");
+    let script = "/h/busybox echo exec-ok";
+    let exec = run_ok(
+        rt,
+        &Bundle::new().bind_mount(host.path(), "/h", true).sh(script),
+    );
+    assert_eq!(exec, "exec-ok\n");
+    let b = Bundle::new()
+        .add_mount(serde_json::json!({
+            "destination": "/h", "type": "bind", "source": host.path(),
+            "options": ["rbind", "ro", "noexec", "nosuid", "nodev"]
+        }))
+        .sh(script);
+    let out = run(rt, &b);
+    out.assert_failure();
+    assert!(out.stderr.contains("Permission denied"), "{out}");
 });

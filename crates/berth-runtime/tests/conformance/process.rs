@@ -1,6 +1,6 @@
 //! What the container process gets from `process`: args, env (and HOME from /etc/passwd), cwd,
 //! user (uid, gid, additionalGids, umask), rlimits, noNewPrivileges, capabilities, hostname,
-//! domainname, oomScoreAdj.
+//! domainname, oomScoreAdj, linux.sysctl.
 
 use berth_testutil::Bundle;
 
@@ -244,4 +244,20 @@ conformance!(oom_score_adj_is_set, |rt| {
             .args(&["cat", "/proc/self/oom_score_adj"]),
     );
     assert_eq!(out.trim(), "123");
+});
+
+conformance!(sysctl_is_set_in_container_only, |rt| {
+    // Docker's --sysctl: namespaced sysctls are written inside the container's namespaces.
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+    let b = Bundle::new()
+        .config_mut(|c| {
+            c["linux"]["sysctl"] = serde_json::json!({
+                "net.ipv4.ip_forward": "1",
+                "kernel.msgmax": "4242"
+            });
+        })
+        .sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax");
+    assert_eq!(run_ok(rt, &b), "1\n4242\n");
+    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+    assert_eq!(after, host, "the host's sysctl changed");
 });
