@@ -724,3 +724,28 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     }
     result
 }
+
+fn running_cgroup(store: &Store, id: &str) -> Result<(SavedState, berth_cgroups::Manager)> {
+    let s = store.load(id)?;
+    if status_of(store, &s) == Status::Stopped {
+        return Err(ContainerError::WrongState("container not running".into()));
+    }
+    let cg = s
+        .cgroup
+        .clone()
+        .ok_or_else(|| ContainerError::Unsupported("container has no cgroup".into()))?;
+    Ok((s, cg))
+}
+
+/// `update`: applies new resource limits to a running container.
+pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let (_, cg) = running_cgroup(store, id)?;
+    Ok(cg.apply(resources)?)
+}
+
+/// `events --stats`: the container's resource usage, read from its cgroup.
+pub fn stats(store: &Store, id: &str) -> Result<berth_cgroups::Stats> {
+    let (_, cg) = running_cgroup(store, id)?;
+    Ok(cg.stats()?)
+}

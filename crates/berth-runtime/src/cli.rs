@@ -147,6 +147,66 @@ pub enum Command {
     Resume { id: String },
     /// Show the features this runtime supports, as JSON
     Features,
+    /// Update the resource limits of a running container
+    Update(UpdateArgs),
+    /// Print container events: resource usage every --interval, or once with --stats
+    Events {
+        /// Print the statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics (e.g. 5s, 500ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Read the resources (OCI linux.resources JSON) from this file, or '-' for stdin
+    #[arg(long, short = 'r')]
+    pub resources: Option<std::path::PathBuf>,
+    /// Memory limit (bytes, or with a k/m/g suffix)
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Accepted for runc compatibility (kernel memory limits are deprecated)
+    #[arg(long = "kernel-memory", hide = true)]
+    pub kernel_memory: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds (-1 for none)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs the container may use (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids (-1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// The container id
+    pub id: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod features;
 mod list;
 mod log;
 mod ps;
+mod update;
 
 use std::process::ExitCode;
 
@@ -164,6 +165,20 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
         Command::Resume { id } => {
             let store = Store::open(&cli.root)?;
             container::resume(&store, id)?;
+            Ok(0)
+        }
+        Command::Update(a) => {
+            let store = Store::open(&cli.root)?;
+            update::update(&store, a)?;
+            Ok(0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let store = Store::open(&cli.root)?;
+            update::events(&store, id, *stats, interval)?;
             Ok(0)
         }
         Command::Features => {

@@ -43,7 +43,8 @@ fn cve_2019_5736_init_exe_is_not_the_host_binary() {
     if !is_root() || !runtime_selected("berth") {
         return;
     }
-    for rt in [Runtime::berth_at(BERTH)] {
+    {
+        let rt = Runtime::berth_at(BERTH);
         let bundle = Bundle::new().args(&["sleep", "30"]);
         let id = unique_id("exe");
         rt.create(&bundle, &id).assert_success();
