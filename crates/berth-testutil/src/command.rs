@@ -178,3 +178,19 @@ pub(crate) fn run_or_panic(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Dur
         Err(e) => panic!("{e}"),
     }
 }
+
+/// Makes the command receive `signal` when the thread that spawned it dies, so that a test process
+/// killed by a harness timeout (no `Drop` runs then) does not leave a daemon behind. The fixture
+/// must therefore be dropped on the thread that created it, as a test's locals are.
+pub(crate) fn die_with_parent(cmd: &mut Command, signal: libc::c_int) {
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
+    // async-signal-safe; PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

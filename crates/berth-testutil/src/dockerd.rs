@@ -107,6 +107,7 @@ impl Dockerd {
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .process_group(0);
+        crate::command::die_with_parent(&mut cmd, libc::SIGTERM);
         let child = cmd.spawn()?;
         let mut daemon = Self {
             child,

@@ -50,13 +50,14 @@ impl NsHolder {
     /// Starts `unshare <flags> sleep 3600` (e.g. `&["--net"]`) and waits until the namespace for
     /// `probe` (a `/proc/<pid>/ns/` name such as `net`) differs from this process's.
     pub fn new(flags: &[&str], probe: &str) -> io::Result<Self> {
-        let child = Command::new("unshare")
-            .args(flags)
+        let mut cmd = Command::new("unshare");
+        cmd.args(flags)
             .args(["sleep", "3600"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+            .stderr(Stdio::inherit());
+        crate::command::die_with_parent(&mut cmd, libc::SIGKILL);
+        let child = cmd.spawn()?;
         let holder = Self { child };
         let host = host_link(probe)?;
         let deadline = Instant::now() + Duration::from_secs(10);
