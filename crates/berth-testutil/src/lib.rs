@@ -14,6 +14,7 @@
 //! - [`cgroup`], [`ns`]: small host-side probes used by the assertions.
 //! - [`selected_runtimes`]: which runtimes the suite runs against (`BERTH_TEST_RUNTIMES`).
 
+mod bundle;
 pub mod cgroup;
 mod command;
 mod console_socket;
@@ -26,14 +27,12 @@ mod runtime;
 mod selection;
 mod spec;
 
-mod bundle;
-
 pub use bundle::Bundle;
 pub use command::{run_command, Output, DEFAULT_TIMEOUT};
-pub use console_socket::ConsoleSocket;
+pub use console_socket::{ConsoleSocket, ReceivedConsole};
 pub use dockerd::Dockerd;
 pub use ids::{unique_id, unique_name};
 pub use rootfs::{busybox_rootfs, shared_busybox_rootfs, BUSYBOX};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, RUNC};
 pub use selection::{runtime_selected, selected_runtimes, RUNTIMES_ENV};
 pub use spec::base_spec;

@@ -167,7 +167,7 @@ impl PtyChild {
         Ok(true)
     }
 
-    /// Reads until the output (from `since` bytes on) contains `needle`; fails on timeout or end
+    /// Reads until the output printed from now on contains `needle`; fails on timeout or end
     /// of file with what was read.
     pub fn expect(&mut self, needle: &str, timeout: Duration) -> io::Result<String> {
         let start = self.output.len();
