@@ -738,7 +738,11 @@ fn running_cgroup(store: &Store, id: &str) -> Result<(SavedState, berth_cgroups:
 }
 
 /// `update`: applies new resource limits to a running container.
-pub fn update(store: &Store, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+pub fn update(
+    store: &Store,
+    id: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<()> {
     let _lock = store.lock(id)?;
     let (_, cg) = running_cgroup(store, id)?;
     Ok(cg.apply(resources)?)

@@ -23,24 +23,48 @@ const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long dockerd may take to answer on its socket.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs in the new namespaces before dockerd: a tmpfs on /run hides the host's /run from the
-/// daemon (dockerd creates /run/docker/plugins and containerd /run/containerd/s there), and a
-/// bind mount over /etc/docker catches the key.json that dockerd 20.10 writes.
+/// Runs in the new namespaces before dockerd: joins the tracking cgroup (so that dockerd,
+/// containerd and the shims can all be found and killed later), mounts a tmpfs on /run to hide
+/// the host's /run from the daemon (dockerd creates /run/docker/plugins and containerd
+/// /run/containerd/s there), and bind-mounts over /etc/docker to catch the key.json that dockerd
+/// 20.10 writes.
 const PRELUDE: &str = r#"set -e
-d="$1"; shift
+d="$1"; cg="$2"; shift 2
+if [ -n "$cg" ]; then echo $$ > "$cg/cgroup.procs"; fi
 mount -t tmpfs -o mode=755 berth-test-run /run
 if [ -d /etc/docker ]; then mount --bind "$d/etc-docker" /etc/docker; fi
 exec "$@"
 "#;
 
 /// A running private dockerd; dropping it removes its containers, stops it, kills whatever is
-/// left in its mount namespace, removes its cgroups and deletes its directory.
+/// left of its processes, removes its cgroups and deletes its directory.
 #[derive(Debug)]
 pub struct Dockerd {
     child: Child,
     dir: TempDir,
     cgroup_parent: String,
-    mnt_ns: Option<String>,
+    /// A cgroup holding dockerd and everything it starts outside of containers (containerd,
+    /// shims). Namespace inodes get reused once a namespace dies, so membership of a cgroup of
+    /// our own is the safe way to find leftovers.
+    tracker: Option<PathBuf>,
+}
+
+/// Creates the tracking cgroup in the pids hierarchy (or name=systemd, or cgroup2).
+fn tracking_cgroup() -> io::Result<Option<PathBuf>> {
+    let hierarchies = cgroup::hierarchies()?;
+    let pick = hierarchies
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "pids"))
+        .or_else(|| {
+            hierarchies
+                .iter()
+                .find(|h| h.controllers.iter().any(|c| c == "name=systemd"))
+        })
+        .or_else(|| hierarchies.iter().find(|h| h.unified));
+    let Some(h) = pick else { return Ok(None) };
+    let dir = h.mount.join(unique_name("berth-test-dockerd"));
+    fs::create_dir(&dir)?;
+    Ok(Some(dir))
 }
 
 impl Dockerd {
@@ -64,6 +88,7 @@ impl Dockerd {
         fs::write(d.join("daemon.json"), "{}\n")?;
         let cgroup_parent = unique_name("berth-test-docker");
         let log = fs::File::create(d.join("dockerd.log"))?;
+        let tracker = tracking_cgroup()?;
         let mut cmd = Command::new("unshare");
         cmd.args([
             "--net",
@@ -77,6 +102,7 @@ impl Dockerd {
             "sh",
         ])
         .arg(d)
+        .arg(tracker.as_deref().unwrap_or(Path::new("")))
         .arg("dockerd")
         .arg("--config-file")
         .arg(d.join("daemon.json"))
@@ -108,15 +134,22 @@ impl Dockerd {
             .stderr(Stdio::from(log))
             .process_group(0);
         crate::command::die_with_parent(&mut cmd, libc::SIGTERM);
-        let child = cmd.spawn()?;
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(t) = &tracker {
+                    let _ = fs::remove_dir(t);
+                }
+                return Err(e);
+            }
+        };
         let mut daemon = Self {
             child,
             dir,
             cgroup_parent,
-            mnt_ns: None,
+            tracker,
         };
         daemon.wait_ready()?;
-        daemon.mnt_ns = crate::ns::link(&daemon.child.id().to_string(), "mnt").ok();
         Ok(daemon)
     }
 
@@ -219,27 +252,6 @@ impl Dockerd {
             }
         }
     }
-
-    /// Kills every process still in dockerd's private mount namespace (containerd, shims).
-    fn kill_namespace_members(&self) {
-        let Some(ns) = &self.mnt_ns else { return };
-        let Ok(rd) = fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in rd.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(pid) = name.parse::<libc::pid_t>() else {
-                continue;
-            };
-            if crate::ns::link(&name, "mnt").ok().as_ref() == Some(ns) {
-                // SAFETY: kill(2) takes integers only; the process is in the mount namespace
-                // that this fixture created, so it belongs to the test.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
 }
 
 impl Drop for Dockerd {
@@ -265,7 +277,11 @@ impl Drop for Dockerd {
         crate::command::kill_group(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.kill_namespace_members();
+        if let Some(t) = &self.tracker {
+            if let Err(e) = cgroup::remove_tree(t) {
+                eprintln!("cleanup: cannot remove {}: {e}", t.display());
+            }
+        }
         if let Ok(dirs) = cgroup::find_named(&self.cgroup_parent, 4) {
             for d in dirs {
                 if let Err(e) = cgroup::remove_tree(&d) {
