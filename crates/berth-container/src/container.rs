@@ -251,12 +251,7 @@ fn create_locked(
             bundle: bundle.path.clone(),
             rootfs: bundle.rootfs.clone(),
             created: created.clone(),
-            annotations: spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            annotations: state::annotations(spec),
             cgroup: manager.clone(),
             spec: spec.clone(),
         };

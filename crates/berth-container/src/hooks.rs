@@ -38,12 +38,7 @@ impl<'a> HookState<'a> {
             status,
             pid,
             bundle,
-            annotations: spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            annotations: crate::state::annotations(spec),
         }
     }
 }

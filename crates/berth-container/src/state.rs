@@ -67,6 +67,15 @@ pub struct StateReport {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A spec's annotations, ordered (as state documents print them).
+pub fn annotations(spec: &Spec) -> BTreeMap<String, String> {
+    spec.annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
 /// The OCI runtime spec version berth implements.
 pub const OCI_VERSION: &str = "1.2.0";
 
