@@ -528,17 +528,32 @@ fn mount_cgroups(
             .ctx(|| format!("mount {} ({})", cg.fstype, cg.options))?;
         } else {
             let src = cg.host_path.to_string_lossy();
-            mount_raw(Some(&src), &target, None, libc::MS_BIND | libc::MS_REC, "")
+            mount_raw(Some(&src), &target, None, libc::MS_BIND, "")
                 .ctx(|| format!("bind {src}"))?;
-            drop(t);
-            let remount =
-                libc::MS_BIND | libc::MS_REMOUNT | base | if ro { libc::MS_RDONLY } else { 0 };
-            finish_mount(root, &d, &MountOptions::default(), remount)?;
         }
     }
-    if ro && !single_v2 {
-        let remount = libc::MS_REMOUNT | libc::MS_RDONLY | base;
-        finish_mount(root, dest, &MountOptions::default(), remount)?;
+    // One recursive mount_setattr makes the whole cgroup tree read-only (and
+    // nosuid/nodev/noexec): cheaper than a remount per hierarchy.
+    let mut attr_set = 0;
+    for (flag, a) in [
+        (libc::MS_RDONLY, berth_sys::mount::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, berth_sys::mount::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, berth_sys::mount::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, berth_sys::mount::MOUNT_ATTR_NOEXEC),
+    ] {
+        if (base | if ro { libc::MS_RDONLY } else { 0 }) & flag != 0 {
+            attr_set |= a;
+        }
+    }
+    if attr_set != 0 {
+        let fd = open_in_root(root, dest, OFlags::PATH, ResolveFlags::NO_SYMLINKS)
+            .ctx(|| "reopen cgroup mount".into())?;
+        let attr = berth_sys::mount::MountAttr {
+            attr_set,
+            ..Default::default()
+        };
+        berth_sys::mount::mount_setattr(fd.as_fd(), c"", true, true, &attr)
+            .ctx(|| "make the cgroup mounts read-only".into())?;
     }
     Ok(())
 }
