@@ -24,7 +24,6 @@ use crate::store::{Store, EXEC_FIFO};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub id: String,
-    pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
@@ -124,8 +123,12 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 
 /// `create`: builds the container and leaves its init waiting for `start`.
 /// `foreground` is set by `run`, where the runtime itself relays the terminal.
-pub fn create(store: &Store, opts: &CreateOptions, foreground: bool) -> Result<Created> {
-    let bundle = Bundle::load(&opts.bundle)?;
+pub fn create(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    foreground: bool,
+) -> Result<Created> {
     let terminal = bundle
         .spec
         .process()
@@ -145,7 +148,7 @@ pub fn create(store: &Store, opts: &CreateOptions, foreground: bool) -> Result<C
     }
     let lock = store.create_dir(&opts.id)?;
     let mut cgroup = None;
-    let res = create_locked(store, opts, &bundle, &lock, &mut cgroup);
+    let res = create_locked(store, opts, bundle, &lock, &mut cgroup);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -454,9 +457,15 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 
 /// `run`: create, start, and (unless `detach`) wait for the process and
 /// delete the container (unless `keep`). Returns the process's exit code.
-pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+pub fn run(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    detach: bool,
+    keep: bool,
+) -> Result<i32> {
     if detach {
-        let created = create(store, opts, false)?;
+        let created = create(store, bundle, opts, false)?;
         drop(created.console);
         start(store, &opts.id)?;
         return Ok(0);
@@ -464,7 +473,7 @@ pub fn run(store: &Store, opts: &CreateOptions, detach: bool, keep: bool) -> Res
     let old =
         berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
     let result = (|| {
-        let created = create(store, opts, true)?;
+        let created = create(store, bundle, opts, true)?;
         if let Err(e) = start(store, &opts.id) {
             let _ = delete(store, &opts.id, true);
             return Err(e);

@@ -31,7 +31,6 @@ fn main() -> ExitCode {
 fn create_options(a: &CreateArgs) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
-        bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
@@ -48,12 +47,13 @@ fn harden_for_container_start() -> Result<()> {
     Ok(())
 }
 
-fn warn_spec(logger: &log::Logger, bundle: &std::path::Path) {
-    if let Ok(b) = berth_container::Bundle::load(bundle) {
-        for w in container::warnings(&b.spec) {
-            logger.warn(&w);
-        }
+/// Loads the bundle once for the whole command and logs what the host cannot honour.
+fn load_bundle(logger: &log::Logger, dir: &std::path::Path) -> Result<berth_container::Bundle> {
+    let b = berth_container::Bundle::load(dir)?;
+    for w in container::warnings(&b.spec) {
+        logger.warn(&w);
     }
+    Ok(b)
 }
 
 fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
@@ -83,8 +83,8 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
         }
         Command::Create(a) => {
             let store = Store::open(&cli.root)?;
-            warn_spec(logger, &a.bundle);
-            container::create(&store, &create_options(a), false)?;
+            let bundle = load_bundle(logger, &a.bundle)?;
+            container::create(&store, &bundle, &create_options(a), false)?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -98,21 +98,19 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             keep,
         } => {
             let store = Store::open(&cli.root)?;
-            if *detach {
-                let b = berth_container::Bundle::load(&create.bundle)?;
-                let tty = b
-                    .spec
-                    .process()
-                    .as_ref()
-                    .and_then(|p| p.terminal())
-                    .unwrap_or(false);
-                if tty && create.console_socket.is_none() {
-                    bail!("cannot allocate tty if berth-runtime will detach without setting console socket");
-                }
+            let bundle = load_bundle(logger, &create.bundle)?;
+            let tty = bundle
+                .spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.terminal())
+                .unwrap_or(false);
+            if *detach && tty && create.console_socket.is_none() {
+                bail!("cannot allocate tty if berth-runtime will detach without setting console socket");
             }
-            warn_spec(logger, &create.bundle);
             Ok(container::run(
                 &store,
+                &bundle,
                 &create_options(create),
                 *detach,
                 *keep,
