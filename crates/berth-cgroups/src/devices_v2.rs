@@ -6,7 +6,7 @@
 //! default. A new program replaces the ones attached before (an update).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use oci_spec::runtime::LinuxDeviceCgroup;
@@ -220,6 +220,15 @@ mod op {
 }
 
 impl Insn {
+    /// The instruction's 8 bytes (`struct bpf_insn`) in native byte order.
+    fn encode(&self) -> u64 {
+        let off = self.off.to_ne_bytes();
+        let imm = self.imm.to_ne_bytes();
+        u64::from_ne_bytes([
+            self.code, self.regs, off[0], off[1], imm[0], imm[1], imm[2], imm[3],
+        ])
+    }
+
     const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
         Insn {
             code,
@@ -251,124 +260,6 @@ impl Insn {
     }
 }
 
-// The bpf(2) commands and constants used.
-const BPF_PROG_LOAD: libc::c_int = 5;
-const BPF_PROG_ATTACH: libc::c_int = 8;
-const BPF_PROG_DETACH: libc::c_int = 9;
-const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
-const BPF_PROG_QUERY: libc::c_int = 16;
-const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
-const BPF_CGROUP_DEVICE: u32 = 6;
-const BPF_F_ALLOW_MULTI: u32 = 2;
-
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct AttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct QueryAttr {
-    target_fd: u32,
-    attach_type: u32,
-    query_flags: u32,
-    attach_flags: u32,
-    prog_ids: u64,
-    prog_cnt: u32,
-    _pad: u32,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct GetFdAttr {
-    prog_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
-
-/// bpf(2) with one of the attribute structs above.
-fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
-    let size = libc::c_uint::try_from(std::mem::size_of::<T>())
-        .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
-    // SAFETY: `attr` is a live, fully initialised #[repr(C)] struct laid out
-    // as the member of `union bpf_attr` that `cmd` reads (zeroed padding and
-    // tail, as the kernel requires), and `size` is its exact size, so the
-    // kernel reads and writes only within it. Pointers inside it (program,
-    // license, id array) borrow buffers that outlive the call.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut(attr), size) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-/// bpf(2) for a command that returns a new file descriptor.
-fn bpf_fd<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<OwnedFd> {
-    let fd =
-        i32::try_from(bpf(cmd, attr)?).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: the kernel just returned `fd` as a new descriptor that nothing
-    // else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn load(program: &[Insn]) -> io::Result<OwnedFd> {
-    let license = b"Apache-2.0\0";
-    let mut attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: u32::try_from(program.len())
-            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
-        insns: program.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        expected_attach_type: BPF_CGROUP_DEVICE,
-        ..ProgLoadAttr::default()
-    };
-    attr.prog_name[..12].copy_from_slice(b"berth_device");
-    bpf_fd(BPF_PROG_LOAD, &mut attr)
-}
-
-/// The ids of the device programs attached to the cgroup now.
-fn attached(cgroup: &OwnedFd) -> Vec<u32> {
-    let mut ids = [0u32; 64];
-    let mut attr = QueryAttr {
-        target_fd: fd_u32(cgroup),
-        attach_type: BPF_CGROUP_DEVICE,
-        prog_ids: ids.as_mut_ptr() as u64,
-        prog_cnt: 64,
-        ..QueryAttr::default()
-    };
-    match bpf(BPF_PROG_QUERY, &mut attr) {
-        Ok(_) => ids[..usize::try_from(attr.prog_cnt).unwrap_or(0).min(64)].to_vec(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn fd_u32(fd: &OwnedFd) -> u32 {
-    fd.as_raw_fd().unsigned_abs()
-}
-
 /// Compiles `rules` and makes the program the cgroup's only device program.
 pub(crate) fn set_devices_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
     let policy = DevicePolicy::from_rules(rules)?;
@@ -378,39 +269,26 @@ pub(crate) fn set_devices_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<
         path: dir.to_path_buf(),
         source: e,
     };
-    let prog = load(&program).map_err(|e| fail("load the device eBPF program for", e))?;
+    let insns: Vec<u64> = program.iter().map(Insn::encode).collect();
+    let prog = berth_sys::bpf::load_cgroup_device_program(&insns, "berth_device")
+        .map_err(|e| fail("load the device eBPF program for", e))?;
     let cgroup = rustix::fs::open(
         dir,
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| fail("open", e.into()))?;
-    let old = attached(&cgroup);
-    let mut attr = AttachAttr {
-        target_fd: fd_u32(&cgroup),
-        attach_bpf_fd: fd_u32(&prog),
-        attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
-        ..AttachAttr::default()
-    };
-    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| fail("attach the device eBPF program to", e))?;
+    let old = berth_sys::bpf::query_cgroup_device(cgroup.as_fd()).unwrap_or_default();
+    berth_sys::bpf::attach_cgroup_device(cgroup.as_fd(), prog.as_fd())
+        .map_err(|e| fail("attach the device eBPF program to", e))?;
     // Programs attached together must all allow: drop the previous ones.
     for id in old {
-        let mut get = GetFdAttr {
-            prog_id: id,
-            ..GetFdAttr::default()
-        };
-        let Ok(old_prog) = bpf_fd(BPF_PROG_GET_FD_BY_ID, &mut get) else {
-            continue;
-        };
-        let mut detach = AttachAttr {
-            target_fd: fd_u32(&cgroup),
-            attach_bpf_fd: fd_u32(&old_prog),
-            attach_type: BPF_CGROUP_DEVICE,
-            ..AttachAttr::default()
-        };
-        bpf(BPF_PROG_DETACH, &mut detach)
-            .map_err(|e| fail("detach the previous device eBPF program from", e))?;
+        match berth_sys::bpf::detach_cgroup_device(cgroup.as_fd(), id) {
+            Ok(()) => {}
+            // Gone in the meantime: nothing to detach.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(fail("detach the previous device eBPF program from", e)),
+        }
     }
     Ok(())
 }

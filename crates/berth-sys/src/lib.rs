@@ -5,6 +5,7 @@
 //! `std::io::Result`. Higher layers decide *what* to do; this crate only does it.
 //! Where `rustix` already offers a safe wrapper, callers use rustix directly.
 
+pub mod bpf;
 pub mod caps;
 pub mod fd;
 pub mod keyring;
