@@ -386,7 +386,16 @@ docker_test!(stats_update_pause_unpause, |env| {
             out
         };
         let started = docker(&[
-            "run", "-d", "--name", &name, "--runtime", rt, "--memory", "32m", IMAGE, "sleep",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--runtime",
+            rt,
+            "--memory",
+            "32m",
+            IMAGE,
+            "sleep",
             "1000",
         ]);
         started.assert_success();
@@ -409,7 +418,12 @@ docker_test!(stats_update_pause_unpause, |env| {
         seen.push(format!("pids {}", fields.last().copied().unwrap_or("")));
 
         docker(&["update", "--memory", "64m", "--memory-swap", "128m", &name]).assert_success();
-        let limit = docker(&["exec", &name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
+        let limit = docker(&[
+            "exec",
+            &name,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]);
         limit.assert_success();
         seen.push(format!("limit after update {}", limit.stdout.trim()));
         let inspect = docker(&["inspect", "-f", "{{.HostConfig.Memory}}", &name]);
