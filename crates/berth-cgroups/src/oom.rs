@@ -140,7 +140,9 @@ impl OomWatch {
                 let path = self.dir.join("memory.events");
                 let now = match read_oom_kills(events, &path) {
                     Ok(n) => n,
-                    Err(CgroupError::Io { source, .. }) if source.kind() == IoKind::NotFound => {
+                    Err(CgroupError::Io { error: source, .. })
+                        if source.kind() == IoKind::NotFound =>
+                    {
                         return Ok(OomEvent::Gone)
                     }
                     Err(e) => return Err(e),

@@ -139,3 +139,26 @@ conformance!(systemd_cgroup_driver_without_systemd, |rt| {
     }
     assert_nothing_left(rt, &bundle);
 });
+
+conformance!(cpuset_outside_the_host_cpus, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({ "cpu": { "cpus": "4096" } })),
+    );
+});
+
+conformance!(device_rule_with_bad_syntax, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({
+            "devices": [ { "allow": true, "type": "q", "major": 1, "minor": 3, "access": "rwm" } ]
+        })),
+    );
+});
+
+conformance!(memory_limit_below_usage_or_minimum, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({ "memory": { "limit": 4096, "swap": 1024 } })),
+    );
+});
