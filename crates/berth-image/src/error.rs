@@ -248,6 +248,8 @@ pub enum MetadataError {
     NoSuchImage { image: String },
     #[error("reference {reference} does not exist")]
     NoSuchReference { reference: String },
+    #[error("reference {reference} must have exactly one of a tag or a digest here")]
+    BadReference { reference: String },
     #[error("lease {lease:?} does not exist")]
     NoSuchLease { lease: String },
     #[error("lease {lease:?} already exists")]
@@ -261,6 +263,7 @@ impl MetadataError {
             | MetadataError::NoSuchReference { .. }
             | MetadataError::NoSuchLease { .. } => ErrorKind::NotFound,
             MetadataError::LeaseExists { .. } => ErrorKind::Conflict,
+            MetadataError::BadReference { .. } => ErrorKind::InvalidInput,
             MetadataError::BadValue { .. } => ErrorKind::Corrupt,
             MetadataError::Sqlite { .. }
             | MetadataError::Io { .. }

@@ -4,5 +4,6 @@ pub mod content;
 pub mod digest;
 pub mod error;
 pub mod manifest;
+pub mod metadata;
 pub mod platform;
 pub mod reference;
