@@ -182,6 +182,14 @@ pub enum ManifestError {
     },
     #[error("{what}: unsupported schemaVersion {version}, expected 2")]
     SchemaVersion { what: String, version: i64 },
+    #[error("{what}: {layers} layers but the config lists {diff_ids} diff_ids")]
+    LayerCount {
+        what: String,
+        layers: usize,
+        diff_ids: usize,
+    },
+    #[error("{what}: indexes nested too deep")]
+    TooDeep { what: String },
     #[error("{what}: invalid JSON: {source}")]
     Json {
         what: String,

@@ -131,6 +131,8 @@ pub struct ImageIndex {
 }
 
 /// A parsed manifest or index, with its effective media type.
+// Short-lived values; boxing would only make matching on them clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Manifest {
     Image {
