@@ -24,7 +24,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -250,6 +250,13 @@ impl ContentStore {
             fs::write(&ref_path, reference).map_err(|e| ContentError::io("write", &ref_path, e))?;
         }
         let data = dir.join("data");
+        // A crash between linking a committed blob and removing its ingest
+        // leaves `data` as a second name of the blob: never append to it.
+        if let Ok(md) = fs::symlink_metadata(&data) {
+            if md.nlink() > 1 || !md.is_file() {
+                fs::remove_file(&data).map_err(|e| ContentError::io("remove", &data, e))?;
+            }
+        }
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -691,7 +698,6 @@ impl std::fmt::Display for FsckProblem {
 /// Inode number, for tests that check a blob is not rewritten.
 #[cfg(test)]
 fn inode(p: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
     fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
 }
 
@@ -799,6 +805,23 @@ mod tests {
         );
         assert!(s.write_blob(b"abc", Some(&want)).is_err());
         assert!(s.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_crash_after_link_never_touches_the_blob() {
+        let (_t, s) = store();
+        let d = s.write_blob(b"committed", None).unwrap().digest;
+        // Re-create the state of a crash between link(2) and removing the ingest.
+        let dir = s.ingest_dir("r");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("ref"), "r").unwrap();
+        fs::hard_link(s.blob_path(&d), dir.join("data")).unwrap();
+        let mut w = s.writer("r").unwrap();
+        assert_eq!(w.offset(), 0, "starts afresh");
+        w.write_all(b"committed").unwrap();
+        assert!(w.commit(&d, 9).unwrap().existed);
+        assert_eq!(s.read_blob(&d, 100).unwrap(), b"committed");
+        assert!(s.fsck().unwrap().is_clean());
     }
 
     #[test]

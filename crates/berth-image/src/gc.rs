@@ -10,9 +10,12 @@
 //! A blob declared a manifest that does not parse stops the collection
 //! before anything is removed: better keep garbage than lose an image.
 //!
-//! The whole run holds the content store's exclusive lock, so no commit
-//! lands between mark and sweep; content being pulled must be in a lease
-//! before it is committed.
+//! The whole run holds the content store's exclusive lock (no commit lands
+//! between mark and sweep) and the metadata database (no lease or image is
+//! added meanwhile). The protocol for a pull is therefore: create a lease,
+//! add each digest to it *before* checking whether the blob exists or
+//! committing it, register the image, delete the lease. Whatever a
+//! collection removes, a later `exists` sees as gone.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -56,23 +59,12 @@ pub fn collect(
     options: &GcOptions,
 ) -> Result<GcReport, Error> {
     let _exclusive = content.exclusive();
-    let mut roots = metadata.gc_roots()?;
-    roots.extend(options.roots.iter().cloned());
-    let marked = mark(content, roots)?;
-
-    let mut report = GcReport::default();
-    for info in content.list()? {
-        if marked.contains(&info.digest) {
-            report.kept += 1;
-            continue;
-        }
-        match content.delete(&info.digest) {
-            Ok(()) | Err(ContentError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        report.bytes_freed += info.size;
-        report.removed.push(info);
-    }
+    // The database stays locked from reading the roots to the end of the
+    // sweep: a lease taken meanwhile waits, and then sees what was removed.
+    let mut report = metadata.with_roots(|mut roots| {
+        roots.extend(options.roots.iter().cloned());
+        sweep(content, &mark(content, roots)?)
+    })??;
     if let Some(age) = options.stale_ingests {
         let now = SystemTime::now();
         for ingest in content.ingests()? {
@@ -85,6 +77,23 @@ pub fn collect(
                 report.ingests_removed.push(ingest.reference);
             }
         }
+    }
+    Ok(report)
+}
+
+fn sweep(content: &ContentStore, marked: &HashSet<Digest>) -> Result<GcReport, Error> {
+    let mut report = GcReport::default();
+    for info in content.list()? {
+        if marked.contains(&info.digest) {
+            report.kept += 1;
+            continue;
+        }
+        match content.delete(&info.digest) {
+            Ok(()) | Err(ContentError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        report.bytes_freed += info.size;
+        report.removed.push(info);
     }
     Ok(report)
 }

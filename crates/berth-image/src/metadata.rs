@@ -618,23 +618,31 @@ impl Metadata {
     /// Every digest the metadata keeps alive: ref targets, image manifests,
     /// configs and layer blobs, leased content.
     pub fn gc_roots(&self) -> Result<HashSet<Digest>> {
-        let raw: Vec<String> = self.read(|c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT target FROM refs
-                     UNION SELECT manifest FROM images
-                     UNION SELECT id FROM images
-                     UNION SELECT blob FROM image_layers
-                     UNION SELECT digest FROM lease_content",
-                )
-                .map_err(self.err("read gc roots"))?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(self.err("read gc roots"))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(self.err("read gc roots"));
-            rows
-        })?;
+        self.read(|c| self.roots_in(c))
+    }
+
+    /// Runs `f` with the roots while holding the database, so that no lease
+    /// or image is added until `f` returns (garbage collection sweeps
+    /// inside). `f` must not call back into this `Metadata`.
+    pub(crate) fn with_roots<T>(&self, f: impl FnOnce(HashSet<Digest>) -> T) -> Result<T> {
+        self.read(|c| Ok(f(self.roots_in(c)?)))
+    }
+
+    fn roots_in(&self, c: &Connection) -> Result<HashSet<Digest>> {
+        let mut stmt = c
+            .prepare(
+                "SELECT target FROM refs
+                 UNION SELECT manifest FROM images
+                 UNION SELECT id FROM images
+                 UNION SELECT blob FROM image_layers
+                 UNION SELECT digest FROM lease_content",
+            )
+            .map_err(self.err("read gc roots"))?;
+        let raw = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err("read gc roots"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err("read gc roots"))?;
         raw.into_iter().map(|s| self.digest("gc root", s)).collect()
     }
 }
