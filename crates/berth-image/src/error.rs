@@ -254,6 +254,8 @@ pub enum MetadataError {
     },
     #[error("No such image: {image}")]
     NoSuchImage { image: String },
+    #[error("image id prefix {prefix:?} matches more than one image")]
+    AmbiguousId { prefix: String },
     #[error("reference {reference} does not exist")]
     NoSuchReference { reference: String },
     #[error("reference {reference} must have exactly one of a tag or a digest here")]
@@ -270,7 +272,9 @@ impl MetadataError {
             MetadataError::NoSuchImage { .. }
             | MetadataError::NoSuchReference { .. }
             | MetadataError::NoSuchLease { .. } => ErrorKind::NotFound,
-            MetadataError::LeaseExists { .. } => ErrorKind::Conflict,
+            MetadataError::LeaseExists { .. } | MetadataError::AmbiguousId { .. } => {
+                ErrorKind::Conflict
+            }
             MetadataError::BadReference { .. } => ErrorKind::InvalidInput,
             MetadataError::BadValue { .. } => ErrorKind::Corrupt,
             MetadataError::Sqlite { .. }

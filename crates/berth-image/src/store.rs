@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::ImageConfig;
 use crate::content::{ContentStore, FsckReport};
 use crate::digest::Digest;
-use crate::error::{ContentError, Error, ManifestError};
+use crate::error::{ContentError, Error, ManifestError, MetadataError};
 use crate::gc::{self, GcOptions, GcReport};
 use crate::manifest::{ImageManifest, Manifest};
 use crate::metadata::{ImageRecord, LayerRecord, Metadata};
@@ -196,6 +196,52 @@ impl ImageStore {
         Ok(record)
     }
 
+    /// Finds an image as docker's `GetImage` does from what a user typed: a
+    /// full id (`sha256:<hex>` or 64 hex digits), a name with tag or digest
+    /// (`busybox` meaning `busybox:latest`), else a unique id prefix
+    /// (`docker rmi 1a2b3c`).
+    pub fn lookup(&self, input: &str) -> Result<ImageRecord, Error> {
+        let no_such = |image: String| Error::from(MetadataError::NoSuchImage { image });
+        let full_id = Digest::parse(input).or_else(|_| Digest::from_hex(input));
+        if let Ok(id) = full_id {
+            return self
+                .metadata
+                .image(&id)?
+                .ok_or_else(|| no_such(input.into()));
+        }
+        let name = match Reference::parse_normalized(input) {
+            Ok(r) => {
+                // name:tag@digest is looked up by its digest, as docker does.
+                let r = match r.digest().cloned() {
+                    Some(d) => r.with_digest(d),
+                    None => r.with_default_tag(),
+                };
+                if let Some(found) = self.metadata.get_ref(&r)? {
+                    return self
+                        .metadata
+                        .image(&found.image_id)?
+                        .ok_or_else(|| no_such(r.familiar()));
+                }
+                Some(r)
+            }
+            Err(_) => None,
+        };
+        let ids = self.metadata.image_ids_with_prefix(input)?;
+        match ids.as_slice() {
+            [id] => self
+                .metadata
+                .image(id)?
+                .ok_or_else(|| no_such(input.into())),
+            [] => Err(no_such(
+                name.map_or_else(|| input.to_owned(), |r| r.familiar()),
+            )),
+            _ => Err(MetadataError::AmbiguousId {
+                prefix: input.into(),
+            }
+            .into()),
+        }
+    }
+
     /// Garbage collection (see [`crate::gc`]).
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport, Error> {
         gc::collect(&self.content, &self.metadata, options)
@@ -218,5 +264,157 @@ impl ImageStore {
             }
         }
         Ok(CheckReport { content, missing })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::manifest::media_types as mt;
+    use crate::platform::Platform;
+
+    /// Stores a one-layer image and names it; returns its record.
+    fn image(store: &ImageStore, name: &str, salt: &str) -> ImageRecord {
+        let layer = store.content().write_blob(salt.as_bytes(), None).unwrap();
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2024-05-01T10:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
+        })
+        .to_string();
+        let config = store.content().write_blob(config.as_bytes(), None).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": mt::OCI_CONFIG, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": mt::OCI_LAYER, "digest": layer.digest, "size": layer.size}],
+        })
+        .to_string();
+        let manifest = store
+            .content()
+            .write_blob(manifest.as_bytes(), None)
+            .unwrap();
+        let name = Reference::parse_docker_ref(name).unwrap();
+        store
+            .register(
+                &name,
+                &manifest.digest,
+                mt::OCI_MANIFEST,
+                &Platform::host().matcher(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn lookup_as_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let a = image(&store, "busybox", "a");
+        let b = image(&store, "localhost:5000/app:v1", "b");
+        assert_eq!(a.created.as_deref(), Some("2024-05-01T10:00:00Z"));
+        assert_eq!(
+            a.media_type,
+            mt::OCI_MANIFEST,
+            "sniffed when stored without mediaType"
+        );
+
+        let id = |s: &str| store.lookup(s).map(|r| r.id).map_err(|e| e.to_string());
+        assert_eq!(id("busybox"), Ok(a.id.clone()));
+        assert_eq!(id("busybox:latest"), Ok(a.id.clone()));
+        assert_eq!(id("docker.io/library/busybox:latest"), Ok(a.id.clone()));
+        assert_eq!(id("localhost:5000/app:v1"), Ok(b.id.clone()));
+        assert_eq!(id(a.id.as_str()), Ok(a.id.clone()));
+        assert_eq!(id(a.id.hex()), Ok(a.id.clone()));
+        assert_eq!(id(&a.id.hex()[..12]), Ok(a.id.clone()));
+        assert_eq!(
+            id("busybox:1.36"),
+            Err("No such image: busybox:1.36".into())
+        );
+        assert_eq!(
+            id("localhost:5000/app"),
+            Err("No such image: localhost:5000/app:latest".into())
+        );
+        let missing = Digest::of(b"nothing");
+        assert_eq!(
+            id(missing.as_str()),
+            Err(format!("No such image: {missing}"))
+        );
+        assert_eq!(id("Not_A-Name!"), Err("No such image: Not_A-Name!".into()));
+
+        // A digest reference, also with a (ignored) tag in front of it.
+        let target = store
+            .metadata()
+            .get_ref(&Reference::parse_docker_ref("busybox").unwrap())
+            .unwrap()
+            .unwrap()
+            .target;
+        let by_digest = Reference::parse_normalized("busybox")
+            .unwrap()
+            .with_digest(target.clone());
+        store
+            .metadata()
+            .set_ref(&by_digest, &a.id, &target, mt::OCI_MANIFEST)
+            .unwrap();
+        assert_eq!(id(&format!("busybox@{target}")), Ok(a.id.clone()));
+        assert_eq!(id(&format!("busybox:whatever@{target}")), Ok(a.id.clone()));
+
+        // A prefix shared by two ids is not unique.
+        for last in ['1', '2'] {
+            let mut rec = a.clone();
+            rec.id = Digest::from_hex(&format!("{}{last}", "abc".repeat(21))).unwrap();
+            store.metadata().put_image(&rec).unwrap();
+        }
+        let e = store.lookup("abcabc").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert_eq!(
+            e.to_string(),
+            "image id prefix \"abcabc\" matches more than one image"
+        );
+        assert!(store.lookup(&format!("{}1", "abc".repeat(21))).is_ok());
+    }
+
+    #[test]
+    fn register_needs_every_layer_and_matching_diff_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let rec = image(&store, "x", "layer");
+        store.metadata().delete_image(&rec.id).unwrap();
+        store.content().delete(&rec.layers[0].blob).unwrap();
+        let e = store
+            .register(
+                &Reference::parse_docker_ref("x").unwrap(),
+                &rec.manifest,
+                mt::OCI_MANIFEST,
+                &Platform::host().matcher(),
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(store.metadata().images().unwrap().is_empty());
+
+        let config = store
+            .content()
+            .write_blob(br#"{"rootfs":{"type":"layers","diff_ids":[]}}"#, None)
+            .unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": mt::OCI_MANIFEST,
+            "config": {"mediaType": mt::OCI_CONFIG, "digest": config.digest, "size": config.size},
+            "layers": [{"mediaType": mt::OCI_LAYER, "digest": rec.layers[0].blob, "size": 5}],
+        })
+        .to_string();
+        let m = store
+            .content()
+            .write_blob(manifest.as_bytes(), None)
+            .unwrap();
+        let e = store
+            .resolve(&m.digest, None, &Platform::host().matcher())
+            .unwrap()
+            .record()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("1 layers but the config lists 0 diff_ids"),
+            "{e}"
+        );
+        let check = store.check().unwrap();
+        assert!(check.is_clean(), "{check:?}");
     }
 }
