@@ -525,8 +525,8 @@ impl Writer {
     /// Verifies that the ingest holds `size` bytes hashing to `expected` and
     /// moves it under its digest.
     ///
-    /// A size mismatch keeps the ingest (resume it); a digest mismatch
-    /// removes it. Either way nothing appears under the digest.
+    /// Too few bytes keeps the ingest (resume it); too many, or a digest
+    /// mismatch, removes it. Either way nothing appears under the digest.
     pub fn commit(self, expected: &Digest, size: u64) -> Result<Committed> {
         self.commit_inner(Some((expected, size)))
     }
@@ -549,6 +549,10 @@ impl Writer {
         let actual = self.file.digest();
         if let Some((want, want_size)) = expected {
             if actual_size != want_size {
+                if actual_size > want_size {
+                    // Too many bytes: no resume can fix that.
+                    let _ = fs::remove_dir_all(&self.dir);
+                }
                 return Err(ContentError::SizeMismatch {
                     reference: self.lock.reference.clone(),
                     expected: want_size,
@@ -804,6 +808,24 @@ mod tests {
             "a wrong ingest is discarded"
         );
         assert!(s.write_blob(b"abc", Some(&want)).is_err());
+        let mut w = s.writer("long").unwrap();
+        w.write_all(b"the right bytes!").unwrap();
+        let e = w.commit(&want, 15).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ContentError::SizeMismatch {
+                    expected: 15,
+                    actual: 16,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            s.ingests().unwrap().is_empty(),
+            "a long ingest is discarded"
+        );
         assert!(s.list().unwrap().is_empty());
     }
 

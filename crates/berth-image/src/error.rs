@@ -104,8 +104,9 @@ pub enum ContentError {
         reference: String,
         reason: &'static str,
     },
-    /// The committed data is not the expected number of bytes. The ingest is
-    /// kept, so that a short download can be resumed from its offset.
+    /// The committed data is not the expected number of bytes. A short
+    /// ingest is kept, so that the download can be resumed from its offset;
+    /// a long one is discarded.
     #[error("ingest {reference:?}: unexpected commit size {actual}, expected {expected}")]
     SizeMismatch {
         reference: String,
