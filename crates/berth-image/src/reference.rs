@@ -271,6 +271,21 @@ impl std::str::FromStr for Reference {
     }
 }
 
+/// Serialised as the full string (`docker.io/library/busybox:latest`).
+impl serde::Serialize for Reference {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// Read with [`Reference::parse_normalized`].
+impl<'de> serde::Deserialize<'de> for Reference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Reference::parse_normalized(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Checks a tag on its own (`docker tag IMAGE repo:TAG`).
 pub fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
     if ANCHORED_TAG.is_match(tag) {
@@ -583,5 +598,10 @@ mod tests {
         assert_eq!(canonical.repository().to_string(), "localhost:5000/x");
         let t: Reference = "busybox:1".parse().unwrap();
         assert_eq!(t.tag(), Some("1"));
+        let j = serde_json::to_string(&t).unwrap();
+        assert_eq!(j, "\"docker.io/library/busybox:1\"");
+        assert_eq!(serde_json::from_str::<Reference>(&j).unwrap(), t);
+        let e = serde_json::from_str::<Reference>("\"Busybox\"").unwrap_err();
+        assert!(e.to_string().contains("must be lowercase"), "{e}");
     }
 }
