@@ -216,6 +216,16 @@ pub enum PlatformError {
     Unknown { input: String },
     #[error("invalid platform {input:?}: {reason}")]
     Invalid { input: String, reason: &'static str },
+    /// Docker's message when a single-platform image is for another platform.
+    #[error(
+        "image with reference {reference} was found but does not match the specified \
+         platform: wanted {wanted}, actual: {actual}"
+    )]
+    Mismatch {
+        reference: String,
+        wanted: String,
+        actual: String,
+    },
     /// Docker's message when an index has nothing for the wanted platform.
     #[error("no matching manifest for {platform} in the manifest list entries")]
     NoMatch { platform: String },
@@ -224,7 +234,7 @@ pub enum PlatformError {
 impl PlatformError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            PlatformError::NoMatch { .. } => ErrorKind::NotFound,
+            PlatformError::NoMatch { .. } | PlatformError::Mismatch { .. } => ErrorKind::NotFound,
             _ => ErrorKind::InvalidInput,
         }
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::ImageConfig;
 use crate::content::{ContentStore, FsckReport};
 use crate::digest::Digest;
-use crate::error::{ContentError, Error, ManifestError, MetadataError};
+use crate::error::{ContentError, Error, ManifestError, MetadataError, PlatformError};
 use crate::gc::{self, GcOptions, GcReport};
 use crate::manifest::{ImageManifest, Manifest};
 use crate::metadata::{ImageRecord, LayerRecord, Metadata};
@@ -44,6 +44,26 @@ pub struct ResolvedImage {
 }
 
 impl ResolvedImage {
+    /// Checks that the image's config is for a platform `platform` runs
+    /// (an image pushed without an index can be for anything); `reference`
+    /// names the image in the error, as docker's message does.
+    pub fn ensure_platform(
+        &self,
+        reference: &str,
+        platform: &Matcher,
+    ) -> Result<(), PlatformError> {
+        let actual = self.config.platform();
+        if platform.matches(&actual) {
+            Ok(())
+        } else {
+            Err(PlatformError::Mismatch {
+                reference: reference.into(),
+                wanted: platform.wanted().to_string(),
+                actual: actual.to_string(),
+            })
+        }
+    }
+
     /// The metadata row for this image: layers paired with the config's
     /// diff ids; size is the layer blobs plus the config.
     pub fn record(&self) -> Result<ImageRecord, ManifestError> {
