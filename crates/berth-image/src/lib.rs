@@ -17,7 +17,8 @@
 //!   in SQLite.
 //! * [`gc`] (gc.rs): mark and sweep of unreferenced blobs.
 //! * [`ImageStore`] (store.rs): both stores under one root; resolve a target
-//!   to a platform's image, register it under a name, collect, check.
+//!   to a platform's image, register it under a name, look an image up as
+//!   docker does (name, id, short id), collect, check.
 //!
 //! # On disk
 //!
