@@ -1,0 +1,38 @@
+//! berth's layer storage (docker's graphdriver, containerd's snapshotter).
+//!
+//! * [`unpack_layer`] streams one layer blob (gzip, zstd or plain tar,
+//!   compression.rs) into a directory, verifying its diff ID on the way and
+//!   refusing anything that would write outside it (unpack.rs).
+//! * [`Snapshotter`] stores unpacked layers by chain ID and the writable
+//!   layers of containers by key, with the overlay driver (each layer
+//!   unpacked once, stacked as lowerdirs) or the vfs driver (full copies)
+//!   for hosts without overlayfs (snapshotter.rs, overlay.rs, vfs.rs).
+//!   Like containerd's snapshotters it *returns* [`Mount`]s;
+//!   [`mount_all`] and [`unmount`] perform them (mount.rs).
+//!
+//! Everything is synchronous. With the overlay driver the layers of one
+//! image can be applied on separate threads at once, in any order.
+//!
+//! # On-disk layout
+//!
+//! ```text
+//! <root>/overlay/snapshots/<name>/diff     a layer's files (upper dir when active)
+//!                                /work     overlay work dir (active snapshots)
+//!                                /meta     kind, parent, link id, diff ID, size
+//! <root>/overlay/l/<link>  -> ../snapshots/<name>/diff   short names for lowerdirs
+//! <root>/overlay/tmp/                       layers being unpacked
+//! <root>/vfs/snapshots/<name>/diff           a full copy of the tree
+//!                            /meta
+//! <root>/vfs/tmp/
+//! ```
+//!
+//! A `<name>` is a chain ID (`sha256:<hex>` stored as `sha256-<hex>`) for
+//! committed layers, or the key given to [`Snapshotter::prepare`].
+
+mod compression;
+mod error;
+mod unpack;
+
+pub use compression::{Compression, Decompressor};
+pub use error::{ErrorKind, SnapshotError, UnpackCause, UnpackError};
+pub use unpack::{unpack_layer, Limits, UnpackOptions, UnpackResult, WhiteoutMode};
