@@ -109,9 +109,9 @@ impl<R: Read> Decompressor<R> {
         let buffered = BufReader::with_capacity(INPUT_BUFFER, io::Cursor::new(head).chain(source));
         let inner = match compression {
             Compression::None => Inner::Plain(buffered),
-            Compression::Gzip => Inner::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(
-                buffered,
-            ))),
+            Compression::Gzip => {
+                Inner::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+            }
             Compression::Zstd => {
                 let mut dec = zstd::stream::read::Decoder::with_buffer(buffered)?;
                 // Allow the largest window zstd defines (2 GiB is refused by

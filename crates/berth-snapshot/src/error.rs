@@ -150,9 +150,9 @@ impl SnapshotError {
             SnapshotError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
-            SnapshotError::Io { .. } | SnapshotError::Corrupt { .. } | SnapshotError::Mount { .. } => {
-                ErrorKind::Io
-            }
+            SnapshotError::Io { .. }
+            | SnapshotError::Corrupt { .. }
+            | SnapshotError::Mount { .. } => ErrorKind::Io,
         }
     }
 
@@ -179,7 +179,10 @@ mod tests {
             },
         };
         let msg = e.to_string();
-        assert!(msg.contains("sha256:abc") && msg.contains("\"../../etc/x\""), "{msg}");
+        assert!(
+            msg.contains("sha256:abc") && msg.contains("\"../../etc/x\""),
+            "{msg}"
+        );
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         let s = SnapshotError::from(e);
         assert_eq!(s.kind(), ErrorKind::InvalidInput);

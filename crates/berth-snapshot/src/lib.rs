@@ -26,13 +26,19 @@
 //! <root>/vfs/tmp/
 //! ```
 //!
-//! A `<name>` is a chain ID (`sha256:<hex>` stored as `sha256-<hex>`) for
+//! A `<name>` is a chain ID (`sha256:<hex>` stored as `sha256+<hex>`) for
 //! committed layers, or the key given to [`Snapshotter::prepare`].
 
 mod compression;
 mod error;
+mod mount;
+mod overlay;
+mod snapshotter;
 mod unpack;
+mod vfs;
 
 pub use compression::{Compression, Decompressor};
 pub use error::{ErrorKind, SnapshotError, UnpackCause, UnpackError};
+pub use mount::{mount_all, unmount, Mount};
+pub use snapshotter::{Applied, Driver, Info, Kind, Snapshotter, Usage};
 pub use unpack::{unpack_layer, Limits, UnpackOptions, UnpackResult, WhiteoutMode};

@@ -374,7 +374,11 @@ impl Unpacker<'_> {
         }
     }
 
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>, pending: &mut Pending) -> EntryResult {
+    fn entry<R: Read>(
+        &mut self,
+        mut entry: tar::Entry<'_, R>,
+        pending: &mut Pending,
+    ) -> EntryResult {
         let kind = entry.header().entry_type().as_byte();
         let size = entry.size();
         if matches!(kind, b'L' | b'K' | b'x' | b'g') {
@@ -407,16 +411,23 @@ impl Unpacker<'_> {
             return Ok(());
         }
 
-        let meta = self
-            .meta(&entry, pending)
-            .map_err(|c| (Some(String::from_utf8_lossy(entry.path_bytes().as_ref()).into_owned()), c))?;
+        let meta = self.meta(&entry, pending).map_err(|c| {
+            (
+                Some(String::from_utf8_lossy(entry.path_bytes().as_ref()).into_owned()),
+                c,
+            )
+        })?;
         let label = String::from_utf8_lossy(&meta.name).into_owned();
         self.place(kind, &mut entry, &meta)
             .map_err(|c| (Some(label), c))
     }
 
     /// Reads the header fields, overridden by pending extension headers.
-    fn meta<R: Read>(&self, entry: &tar::Entry<'_, R>, pending: &mut Pending) -> Result<Meta, UnpackCause> {
+    fn meta<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        pending: &mut Pending,
+    ) -> Result<Meta, UnpackCause> {
         let header = entry.header();
         let bad = |e: io::Error| UnpackCause::Tar(e);
         let mut name = pending
@@ -485,7 +496,12 @@ impl Unpacker<'_> {
     }
 
     /// Creates the entry described by `meta`.
-    fn place<R: Read>(&mut self, kind: u8, entry: &mut tar::Entry<'_, R>, meta: &Meta) -> Result<(), UnpackCause> {
+    fn place<R: Read>(
+        &mut self,
+        kind: u8,
+        entry: &mut tar::Entry<'_, R>,
+        meta: &Meta,
+    ) -> Result<(), UnpackCause> {
         let Some(path) = clean(&meta.name) else {
             return Err(UnpackCause::Breakout {
                 path: String::from_utf8_lossy(&meta.name).into_owned(),
@@ -558,10 +574,7 @@ impl Unpacker<'_> {
                     joined.extend_from_slice(target);
                     if clean(&joined).is_none() {
                         return Err(UnpackCause::Breakout {
-                            path: format!(
-                                "symlink target {}",
-                                String::from_utf8_lossy(target)
-                            ),
+                            path: format!("symlink target {}", String::from_utf8_lossy(target)),
                         });
                     }
                 }
@@ -657,10 +670,11 @@ impl Unpacker<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.read_cause(e)),
             };
-            file.write_all(&self.buf[..n]).map_err(|e| UnpackCause::Io {
-                op: "write the file",
-                source: e,
-            })?;
+            file.write_all(&self.buf[..n])
+                .map_err(|e| UnpackCause::Io {
+                    op: "write the file",
+                    source: e,
+                })?;
             self.size += n as u64;
         }
         self.own_and_mode(&file, meta)?;
@@ -671,8 +685,12 @@ impl Unpacker<'_> {
     fn own_and_mode(&self, fd: impl AsFd, meta: &Meta) -> Result<(), UnpackCause> {
         let fd = fd.as_fd();
         if self.opts.chown {
-            rfs::fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
-                .map_err(io_cause("chown"))?;
+            rfs::fchown(
+                fd,
+                Some(Uid::from_raw(meta.uid)),
+                Some(Gid::from_raw(meta.gid)),
+            )
+            .map_err(io_cause("chown"))?;
         }
         for (name, value) in &meta.xattrs {
             if name.starts_with(b"trusted.") {
@@ -699,8 +717,13 @@ impl Unpacker<'_> {
             .map_err(io_cause("chown"))?;
         }
         // The node was just created by us: chmodat cannot follow a symlink.
-        rfs::chmodat(parent, base, Mode::from_raw_mode(meta.mode), AtFlags::empty())
-            .map_err(io_cause("chmod"))?;
+        rfs::chmodat(
+            parent,
+            base,
+            Mode::from_raw_mode(meta.mode),
+            AtFlags::empty(),
+        )
+        .map_err(io_cause("chmod"))?;
         rfs::utimensat(parent, base, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(io_cause("set times"))
     }
@@ -722,7 +745,9 @@ impl Unpacker<'_> {
                 }
                 WhiteoutMode::Apply => {
                     let mut doomed = Vec::new();
-                    for child in rfs::Dir::read_from(&fd).map_err(io_cause("list the opaque directory"))? {
+                    for child in
+                        rfs::Dir::read_from(&fd).map_err(io_cause("list the opaque directory"))?
+                    {
                         let child = child.map_err(io_cause("list the opaque directory"))?;
                         let name = OsStr::from_bytes(child.file_name().to_bytes());
                         if name == "." || name == ".." {
@@ -779,7 +804,11 @@ impl Unpacker<'_> {
 
     /// Forgets the cached parent if `changed` is it or one of its ancestors.
     fn invalidate(&mut self, changed: &Path) {
-        if self.cache.as_ref().is_some_and(|(p, _)| p.starts_with(changed)) {
+        if self
+            .cache
+            .as_ref()
+            .is_some_and(|(p, _)| p.starts_with(changed))
+        {
             self.cache = None;
         }
     }
@@ -814,7 +843,8 @@ impl Unpacker<'_> {
                         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                         Err(e) => return Err(io_cause("create a parent directory")(e)),
                     }
-                    open_in_root(&self.root, &prefix).map_err(io_cause("open a parent directory"))?
+                    open_in_root(&self.root, &prefix)
+                        .map_err(io_cause("open a parent directory"))?
                 }
                 Err(e) => return Err(io_cause("open a parent directory")(e)),
             };
