@@ -29,6 +29,10 @@
 //! A `<name>` is a chain ID (`sha256:<hex>` stored as `sha256+<hex>`) for
 //! committed layers, or the key given to [`Snapshotter::prepare`].
 
+// Tests may unwrap (the house rule covers input, network and filesystem in
+// library code).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod compression;
 mod error;
 mod mount;

@@ -438,9 +438,10 @@ impl Unpacker<'_> {
             .long_link
             .take()
             .or_else(|| entry.link_name_bytes().map(|l| l.into_owned()));
-        let mut uid = header.uid().map_err(bad)?;
-        let mut gid = header.gid().map_err(bad)?;
-        let mtime_secs = header.mtime().map_err(bad)?;
+        let old = header.as_old();
+        let mut uid = numeric(header.uid(), &old.uid)?;
+        let mut gid = numeric(header.gid(), &old.gid)?;
+        let mtime_secs = numeric(header.mtime(), &old.mtime)?;
         let mut mtime = rfs::Timespec {
             tv_sec: i64::try_from(mtime_secs).unwrap_or(i64::MAX),
             tv_nsec: 0,
@@ -486,7 +487,7 @@ impl Unpacker<'_> {
         Ok(Meta {
             name,
             link,
-            mode: header.mode().map_err(bad)? & 0o7777,
+            mode: numeric(header.mode(), &old.mode)? & 0o7777,
             uid: id(uid, "uid")?,
             gid: id(gid, "gid")?,
             atime: atime.unwrap_or(mtime),
@@ -570,7 +571,9 @@ impl Unpacker<'_> {
                 // inside the root (absolute targets are always inside).
                 if !target.starts_with(b"/") {
                     let mut joined = parent_path.as_os_str().as_bytes().to_vec();
-                    joined.push(b'/');
+                    if !joined.is_empty() {
+                        joined.push(b'/');
+                    }
                     joined.extend_from_slice(target);
                     if clean(&joined).is_none() {
                         return Err(UnpackCause::Breakout {
@@ -955,6 +958,16 @@ fn clean(name: &[u8]) -> Option<PathBuf> {
         out.push(OsStr::from_bytes(p));
     }
     Some(out)
+}
+
+/// A numeric header field; an empty one (all NULs or spaces) reads as 0,
+/// as Go's archive/tar (and so docker) reads it.
+fn numeric<T: Default>(parsed: io::Result<T>, raw: &[u8]) -> Result<T, UnpackCause> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(T::default()),
+        Err(e) => Err(UnpackCause::Tar(e)),
+    }
 }
 
 fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
