@@ -183,10 +183,10 @@ fn a_128_layer_stack_mounts() {
 #[test]
 fn overlay_layers_apply_in_parallel_in_any_order() {
     let (tmp, s) = store(Driver::Overlay);
-    let layers: Vec<Vec<u8>> = (0..8)
+    let layers: Vec<Vec<u8>> = (0u8..8)
         .map(|i| {
             let mut l = Layer::new();
-            l.file(&format!("f{i}"), &vec![b'a' + i as u8; 200_000]);
+            l.file(&format!("f{i}"), &vec![b'a' + i; 200_000]);
             l.finish()
         })
         .collect();
@@ -230,7 +230,7 @@ fn lifecycle(driver: Driver) {
     let mut base = Layer::new();
     base.file("etc/os-release", b"berth");
     let base = base.finish();
-    let base_id = apply_all(&s, &[base.clone()]);
+    let base_id = apply_all(&s, std::slice::from_ref(&base));
     assert_eq!(s.stat(&base_id).unwrap().kind, Kind::Committed);
 
     // A container layer, committed as an image layer (docker commit).

@@ -570,7 +570,7 @@ fn whiteouts_in_overlay_and_apply_modes() {
         "whiteout is a 0:0 char device"
     );
     let mut buf = [0u8; 4];
-    let n = rustix::fs::getxattr(&env.path("o"), "trusted.overlay.opaque", &mut buf[..]).unwrap();
+    let n = rustix::fs::getxattr(env.path("o"), "trusted.overlay.opaque", &mut buf[..]).unwrap();
     assert_eq!(&buf[..n], b"y");
     assert!(!env.path("o/.wh..wh..opq").exists());
 
