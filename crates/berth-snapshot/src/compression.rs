@@ -113,10 +113,10 @@ impl<R: Read> Decompressor<R> {
                 Inner::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
             }
             Compression::Zstd => {
-                let mut dec = zstd::stream::read::Decoder::with_buffer(buffered)?;
-                // Allow the largest window zstd defines (2 GiB is refused by
-                // default above 128 MiB); memory stays bounded by the window.
-                dec.window_log_max(31)?;
+                // libzstd's default window limit (2^27, 128 MiB) stays in
+                // force: a frame asking for more is refused, which bounds the
+                // decoder's memory whatever the blob claims.
+                let dec = zstd::stream::read::Decoder::with_buffer(buffered)?;
                 Inner::Zstd(Box::new(dec))
             }
         };

@@ -9,6 +9,8 @@
 //!   for hosts without overlayfs (snapshotter.rs, overlay.rs, vfs.rs).
 //!   Like containerd's snapshotters it *returns* [`Mount`]s;
 //!   [`mount_all`] and [`unmount`] perform them (mount.rs).
+//! * [`Snapshotter::export`] / [`export_diff`] write a snapshot's own
+//!   changes back as a layer tar with OCI whiteouts (export.rs).
 //!
 //! Everything is synchronous. With the overlay driver the layers of one
 //! image can be applied on separate threads at once, in any order.
@@ -35,6 +37,7 @@
 
 mod compression;
 mod error;
+mod export;
 mod mount;
 mod overlay;
 mod snapshotter;
@@ -43,6 +46,7 @@ mod vfs;
 
 pub use compression::{Compression, Decompressor};
 pub use error::{ErrorKind, SnapshotError, UnpackCause, UnpackError};
+pub use export::{export_diff, ExportResult};
 pub use mount::{mount_all, unmount, Mount};
 pub use snapshotter::{Applied, Driver, Info, Kind, Snapshotter, Usage};
 pub use unpack::{unpack_layer, Limits, UnpackOptions, UnpackResult, WhiteoutMode};

@@ -50,10 +50,29 @@ fn try_mount(dir: &Path) -> Result<(), SnapshotError> {
     crate::mount::unmount(&merged)
 }
 
+/// The options every overlay mount of the store gets: `index=off` where
+/// the kernel has the option (as containerd does, so layers can be moved),
+/// `redirect_dir=off` and `metacopy=off` where the kernel turns them on by
+/// default (a renamed directory or a chmod must copy up whole, or the upper
+/// directory is no diff that can be exported).
+pub(crate) fn default_options() -> Vec<String> {
+    let param = |name: &str| fs::read_to_string(format!("/sys/module/overlay/parameters/{name}"));
+    let mut out = Vec::new();
+    if param("index").is_ok() {
+        out.push("index=off".to_string());
+    }
+    for name in ["redirect_dir", "metacopy"] {
+        if param(name).is_ok_and(|v| v.trim() == "Y" || v.trim() == "on") {
+            out.push(format!("{name}=off"));
+        }
+    }
+    out
+}
+
 pub(crate) fn mounts(
     s: &Snapshotter,
     info: &Info,
-    index_off: bool,
+    defaults: &[String],
 ) -> Result<Vec<Mount>, SnapshotError> {
     let own = s.diff_of(&info.name)?;
     let bind = |source: std::path::PathBuf, ro: bool| Mount {
@@ -80,10 +99,7 @@ pub(crate) fn mounts(
             })?;
         lowers.push(s.link_path(link).display().to_string());
     }
-    let mut options = Vec::new();
-    if index_off {
-        options.push("index=off".to_string());
-    }
+    let mut options = defaults.to_vec();
     options.push(format!("lowerdir={}", lowers.join(":")));
     if info.kind == Kind::View {
         options.push("ro".into());

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::SnapshotError;
+use crate::export::{export_diff, ExportResult};
 use crate::mount::Mount;
 use crate::unpack::{unpack_layer, UnpackOptions, UnpackResult, WhiteoutMode};
 use crate::{overlay, vfs};
@@ -103,8 +104,10 @@ pub struct Snapshotter {
     driver: Driver,
     /// `<root>/<driver>`.
     home: PathBuf,
-    /// Whether overlay mounts get `index=off` (the kernel knows the option).
-    index_off: bool,
+    /// Options every overlay mount gets (`index=off`, and `redirect_dir=off`
+    /// and `metacopy=off` where the kernel enables them by default, so an
+    /// upper directory always holds whole files and can be exported).
+    overlay_options: Vec<String>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -171,7 +174,7 @@ impl Snapshotter {
         let s = Snapshotter {
             driver,
             home,
-            index_off: Path::new("/sys/module/overlay/parameters/index").exists(),
+            overlay_options: overlay::default_options(),
         };
         s.clean_tmp();
         Ok(s)
@@ -457,7 +460,7 @@ impl Snapshotter {
             });
         }
         match self.driver {
-            Driver::Overlay => overlay::mounts(self, &info, self.index_off),
+            Driver::Overlay => overlay::mounts(self, &info, &self.overlay_options),
             Driver::Vfs => vfs::mounts(self, &info),
         }
     }
@@ -527,6 +530,27 @@ impl Snapshotter {
             let _ = fs::remove_file(self.link_path(l));
         }
         remove_tree(&doomed).map_err(|e| SnapshotError::io("remove", &doomed, e))
+    }
+
+    /// Writes the own changes of snapshot `key` (active or committed) as an
+    /// uncompressed layer tar with OCI whiteouts (overlay driver only; the
+    /// snapshot should not be mounted).
+    pub fn export(&self, key: &str, out: impl io::Write) -> Result<ExportResult, SnapshotError> {
+        let info = self.stat(key)?;
+        if info.kind == Kind::View {
+            return Err(SnapshotError::WrongState {
+                key: key.into(),
+                state: "view",
+                expected: "active or committed",
+            });
+        }
+        if self.driver != Driver::Overlay {
+            return Err(SnapshotError::Unsupported {
+                what: "exporting a diff from the vfs driver (it keeps full copies, not diffs)"
+                    .into(),
+            });
+        }
+        export_diff(&self.diff_of(key)?, out)
     }
 
     /// Disk use of `key`'s own files.

@@ -379,3 +379,58 @@ fn auto_detection_picks_overlay_here_and_keeps_an_existing_vfs_store() {
     );
     assert!(Snapshotter::open(Path::new("relative"), None).is_err());
 }
+
+#[test]
+fn export_round_trips_a_container_diff_through_overlay_and_vfs() {
+    let layers = three_layers();
+    let (tmp, s) = store(Driver::Overlay);
+    let top = apply_all(&s, &layers);
+    let merged = tmp.path().join("merged");
+    let want = {
+        let _g = mount(&s.prepare("c1", Some(&top)).unwrap(), &merged);
+        fs::write(merged.join("c/new"), b"new").unwrap();
+        fs::hard_link(merged.join("c/new"), merged.join("c/new2")).unwrap();
+        fs::remove_file(merged.join("c/keep")).unwrap();
+        // Recreating a directory makes it opaque in the upper dir.
+        fs::remove_dir_all(merged.join("b")).unwrap();
+        fs::create_dir(merged.join("b")).unwrap();
+        fs::write(merged.join("b/fresh"), b"f").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(merged.join("a/f2"), fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink("c/new", merged.join("l2")).unwrap();
+        listing(&merged)
+    };
+    let mut tar = Vec::new();
+    let r = s.export("c1", &mut tar).unwrap();
+    assert_eq!(r.diff_id, sha256(&tar));
+    assert_eq!(r.tar_size, tar.len() as u64);
+
+    // GNU tar reads it and sees OCI whiteouts, not devices.
+    let file = tmp.path().join("diff.tar");
+    fs::write(&file, &tar).unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-tvf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let names = String::from_utf8_lossy(&out.stdout);
+    assert!(names.contains("c/.wh.keep"), "{names}");
+    assert!(names.contains("b/.wh..wh..opq"), "{names}");
+    assert!(names.contains("c/new2 link to c/new"), "{names}");
+
+    // Applied as a fourth layer, on both drivers, it gives the container's view.
+    for driver in [Driver::Overlay, Driver::Vfs] {
+        let (t2, s2) = store(driver);
+        let mut all = layers.clone();
+        all.push(tar.clone());
+        let top2 = apply_all(&s2, &all);
+        let m2 = t2.path().join("m");
+        let _g = mount(&s2.prepare("c", Some(&top2)).unwrap(), &m2);
+        assert_eq!(listing(&m2), want, "{driver:?}");
+        if driver == Driver::Vfs {
+            let e = s2.export("c", std::io::sink()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported);
+        }
+    }
+}
