@@ -346,6 +346,50 @@ fn io_cause(op: &'static str) -> impl FnOnce(rustix::io::Errno) -> UnpackCause {
     }
 }
 
+/// What an entry creates, decided (and checked) before anything is made.
+enum Node {
+    File,
+    Dir,
+    Symlink(std::ffi::OsString),
+    /// The target's directory (resolved inside the root) and name.
+    Hardlink(OwnedFd, std::ffi::OsString),
+    Device(FileType, rfs::Dev),
+}
+
+impl Node {
+    fn what(&self) -> &'static str {
+        match self {
+            Node::File => "create the file",
+            Node::Dir => "create the directory",
+            Node::Symlink(_) => "create the symlink",
+            Node::Hardlink(..) => "create the hardlink",
+            Node::Device(..) => "create the device node",
+        }
+    }
+}
+
+/// Creates `node` as `base` in `parent`, never following a symlink; a
+/// regular file comes back open for writing.
+fn make(parent: &OwnedFd, base: &OsStr, node: &Node) -> rustix::io::Result<Option<OwnedFd>> {
+    match node {
+        Node::File => rfs::openat(
+            parent,
+            base,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map(Some),
+        Node::Dir => rfs::mkdirat(parent, base, Mode::from_raw_mode(0o700)).map(|()| None),
+        Node::Symlink(target) => rfs::symlinkat(target, parent, base).map(|()| None),
+        Node::Hardlink(tparent, tbase) => {
+            rfs::linkat(tparent, tbase, parent, base, AtFlags::empty()).map(|()| None)
+        }
+        Node::Device(ftype, dev) => {
+            rfs::mknodat(parent, base, *ftype, Mode::from_raw_mode(0o600), *dev).map(|()| None)
+        }
+    }
+}
+
 struct Unpacker<'o> {
     root: OwnedFd,
     opts: &'o UnpackOptions,
@@ -533,38 +577,11 @@ impl Unpacker<'_> {
             return self.whiteout(&parent_path, hidden, meta);
         }
 
-        let parent = self.parent(&parent_path)?;
-        let existing = match rfs::statat(&*parent, &base, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Some(FileType::from_raw_mode(st.st_mode)),
-            Err(rustix::io::Errno::NOENT) => None,
-            Err(e) => return Err(io_cause("stat the existing entry")(e)),
-        };
-        let keep_dir = kind == b'5' && existing == Some(FileType::Directory);
-        if existing.is_some() && !keep_dir {
-            remove_all_at(parent.as_fd(), &base).map_err(|e| UnpackCause::Io {
-                op: "remove the existing entry",
-                source: e,
-            })?;
-            self.invalidate(&path);
-        }
-
-        match kind {
-            b'0' | b'\0' | b'7' => self.regular(&parent, &base, entry, meta)?,
-            b'5' => {
-                if !keep_dir {
-                    rfs::mkdirat(&*parent, &base, Mode::from_raw_mode(0o700))
-                        .map_err(io_cause("create the directory"))?;
-                }
-                let fd = rfs::openat(
-                    &*parent,
-                    &base,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(io_cause("open the directory"))?;
-                self.own_and_mode(&fd, meta)?;
-                self.dirs.push((path.clone(), meta.times()));
-            }
+        // Everything that can refuse the entry is checked before anything
+        // is created.
+        let node = match kind {
+            b'0' | b'\0' | b'7' => Node::File,
+            b'5' => Node::Dir,
             b'2' => {
                 let target = meta.link.as_deref().unwrap_or_default();
                 // docker: the target joined to the link's directory must stay
@@ -581,8 +598,95 @@ impl Unpacker<'_> {
                         });
                     }
                 }
-                rfs::symlinkat(OsStr::from_bytes(target), &*parent, &base)
-                    .map_err(io_cause("create the symlink"))?;
+                Node::Symlink(OsStr::from_bytes(target).to_os_string())
+            }
+            b'1' => {
+                let target = meta.link.as_deref().unwrap_or_default();
+                let breakout = || UnpackCause::Breakout {
+                    path: format!("hardlink target {}", String::from_utf8_lossy(target)),
+                };
+                let tpath = clean(target).ok_or_else(breakout)?;
+                let tbase = tpath.file_name().ok_or_else(breakout)?.to_os_string();
+                let tparent = self.open_existing(tpath.parent().unwrap_or(Path::new("")))?;
+                Node::Hardlink(tparent, tbase)
+            }
+            b'3' | b'4' | b'6' => {
+                if !self.opts.devices {
+                    return Ok(());
+                }
+                let header = entry.header();
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                match kind {
+                    b'3' => Node::Device(FileType::CharacterDevice, rfs::makedev(major, minor)),
+                    b'4' => Node::Device(FileType::BlockDevice, rfs::makedev(major, minor)),
+                    _ => Node::Device(FileType::Fifo, 0),
+                }
+            }
+            other => {
+                return Err(UnpackCause::Unsupported {
+                    what: format!("tar entry type {:?}", char::from(other)),
+                })
+            }
+        };
+
+        let parent = self.parent(&parent_path)?;
+        // Create first; only if something is in the way, replace it as
+        // docker does (a directory over a directory is kept), and retry.
+        let made = match make(&parent, &base, &node) {
+            Err(rustix::io::Errno::EXIST) => {
+                let existing = rfs::statat(&*parent, &base, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(io_cause("stat the existing entry"))?;
+                if matches!(node, Node::Dir)
+                    && FileType::from_raw_mode(existing.st_mode) == FileType::Directory
+                {
+                    Ok(None)
+                } else {
+                    remove_all_at(parent.as_fd(), &base).map_err(|e| UnpackCause::Io {
+                        op: "remove the existing entry",
+                        source: e,
+                    })?;
+                    self.invalidate(&path);
+                    make(&parent, &base, &node)
+                }
+            }
+            other => other,
+        };
+        let made = made.map_err(|e| match &node {
+            Node::Hardlink(..) => UnpackCause::Io {
+                op: "create the hardlink",
+                source: io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!(
+                        "link to {}: {}",
+                        String::from_utf8_lossy(meta.link.as_deref().unwrap_or_default()),
+                        io::Error::from(e)
+                    ),
+                ),
+            },
+            _ => io_cause(node.what())(e),
+        })?;
+
+        match &node {
+            Node::File => {
+                let fd = made.ok_or_else(|| UnpackCause::Io {
+                    op: "create the file",
+                    source: io::Error::other("no descriptor"),
+                })?;
+                self.write_file(fd, entry, meta)?;
+            }
+            Node::Dir => {
+                let fd = rfs::openat(
+                    &*parent,
+                    &base,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(io_cause("open the directory"))?;
+                self.own_and_mode(&fd, meta)?;
+                self.dirs.push((path.clone(), meta.times()));
+            }
+            Node::Symlink(_) => {
                 if self.opts.chown {
                     rfs::chownat(
                         &*parent,
@@ -596,54 +700,9 @@ impl Unpacker<'_> {
                 rfs::utimensat(&*parent, &base, &meta.times(), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(io_cause("set the symlink's times"))?;
             }
-            b'1' => {
-                let target = meta.link.as_deref().unwrap_or_default();
-                let breakout = || UnpackCause::Breakout {
-                    path: format!("hardlink target {}", String::from_utf8_lossy(target)),
-                };
-                let tpath = clean(target).ok_or_else(breakout)?;
-                let tbase = tpath.file_name().ok_or_else(breakout)?;
-                let tparent = self.open_existing(tpath.parent().unwrap_or(Path::new("")))?;
-                rfs::linkat(&tparent, tbase, &*parent, &base, AtFlags::empty()).map_err(|e| {
-                    UnpackCause::Io {
-                        op: "create the hardlink",
-                        source: io::Error::new(
-                            io::Error::from(e).kind(),
-                            format!(
-                                "link to {}: {}",
-                                String::from_utf8_lossy(target),
-                                io::Error::from(e)
-                            ),
-                        ),
-                    }
-                })?;
-            }
-            b'3' | b'4' | b'6' => {
-                if !self.opts.devices {
-                    return Ok(());
-                }
-                let (ftype, dev) = match kind {
-                    b'3' | b'4' => {
-                        let major = entry.header().device_major().ok().flatten().unwrap_or(0);
-                        let minor = entry.header().device_minor().ok().flatten().unwrap_or(0);
-                        let t = if kind == b'3' {
-                            FileType::CharacterDevice
-                        } else {
-                            FileType::BlockDevice
-                        };
-                        (t, rfs::makedev(major, minor))
-                    }
-                    _ => (FileType::Fifo, 0),
-                };
-                rfs::mknodat(&*parent, &base, ftype, Mode::from_raw_mode(0o600), dev)
-                    .map_err(io_cause("create the device node"))?;
-                self.meta_at(&parent, &base, meta)?;
-            }
-            other => {
-                return Err(UnpackCause::Unsupported {
-                    what: format!("tar entry type {:?}", char::from(other)),
-                })
-            }
+            // A hardlink shares its target's inode and metadata.
+            Node::Hardlink(..) => {}
+            Node::Device(..) => self.meta_at(&parent, &base, meta)?,
         }
         if self.opts.whiteouts == WhiteoutMode::Apply {
             self.unpacked.insert(path);
@@ -651,20 +710,12 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(
+    fn write_file<R: Read>(
         &mut self,
-        parent: &OwnedFd,
-        base: &OsStr,
+        fd: OwnedFd,
         entry: &mut tar::Entry<'_, R>,
         meta: &Meta,
     ) -> Result<(), UnpackCause> {
-        let fd = rfs::openat(
-            parent,
-            base,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(io_cause("create the file"))?;
         let mut file = File::from(fd);
         loop {
             let n = match entry.read(&mut self.buf) {
