@@ -119,6 +119,9 @@ pub enum SnapshotError {
     },
     #[error("snapshot {key:?} has children {children:?}")]
     HasChildren { key: String, children: Vec<String> },
+    /// Another process has the store open.
+    #[error("snapshot store {path} is in use by another process")]
+    InUse { path: PathBuf },
     /// The snapshot store's metadata on disk is not what this crate writes.
     #[error("corrupt snapshot metadata in {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
@@ -143,7 +146,8 @@ impl SnapshotError {
             SnapshotError::NotFound { .. } => ErrorKind::NotFound,
             SnapshotError::AlreadyExists { .. }
             | SnapshotError::WrongState { .. }
-            | SnapshotError::HasChildren { .. } => ErrorKind::Conflict,
+            | SnapshotError::HasChildren { .. }
+            | SnapshotError::InUse { .. } => ErrorKind::Conflict,
             SnapshotError::InvalidKey { .. } => ErrorKind::InvalidInput,
             SnapshotError::Unpack(e) => e.kind(),
             SnapshotError::Unsupported { .. } => ErrorKind::Unsupported,

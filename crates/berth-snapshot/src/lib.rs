@@ -26,6 +26,7 @@
 //! <root>/vfs/snapshots/<name>/diff           a full copy of the tree
 //!                            /meta
 //! <root>/vfs/tmp/
+//! <root>/<driver>/lock                      flock'd while a process has the store open
 //! ```
 //!
 //! A `<name>` is a chain ID (`sha256:<hex>` stored as `sha256+<hex>`) for

@@ -70,30 +70,20 @@ pub fn mount_all(mounts: &[Mount], mount_point: &Path) -> Result<(), SnapshotErr
     Ok(())
 }
 
-/// Unmounts what is mounted on `mount_point` (lazily if it is busy). Not
-/// being a mount point is not an error, so cleanup can call it blindly.
+/// Unmounts the mount on `mount_point` (lazily if it is busy). Not being a
+/// mount point is not an error, so cleanup can call it blindly.
 pub fn unmount(mount_point: &Path) -> Result<(), SnapshotError> {
-    loop {
-        match rmount::unmount(mount_point, rmount::UnmountFlags::empty()) {
-            Ok(()) => continue, // stacked mounts: take them all off
-            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => return Ok(()),
-            Err(rustix::io::Errno::BUSY) => {
-                return rmount::unmount(mount_point, rmount::UnmountFlags::DETACH).map_err(|e| {
-                    SnapshotError::Mount {
-                        op: "unmount",
-                        target: mount_point.to_path_buf(),
-                        source: e.into(),
-                    }
-                })
-            }
-            Err(e) => {
-                return Err(SnapshotError::Mount {
-                    op: "unmount",
-                    target: mount_point.to_path_buf(),
-                    source: e.into(),
-                })
-            }
+    let err = |e: rustix::io::Errno| SnapshotError::Mount {
+        op: "unmount",
+        target: mount_point.to_path_buf(),
+        source: e.into(),
+    };
+    match rmount::unmount(mount_point, rmount::UnmountFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => Ok(()),
+        Err(rustix::io::Errno::BUSY) => {
+            rmount::unmount(mount_point, rmount::UnmountFlags::DETACH).map_err(err)
         }
+        Err(e) => Err(err(e)),
     }
 }
 

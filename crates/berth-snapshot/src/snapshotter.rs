@@ -5,8 +5,9 @@
 //!
 //! Every change is made in `<root>/<driver>/tmp/` and renamed into place,
 //! so concurrent callers (threads applying the layers of one image) and
-//! crashes never leave a half-made snapshot under its name. Leftovers in
-//! `tmp/` are removed by [`Snapshotter::open`].
+//! crashes never leave a half-made snapshot under its name. One process
+//! owns a store at a time (an exclusive flock on `<root>/<driver>/lock`), so
+//! [`Snapshotter::open`] can remove whatever `tmp/` still holds.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -108,6 +109,8 @@ pub struct Snapshotter {
     /// and `metacopy=off` where the kernel enables them by default, so an
     /// upper directory always holds whole files and can be exported).
     overlay_options: Vec<String>,
+    /// `<home>/lock`, flock'd exclusively while the store is open.
+    _lock: std::fs::File,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -171,8 +174,17 @@ impl Snapshotter {
             let p = home.join(sub);
             fs::create_dir_all(&p).map_err(|e| SnapshotError::io("create", &p, e))?;
         }
+        let lock_path = home.join("lock");
+        let lock =
+            fs::File::create(&lock_path).map_err(|e| SnapshotError::io("create", &lock_path, e))?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(SnapshotError::InUse { path: home }),
+            Err(e) => return Err(SnapshotError::io("lock", &lock_path, e.into())),
+        }
         let s = Snapshotter {
             driver,
+            _lock: lock,
             home,
             overlay_options: overlay::default_options(),
         };
@@ -188,24 +200,14 @@ impl Snapshotter {
         self.home.join("tmp")
     }
 
-    /// Removes what interrupted operations left in `tmp/` (only entries
-    /// older than a minute, so a concurrent store in another process is not
-    /// disturbed mid-unpack).
+    /// Removes what interrupted operations left in `tmp/` (the store is
+    /// locked, so nothing else is using it).
     fn clean_tmp(&self) {
         let Ok(entries) = fs::read_dir(self.tmp()) else {
             return;
         };
-        let now = std::time::SystemTime::now();
         for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|d| d.as_secs() > 60);
-            if old {
-                let _ = remove_tree(&e.path());
-            }
+            let _ = remove_tree(&e.path());
         }
     }
 

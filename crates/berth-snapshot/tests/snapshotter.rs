@@ -373,6 +373,11 @@ fn auto_detection_picks_overlay_here_and_keeps_an_existing_vfs_store() {
     let root2 = tmp.path().join("was-vfs");
     let v = Snapshotter::open(&root2, Some(Driver::Vfs)).unwrap();
     v.prepare("x", None).unwrap();
+    // One owner at a time.
+    let e = Snapshotter::open(&root2, Some(Driver::Vfs)).unwrap_err();
+    assert!(matches!(e, SnapshotError::InUse { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    drop(v);
     assert_eq!(
         Snapshotter::open(&root2, None).unwrap().driver(),
         Driver::Vfs
