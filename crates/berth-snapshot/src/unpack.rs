@@ -423,7 +423,8 @@ impl Unpacker<'_> {
         mut entry: tar::Entry<'_, R>,
         pending: &mut Pending,
     ) -> EntryResult {
-        let kind = entry.header().entry_type().as_byte();
+        // The raw type byte: the tar crate reads NUL as '0', hiding V7 dirs.
+        let kind = entry.header().as_old().linkflag[0];
         let size = entry.size();
         if matches!(kind, b'L' | b'K' | b'x' | b'g') {
             let what = match kind {
@@ -461,6 +462,13 @@ impl Unpacker<'_> {
                 c,
             )
         })?;
+        // Old (V7) archives mark directories by a trailing slash only; Go's
+        // archive/tar, and so docker, reads them as directories.
+        let kind = if kind == b'\0' && meta.name.ends_with(b"/") {
+            b'5'
+        } else {
+            kind
+        };
         let label = String::from_utf8_lossy(&meta.name).into_owned();
         self.place(kind, &mut entry, &meta)
             .map_err(|c| (Some(label), c))

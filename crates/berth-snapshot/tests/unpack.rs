@@ -499,6 +499,8 @@ fn file_over_dir_and_dir_over_symlink_replace_as_docker() {
     l.symlink("s", "/outside")
         .dir("s")
         .file("s/f", b"in a real dir");
+    // A V7 directory: type NUL with a trailing slash.
+    l.v7_dir("v7dir/", 0o750);
     // A dir over an existing dir keeps its contents.
     l.dir("keep").file("keep/a", b"a").dir("keep");
     env.unpack(&l.finish()).unwrap();
@@ -507,6 +509,13 @@ fn file_over_dir_and_dir_over_symlink_replace_as_docker() {
     assert!(s.is_dir());
     assert_eq!(fs::read(env.path("s/f")).unwrap(), b"in a real dir");
     assert_eq!(fs::read(env.path("keep/a")).unwrap(), b"a");
+    let v7 = fs::symlink_metadata(env.path("v7dir")).unwrap();
+    assert!(
+        v7.is_dir() && v7.mode() & 0o7777 == 0o750,
+        "{:?} {:o}",
+        v7.file_type(),
+        v7.mode()
+    );
     env.nothing_outside();
 }
 

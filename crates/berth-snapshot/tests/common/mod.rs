@@ -54,6 +54,22 @@ impl Layer {
         self
     }
 
+    /// A V7-style directory: type byte NUL and a trailing slash (the tar
+    /// crate would write NUL as '0').
+    pub fn v7_dir(&mut self, name: &str, mode: u32) -> &mut Self {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkflag = [0];
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        h.set_size(0);
+        h.set_cksum();
+        self.b.append(&h, &[][..]).unwrap();
+        self
+    }
+
     pub fn file(&mut self, name: &str, data: &[u8]) -> &mut Self {
         self.raw(tar::EntryType::Regular, name.as_bytes(), b"", 0o644, data)
     }
