@@ -47,6 +47,19 @@ mod vfs;
 
 pub use compression::{Compression, Decompressor};
 pub use error::{ErrorKind, SnapshotError, UnpackCause, UnpackError};
+/// Hooks for the integration tests; not part of the API.
+#[doc(hidden)]
+pub mod testing {
+    /// Mounts an overlay with relative lowerdirs, the path taken on kernels
+    /// without `lowerdir+` when the options pass one page.
+    pub fn mount_overlay_relative(
+        m: &crate::Mount,
+        target: &std::path::Path,
+    ) -> Result<(), crate::SnapshotError> {
+        crate::mount::mount_overlay_relative(m, target)
+    }
+}
+
 pub use export::{export_diff, ExportResult};
 pub use mount::{mount_all, unmount, Mount};
 pub use snapshotter::{Applied, Driver, Info, Kind, Snapshotter, Usage};

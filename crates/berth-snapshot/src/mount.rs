@@ -8,7 +8,10 @@
 //! how many lowerdirs an overlay can name. Options that fit are passed to
 //! mount(2); longer ones go through the new mount API (`fsopen` and
 //! `fsconfig`), adding each lower directory with its own `lowerdir+` call
-//! (Linux 6.8 and later), which has no such limit.
+//! (Linux 6.8 and later), which has no such limit. Older kernels get
+//! docker's overlay2 method: lowerdirs relative to the store's `l/`
+//! directory, mounted from a helper thread whose working directory is its
+//! own (`unshare(CLONE_FS)`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -137,20 +140,102 @@ fn mount_one(m: &Mount, target: &Path) -> Result<(), SnapshotError> {
                 MountFlags::empty()
             };
             if data.len() <= MOUNT_DATA_MAX {
-                let data =
-                    std::ffi::CString::new(data).map_err(|_| SnapshotError::Unsupported {
-                        what: "mount options contain a NUL byte".into(),
-                    })?;
+                let data = cstring(data)?;
                 rmount::mount(&m.source, target, "overlay", flags, data.as_c_str())
                     .map_err(err("mount overlay"))
             } else {
-                mount_overlay_fsconfig(m, target)
+                match mount_overlay_fsconfig(m, target) {
+                    // Before Linux 6.8 (no lowerdir+) or 5.2 (no fsopen).
+                    Err(SnapshotError::Unsupported { .. }) => mount_overlay_relative(m, target),
+                    other => other,
+                }
             }
         }
         other => Err(SnapshotError::Unsupported {
             what: format!("mount type {other:?}"),
         }),
     }
+}
+
+fn cstring(data: String) -> Result<std::ffi::CString, SnapshotError> {
+    std::ffi::CString::new(data).map_err(|_| SnapshotError::Unsupported {
+        what: "mount options contain a NUL byte".into(),
+    })
+}
+
+/// Mounts an overlay whose lowerdirs all sit in one directory (the store's
+/// `l/`) with lowerdirs relative to it, as docker's overlay2 does: from a
+/// helper thread with its own working directory (`unshare(CLONE_FS)`), so
+/// no other thread's cwd moves. For kernels without `lowerdir+`.
+pub(crate) fn mount_overlay_relative(m: &Mount, target: &Path) -> Result<(), SnapshotError> {
+    let unsupported = |what: &str| SnapshotError::Unsupported {
+        what: format!("overlay options longer than one page: {what}"),
+    };
+    let target = std::path::absolute(target).map_err(|e| SnapshotError::Mount {
+        op: "resolve the mount target",
+        target: target.to_path_buf(),
+        source: e,
+    })?;
+    let mut base: Option<PathBuf> = None;
+    let mut options = Vec::with_capacity(m.options.len());
+    for opt in &m.options {
+        if matches!(opt.as_str(), "ro" | "rw") {
+            continue;
+        }
+        let Some(dirs) = opt.strip_prefix("lowerdir=") else {
+            options.push(opt.clone());
+            continue;
+        };
+        let mut names = Vec::new();
+        for dir in dirs.split(':') {
+            let dir = Path::new(dir);
+            let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+                return Err(unsupported("a lowerdir without a parent"));
+            };
+            match &base {
+                None => base = Some(parent.to_path_buf()),
+                Some(b) if b == parent => {}
+                Some(_) => return Err(unsupported("lowerdirs in different directories")),
+            }
+            names.push(name.to_string_lossy().into_owned());
+        }
+        options.push(format!("lowerdir={}", names.join(":")));
+    }
+    let base = base.ok_or_else(|| unsupported("no lowerdir"))?;
+    let data = options.join(",");
+    if data.len() > MOUNT_DATA_MAX {
+        return Err(unsupported("even with relative lowerdirs"));
+    }
+    let data = cstring(data)?;
+    let flags = if m.read_only() {
+        MountFlags::RDONLY
+    } else {
+        MountFlags::empty()
+    };
+    let err = |op: &'static str| {
+        let target = target.clone();
+        move |e: std::io::Error| SnapshotError::Mount {
+            op,
+            target,
+            source: e,
+        }
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<(), SnapshotError> {
+                berth_sys::ns::unshare_fs().map_err(err("unshare the mount thread's cwd"))?;
+                rustix::process::chdir(&base)
+                    .map_err(|e| err("chdir to the lowerdirs")(e.into()))?;
+                rmount::mount(&m.source, &target, "overlay", flags, data.as_c_str())
+                    .map_err(|e| err("mount overlay")(e.into()))
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(SnapshotError::Unsupported {
+                    what: "the mount thread panicked".into(),
+                })
+            })
+    })
 }
 
 /// Mounts an overlay through fsopen/fsconfig, one `lowerdir+` per layer.
@@ -163,8 +248,15 @@ fn mount_overlay_fsconfig(m: &Mount, target: &Path) -> Result<(), SnapshotError>
             source: e.into(),
         }
     };
-    let fs =
-        rmount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(err("fsopen overlay"))?;
+    let fs = rmount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| {
+        if e == rustix::io::Errno::NOSYS {
+            SnapshotError::Unsupported {
+                what: "this kernel has no fsopen (Linux 5.2)".into(),
+            }
+        } else {
+            err("fsopen overlay")(e)
+        }
+    })?;
     rmount::fsconfig_set_string(&fs, "source", &m.source).map_err(err("fsconfig source"))?;
     for opt in &m.options {
         if matches!(opt.as_str(), "ro" | "rw") {

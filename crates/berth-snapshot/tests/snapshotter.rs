@@ -137,6 +137,7 @@ fn vfs_gives_the_same_merged_tree_as_overlay() {
 
 #[test]
 fn a_128_layer_stack_mounts() {
+    let cwd_before = std::env::current_dir().unwrap();
     let (tmp, s) = store(Driver::Overlay);
     let mut layers = Vec::new();
     for i in 0..128 {
@@ -169,6 +170,18 @@ fn a_128_layer_stack_mounts() {
         );
     }
     assert!(!files.contains_key("d/f0"), "whited out in the top layer");
+
+    // The path older kernels take: relative lowerdirs from a helper thread.
+    let old_kernel = tmp.path().join("relative");
+    fs::create_dir_all(&old_kernel).unwrap();
+    berth_snapshot::testing::mount_overlay_relative(&mounts[0], &old_kernel).unwrap();
+    let _gr = common::MountGuard(old_kernel.clone());
+    assert_eq!(listing(&old_kernel), files);
+    assert_eq!(
+        std::env::current_dir().unwrap(),
+        cwd_before,
+        "the test's cwd did not move"
+    );
 
     // A read-only view of the same stack.
     let view = s.view("deep-view", Some(&top)).unwrap();
