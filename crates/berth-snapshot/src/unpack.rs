@@ -26,9 +26,13 @@
 //!   allows it (by default: when running as root in the initial user
 //!   namespace); otherwise they are skipped, as docker does in a user
 //!   namespace.
-//! * Extended attributes from `SCHILY.xattr.*` are set except `trusted.*`
-//!   (an image must not inject overlayfs' own attributes); the kernel
-//!   refusing one (`ENOTSUP`, `EPERM`) is ignored as docker does.
+//! * Extended attributes from `SCHILY.xattr.*` are set on files and
+//!   directories except `trusted.*` (an image must not inject overlayfs' own
+//!   attributes); the kernel refusing one (`ENOTSUP`, `EPERM`) is ignored as
+//!   docker does. Attributes on symlinks and device nodes are not set.
+//! * Old V7 directories (type NUL, trailing slash) are directories, as in
+//!   Go's archive/tar. GNU sparse files and a PAX `size` that overrides the
+//!   header are refused as unsupported.
 //! * Total uncompressed bytes, entry count and header sizes are capped
 //!   ([`Limits`]) so a decompression bomb fails with a clear error.
 //!
