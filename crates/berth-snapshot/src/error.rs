@@ -30,7 +30,7 @@ pub struct UnpackError {
     pub layer: String,
     /// The tar entry being processed, if any.
     pub entry: Option<String>,
-    #[source]
+    /// Part of the message, not a chained source, so `{:#}` prints it once.
     pub cause: UnpackCause,
 }
 
@@ -66,23 +66,19 @@ pub enum UnpackCause {
     Unsupported { what: String },
     /// The tar stream is corrupt or truncated.
     #[error("corrupt tar stream: {0}")]
-    Tar(#[source] io::Error),
+    Tar(io::Error),
     /// The compressed stream is corrupt or truncated.
     #[error("cannot read layer stream: {0}")]
-    Read(#[source] io::Error),
+    Read(io::Error),
     /// A filesystem operation on an entry failed.
-    #[error("cannot {op}: {source}")]
-    Io {
-        op: &'static str,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot {op}: {error}")]
+    Io { op: &'static str, error: io::Error },
 }
 
 impl UnpackError {
     pub fn kind(&self) -> ErrorKind {
         match &self.cause {
-            UnpackCause::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            UnpackCause::Io { error, .. } if error.kind() == io::ErrorKind::NotFound => {
                 // A hardlink to a file the layer does not hold.
                 ErrorKind::InvalidInput
             }
@@ -97,12 +93,11 @@ impl UnpackError {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// A filesystem operation in the snapshot store failed.
-    #[error("cannot {op} {path}: {source}")]
+    #[error("cannot {op} {path}: {error}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     #[error("snapshot {key:?} does not exist")]
     NotFound { key: String },
@@ -128,12 +123,11 @@ pub enum SnapshotError {
     #[error(transparent)]
     Unpack(#[from] UnpackError),
     /// Mounting or unmounting failed.
-    #[error("cannot {op} on {target}: {source}")]
+    #[error("cannot {op} on {target}: {error}")]
     Mount {
         op: &'static str,
         target: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The host cannot do what was asked.
     #[error("{what}")]
@@ -151,7 +145,7 @@ impl SnapshotError {
             SnapshotError::InvalidKey { .. } => ErrorKind::InvalidInput,
             SnapshotError::Unpack(e) => e.kind(),
             SnapshotError::Unsupported { .. } => ErrorKind::Unsupported,
-            SnapshotError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            SnapshotError::Io { error, .. } if error.kind() == io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
             SnapshotError::Io { .. }
@@ -160,11 +154,11 @@ impl SnapshotError {
         }
     }
 
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, error: io::Error) -> Self {
         SnapshotError::Io {
             op,
             path: path.into(),
-            source,
+            error,
         }
     }
 }
@@ -188,6 +182,15 @@ mod tests {
             "{msg}"
         );
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        use std::error::Error;
+        assert!(
+            e.source().is_none(),
+            "the cause is in the message, not chained"
+        );
+        let io = SnapshotError::io("read", "/x", io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(io.source().is_none());
+        assert_eq!(io.to_string().matches("No such file").count(), 1, "{io}");
+        assert_eq!(io.kind(), ErrorKind::NotFound);
         let s = SnapshotError::from(e);
         assert_eq!(s.kind(), ErrorKind::InvalidInput);
         assert_eq!(

@@ -79,7 +79,7 @@ pub fn unmount(mount_point: &Path) -> Result<(), SnapshotError> {
     let err = |e: rustix::io::Errno| SnapshotError::Mount {
         op: "unmount",
         target: mount_point.to_path_buf(),
-        source: e.into(),
+        error: e.into(),
     };
     match rmount::unmount(mount_point, rmount::UnmountFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => Ok(()),
@@ -111,7 +111,7 @@ fn mount_one(m: &Mount, target: &Path) -> Result<(), SnapshotError> {
         move |e: rustix::io::Errno| SnapshotError::Mount {
             op,
             target,
-            source: e.into(),
+            error: e.into(),
         }
     };
     match m.kind.as_str() {
@@ -174,7 +174,7 @@ pub(crate) fn mount_overlay_relative(m: &Mount, target: &Path) -> Result<(), Sna
     let target = std::path::absolute(target).map_err(|e| SnapshotError::Mount {
         op: "resolve the mount target",
         target: target.to_path_buf(),
-        source: e,
+        error: e,
     })?;
     let mut base: Option<PathBuf> = None;
     let mut options = Vec::with_capacity(m.options.len());
@@ -217,7 +217,7 @@ pub(crate) fn mount_overlay_relative(m: &Mount, target: &Path) -> Result<(), Sna
         move |e: std::io::Error| SnapshotError::Mount {
             op,
             target,
-            source: e,
+            error: e,
         }
     };
     std::thread::scope(|scope| {
@@ -245,7 +245,7 @@ fn mount_overlay_fsconfig(m: &Mount, target: &Path) -> Result<(), SnapshotError>
         move |e: rustix::io::Errno| SnapshotError::Mount {
             op,
             target,
-            source: e.into(),
+            error: e.into(),
         }
     };
     let fs = rmount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| {

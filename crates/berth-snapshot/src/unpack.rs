@@ -182,7 +182,7 @@ pub fn unpack_layer<R: Read>(
             None,
             UnpackCause::Io {
                 op: "open the destination directory",
-                source: e.into(),
+                error: e.into(),
             },
         )
     })?;
@@ -346,7 +346,7 @@ type EntryResult = Result<(), (Option<String>, UnpackCause)>;
 fn io_cause(op: &'static str) -> impl FnOnce(rustix::io::Errno) -> UnpackCause {
     move |e| UnpackCause::Io {
         op,
-        source: e.into(),
+        error: e.into(),
     }
 }
 
@@ -656,7 +656,7 @@ impl Unpacker<'_> {
                 } else {
                     remove_all_at(parent.as_fd(), &base).map_err(|e| UnpackCause::Io {
                         op: "remove the existing entry",
-                        source: e,
+                        error: e,
                     })?;
                     self.invalidate(&path);
                     make(&parent, &base, &node)
@@ -667,7 +667,7 @@ impl Unpacker<'_> {
         let made = made.map_err(|e| match &node {
             Node::Hardlink(..) => UnpackCause::Io {
                 op: "create the hardlink",
-                source: io::Error::new(
+                error: io::Error::new(
                     io::Error::from(e).kind(),
                     format!(
                         "link to {}: {}",
@@ -683,7 +683,7 @@ impl Unpacker<'_> {
             Node::File => {
                 let fd = made.ok_or_else(|| UnpackCause::Io {
                     op: "create the file",
-                    source: io::Error::other("no descriptor"),
+                    error: io::Error::other("no descriptor"),
                 })?;
                 self.write_file(fd, entry, meta)?;
             }
@@ -739,7 +739,7 @@ impl Unpacker<'_> {
             file.write_all(&self.buf[..n])
                 .map_err(|e| UnpackCause::Io {
                     op: "write the file",
-                    source: e,
+                    error: e,
                 })?;
             self.size += n as u64;
         }
@@ -826,7 +826,7 @@ impl Unpacker<'_> {
                     for name in doomed {
                         remove_all_at(fd.as_fd(), &name).map_err(|e| UnpackCause::Io {
                             op: "empty the opaque directory",
-                            source: e,
+                            error: e,
                         })?;
                     }
                     self.cache = None;
@@ -842,7 +842,7 @@ impl Unpacker<'_> {
         let name = OsStr::from_bytes(hidden);
         remove_all_at(parent.as_fd(), name).map_err(|e| UnpackCause::Io {
             op: "remove the whited-out entry",
-            source: e,
+            error: e,
         })?;
         self.invalidate(&dir.join(name));
         if self.opts.whiteouts == WhiteoutMode::Overlay {
