@@ -11,6 +11,8 @@
 //!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
 //! * time.rs: RFC 3339 timestamps without a date library.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod config;
 mod engine;
 mod error;

@@ -159,7 +159,11 @@ fn parse_os_release(text: &str) -> (String, String) {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
-        let value = value.trim().trim_matches('"').trim_matches('\'').to_string();
+        let value = value
+            .trim()
+            .trim_matches('"')
+            .trim_matches('\'')
+            .to_string();
         match key.trim() {
             "PRETTY_NAME" => pretty = Some(value),
             "VERSION_ID" => version = value,
@@ -272,12 +276,29 @@ mod tests {
     #[test]
     fn probe_agrees_with_uname_and_nproc() {
         let host = HostInfo::probe().unwrap();
-        let release = std::process::Command::new("uname").arg("-r").output().unwrap();
-        assert_eq!(host.kernel_version, String::from_utf8_lossy(&release.stdout).trim());
+        let release = std::process::Command::new("uname")
+            .arg("-r")
+            .output()
+            .unwrap();
+        assert_eq!(
+            host.kernel_version,
+            String::from_utf8_lossy(&release.stdout).trim()
+        );
         let nproc = std::process::Command::new("nproc").output().unwrap();
-        assert_eq!(host.ncpu.to_string(), String::from_utf8_lossy(&nproc.stdout).trim());
+        assert_eq!(
+            host.ncpu.to_string(),
+            String::from_utf8_lossy(&nproc.stdout).trim()
+        );
         let meminfo = fs::read_to_string("/proc/meminfo").unwrap();
-        let kb: u64 = meminfo.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        let kb: u64 = meminfo
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(host.mem_total / 1024, kb);
     }
 }
