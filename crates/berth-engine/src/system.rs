@@ -209,7 +209,8 @@ pub(crate) fn cgroup_features(root: &Path, mode: Mode) -> CgroupFeatures {
         cpu_cfs_quota: file("cpu", "cpu.cfs_quota_us"),
         cpu_shares: file("cpu", "cpu.shares"),
         cpu_set: file("cpuset", "cpuset.cpus"),
-        pids_limit: file("pids", "pids.max"),
+        // The root cgroup has no pids.max: the mounted controller is what counts.
+        pids_limit: file("pids", "cgroup.procs"),
         oom_kill_disable: file("memory", "memory.oom_control"),
     }
 }
@@ -267,7 +268,7 @@ mod tests {
         fs::create_dir_all(dir.path().join("memory")).unwrap();
         fs::write(dir.path().join("memory/memory.limit_in_bytes"), "").unwrap();
         fs::create_dir_all(dir.path().join("pids")).unwrap();
-        fs::write(dir.path().join("pids/pids.max"), "").unwrap();
+        fs::write(dir.path().join("pids/cgroup.procs"), "").unwrap();
         let f = cgroup_features(dir.path(), Mode::V1);
         assert!(f.memory_limit && f.pids_limit);
         assert!(!f.swap_limit && !f.cpu_shares);
