@@ -1,6 +1,6 @@
 //! berthd driven as Docker users drive dockerd: the real docker CLI (28.x), curl over the unix
-//! socket, and signals. Each test starts its own berthd (root needed for the default-less
-//! parts? no: only for the dockerd comparison, which runs a private dockerd in namespaces).
+//! socket, and signals. Each test starts its own berthd in a temp dir (no root needed), except
+//! the comparison with a real dockerd, which runs a private one in its own namespaces (root).
 
 #![allow(clippy::unwrap_used)]
 
@@ -34,8 +34,14 @@ fn docker_info_shows_true_values() {
     ]);
     out.assert_success();
     let fields: Vec<&str> = out.stdout_trimmed().split('|').collect();
-    let nproc = std::thread::available_parallelism().unwrap().get().to_string();
-    let kernel = rustix::system::uname().release().to_string_lossy().into_owned();
+    let nproc = std::thread::available_parallelism()
+        .unwrap()
+        .get()
+        .to_string();
+    let kernel = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
     assert_eq!(fields[0], "0.1.0", "{out}");
     assert_eq!(fields[1], d.root().to_str().unwrap(), "{out}");
     assert_eq!(fields[2], nproc, "{out}");
@@ -61,8 +67,17 @@ fn ping_headers_for_head_and_get() {
         assert_eq!(status, 200, "{out}");
         assert_eq!(header(&headers, "api-version"), Some("1.41"), "{out}");
         assert_eq!(header(&headers, "ostype"), Some("linux"), "{out}");
-        assert!(header(&headers, "server").unwrap().starts_with("berth/0.1.0"), "{out}");
-        assert_eq!(header(&headers, "docker-experimental"), Some("false"), "{out}");
+        assert!(
+            header(&headers, "server")
+                .unwrap()
+                .starts_with("berth/0.1.0"),
+            "{out}"
+        );
+        assert_eq!(
+            header(&headers, "docker-experimental"),
+            Some("false"),
+            "{out}"
+        );
         // dockerd's exact casing on the wire.
         assert!(out.stdout.contains("\r\nApi-Version: 1.41\r\n"), "{out}");
         assert!(out.stdout.contains("\r\nOstype: linux\r\n"), "{out}");
@@ -77,7 +92,13 @@ fn ping_headers_for_head_and_get() {
 #[test]
 fn versioned_and_unversioned_routes() {
     let d = Berthd::start();
-    for path in ["/version", "/v1.41/version", "/v1.24/version", "/v1.30/info", "/info"] {
+    for path in [
+        "/version",
+        "/v1.41/version",
+        "/v1.24/version",
+        "/v1.30/info",
+        "/info",
+    ] {
         let out = d.curl(&["-w", "\n%{http_code}", &format!("http://berth{path}")]);
         out.assert_success();
         let (json, code) = out.stdout.rsplit_once('\n').unwrap();
@@ -121,7 +142,10 @@ fn versions_out_of_range_are_400_with_dockerds_message() {
         .arg("version");
     let out = berth_testutil::run_command(&mut cmd, None, common::TIMEOUT).unwrap();
     out.assert_failure();
-    assert!(out.stderr.contains("client version 1.23 is too old"), "{out}");
+    assert!(
+        out.stderr.contains("client version 1.23 is too old"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -131,7 +155,14 @@ fn unknown_endpoints_are_answered_404() {
         &["-i", "http://berth/nosuch"][..],
         &["-i", "http://berth/v1.41/containers/json"][..],
         &["-i", "-X", "POST", "http://berth/version"][..],
-        &["-i", "-X", "POST", "-d", "{\"Image\":\"x\"}", "http://berth/containers/create"][..],
+        &[
+            "-i",
+            "-X",
+            "POST",
+            "-d",
+            "{\"Image\":\"x\"}",
+            "http://berth/containers/create",
+        ][..],
         &["-i", "-X", "DELETE", "http://berth/v1.99/images/x"][..],
     ] {
         let out = d.curl(args);
@@ -143,7 +174,8 @@ fn unknown_endpoints_are_answered_404() {
     let out = d.docker(&["image", "inspect", "nosuch"]);
     out.assert_failure();
     assert!(
-        out.stderr.contains("Error response from daemon: page not found"),
+        out.stderr
+            .contains("Error response from daemon: page not found"),
         "{out}"
     );
 }
@@ -151,7 +183,11 @@ fn unknown_endpoints_are_answered_404() {
 #[test]
 fn sigterm_removes_socket_and_pidfile_and_exits_0() {
     let mut d = Berthd::start();
-    let pid: u32 = std::fs::read_to_string(d.pidfile()).unwrap().trim().parse().unwrap();
+    let pid: u32 = std::fs::read_to_string(d.pidfile())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(pid, d.pid());
     // The socket is the daemon's: mode 0660.
     use std::os::unix::fs::PermissionsExt;
@@ -170,14 +206,19 @@ fn sigterm_closes_idle_keepalive_connections() {
     let mut d = Berthd::start();
     // A client that keeps its connection open after one request must not hold shutdown up.
     let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\n\r\n").unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     let start = std::time::Instant::now();
     let status = d.terminate();
     assert_eq!(status.code(), Some(0));
-    assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -185,7 +226,10 @@ fn second_daemon_on_the_same_root_is_refused() {
     let d = Berthd::start();
     let mut cmd = std::process::Command::new(common::berthd_bin());
     cmd.arg("-H")
-        .arg(format!("unix://{}", d.dir.path().join("other.sock").display()))
+        .arg(format!(
+            "unix://{}",
+            d.dir.path().join("other.sock").display()
+        ))
         .arg("--root")
         .arg(d.root())
         .arg("--exec-root")
@@ -219,7 +263,10 @@ fn second_daemon_on_a_live_socket_is_refused() {
         .arg(other.path().join("run"));
     let out = berth_testutil::run_command(&mut cmd, None, common::TIMEOUT).unwrap();
     out.assert_code(1);
-    assert!(out.stderr.contains("another daemon is listening on"), "{out}");
+    assert!(
+        out.stderr.contains("another daemon is listening on"),
+        "{out}"
+    );
     d.curl(&["http://berth/_ping"]).assert_success();
 }
 
@@ -258,9 +305,7 @@ fn shapes_match_a_real_dockerd() {
         let out = d.curl(&[&format!("http://berth{path}")]);
         serde_json::from_str(&out.stdout).unwrap()
     };
-    let keys = |v: &Value| -> BTreeSet<String> {
-        v.as_object().unwrap().keys().cloned().collect()
-    };
+    let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
     for path in ["/v1.41/version", "/v1.41/info"] {
         let (t, o) = (theirs(path), ours(path));
         let missing: Vec<_> = keys(&t).difference(&keys(&o)).cloned().collect();

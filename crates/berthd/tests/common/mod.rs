@@ -45,7 +45,10 @@ impl Berthd {
     }
 
     pub fn start_with(extra: &[&str]) -> Berthd {
-        let dir = tempfile::Builder::new().prefix("berthd-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berthd-")
+            .tempdir()
+            .unwrap();
         let mut d = Berthd { child: None, dir };
         let child = d.command(extra).spawn().unwrap();
         d.child = Some(child);
@@ -86,7 +89,11 @@ impl Berthd {
             if UnixStream::connect(self.socket()).is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "berthd did not listen:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not listen:\n{}",
+                self.log()
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }
