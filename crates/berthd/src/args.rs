@@ -34,6 +34,9 @@ pub struct Args {
     /// Docker Hub mirror (URL); repeatable
     #[arg(long = "registry-mirror", value_name = "URL")]
     pub registry_mirrors: Vec<String>,
+    /// Group owning the socket (default: docker, when that group exists)
+    #[arg(short = 'G', long, value_name = "GROUP")]
+    pub group: Option<String>,
     /// Logging level
     #[arg(short = 'l', long = "log-level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -73,6 +76,7 @@ impl Args {
             exec_root: self.exec_root,
             insecure_registries: self.insecure_registries,
             registry_mirrors: self.registry_mirrors,
+            group: self.group,
             log_level: if self.debug {
                 LogLevel::Debug
             } else {

@@ -28,6 +28,9 @@ pub struct DaemonConfig {
     pub pidfile: PathBuf,
     pub insecure_registries: Vec<String>,
     pub registry_mirrors: Vec<String>,
+    /// The socket's group; `None` means `docker` if that group exists (dockerd's default), so
+    /// that the users allowed to drive dockerd may drive berthd.
+    pub group: Option<String>,
     pub log_level: LogLevel,
     pub shutdown_timeout: Duration,
 }
@@ -64,7 +67,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let socket = config.host.socket();
-        let listener = listen(socket)?;
+        let gid = socket_group(config.group.as_deref(), Path::new(GROUP_FILE))?;
+        let listener = listen(socket, gid)?;
         let _socket = RemoveOnDrop(socket.to_path_buf());
         tracing::info!(
             "berthd {VERSION} listening on {} (root {})",
@@ -120,7 +124,7 @@ fn create_dir(path: &Path, mode: u32) -> Result<(), DaemonError> {
 
 /// Binds the API socket at `path` with mode 0660, replacing a stale socket left by a daemon
 /// that died, but never one a live daemon answers on.
-fn listen(path: &Path) -> Result<tokio::net::UnixListener, DaemonError> {
+fn listen(path: &Path, gid: Option<u32>) -> Result<tokio::net::UnixListener, DaemonError> {
     let err = |source: io::Error| DaemonError::Listen {
         path: path.to_path_buf(),
         source,
@@ -139,9 +143,37 @@ fn listen(path: &Path) -> Result<tokio::net::UnixListener, DaemonError> {
         fs::remove_file(path).map_err(err)?;
     }
     let listener = std::os::unix::net::UnixListener::bind(path).map_err(err)?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid)).map_err(err)?;
+    }
     fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE)).map_err(err)?;
     listener.set_nonblocking(true).map_err(err)?;
     tokio::net::UnixListener::from_std(listener).map_err(err)
+}
+
+/// The group database.
+const GROUP_FILE: &str = "/etc/group";
+
+/// dockerd's default socket group.
+const DEFAULT_GROUP: &str = "docker";
+
+/// The gid of the socket's group: `name`'s (which must exist), or `docker`'s if it exists.
+fn socket_group(name: Option<&str>, group_file: &Path) -> Result<Option<u32>, DaemonError> {
+    let text = fs::read_to_string(group_file).unwrap_or_default();
+    let lookup = |wanted: &str| {
+        text.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let n = f.next()?;
+            let gid = f.nth(1)?.parse::<u32>().ok()?;
+            (n == wanted).then_some(gid)
+        })
+    };
+    match name {
+        Some(n) => lookup(n)
+            .map(Some)
+            .ok_or_else(|| DaemonError::NoSuchGroup { group: n.into() }),
+        None => Ok(lookup(DEFAULT_GROUP)),
+    }
 }
 
 /// Removes the socket when the server is done.
@@ -154,5 +186,25 @@ impl Drop for RemoveOnDrop {
                 tracing::warn!("cannot remove {}: {e}", self.0.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_group_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("group");
+        fs::write(&f, "root:x:0:\ndocker:x:105:alice\nberth:x:200:\n").unwrap();
+        assert_eq!(socket_group(None, &f).unwrap(), Some(105));
+        assert_eq!(socket_group(Some("berth"), &f).unwrap(), Some(200));
+        assert!(matches!(
+            socket_group(Some("nosuch"), &f),
+            Err(DaemonError::NoSuchGroup { .. })
+        ));
+        fs::write(&f, "root:x:0:\n").unwrap();
+        assert_eq!(socket_group(None, &f).unwrap(), None);
     }
 }

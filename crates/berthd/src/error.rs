@@ -23,6 +23,8 @@ pub enum DaemonError {
     Pidfile { path: PathBuf, source: io::Error },
     #[error("another daemon is listening on {path}; stop it or choose another socket with -H")]
     SocketInUse { path: PathBuf },
+    #[error("group {group:?} (for the socket, --group) does not exist in /etc/group")]
+    NoSuchGroup { group: String },
     #[error("cannot listen on {path}: {source}")]
     Listen { path: PathBuf, source: io::Error },
     #[error(transparent)]

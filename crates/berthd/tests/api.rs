@@ -350,3 +350,18 @@ fn shapes_match_a_real_dockerd() {
         assert_eq!((ts, tb.trim()), (os, ob.trim()), "{path}");
     }
 }
+
+#[test]
+fn socket_group_is_docker_by_default_or_the_one_given() {
+    use std::os::unix::fs::MetadataExt;
+    let groups = std::fs::read_to_string("/etc/group").unwrap();
+    let docker_gid = groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&"docker")).then(|| f[2].parse::<u32>().unwrap())
+    });
+    let d = Berthd::start();
+    let gid = std::fs::metadata(d.socket()).unwrap().gid();
+    assert_eq!(gid, docker_gid.unwrap_or(0));
+    let d = Berthd::start_with(&["--group", "root"]);
+    assert_eq!(std::fs::metadata(d.socket()).unwrap().gid(), 0);
+}
