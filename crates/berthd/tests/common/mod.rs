@@ -21,12 +21,21 @@ pub fn berthd_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berthd"))
 }
 
-/// The berth CLI, built next to berthd (`cargo build -p berth-cli`; `make test` builds it).
+/// The berth CLI, next to berthd. `make test` builds it; when only this package was built, it
+/// is built here (a no-op once it is up to date).
 pub fn berth_bin() -> PathBuf {
     let p = berthd_bin().with_file_name("berth");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "berth-cli", "--bin", "berth"]);
+        run_command(&mut cmd, None, Duration::from_secs(600))
+            .unwrap()
+            .assert_success();
+    }
     assert!(
         p.exists(),
-        "{} is missing: build it with `cargo build -p berth-cli`",
+        "{} is missing: cargo build -p berth-cli",
         p.display()
     );
     p
