@@ -1,0 +1,132 @@
+//! From a method and a path to a [`Route`]. Paths come with or without a `/vX.Y` prefix, as
+//! dockerd routes them; the version is checked against the supported range only once a route
+//! matched, so an unknown path is `page not found` whatever its version (dockerd's order).
+//!
+//! Routes are matched on path segments, so endpoints whose names hold slashes
+//! (`/images/{name:.*}/json`) are one slice pattern each.
+
+use hyper::Method;
+
+use crate::api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
+use crate::error::ApiError;
+
+/// An endpoint berthd serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET`/`HEAD /_ping`
+    Ping,
+    /// `GET /version`
+    Version,
+    /// `GET /info`
+    Info,
+}
+
+/// A matched request: the route and the API version the client asked for.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub route: Route,
+    /// The `/vX.Y` prefix, or the current version when there is none.
+    pub version: ApiVersion,
+}
+
+/// Matches `method` and `path` (without the query) to a route, then checks the version.
+pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
+    let (version, rest) = split_version(path).ok_or(ApiError::PageNotFound)?;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    let route = match (method, segments.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => Route::Ping,
+        (&Method::GET, ["version"]) => Route::Version,
+        (&Method::GET, ["info"]) => Route::Info,
+        _ => return Err(ApiError::PageNotFound),
+    };
+    let version = match version {
+        None => ApiVersion::current(),
+        Some(v) => check_version(v)?,
+    };
+    Ok(Matched { route, version })
+}
+
+/// Splits `/v1.41/info` into `(Some("1.41"), "/info")` and `/info` into `(None, "/info")`;
+/// `None` when the path does not start with `/`.
+fn split_version(path: &str) -> Option<(Option<&str>, &str)> {
+    let rest = path.strip_prefix('/')?;
+    if let Some(after_v) = rest.strip_prefix('v') {
+        let (seg, tail) = match after_v.find('/') {
+            Some(i) => (&after_v[..i], &after_v[i..]),
+            None => (after_v, ""),
+        };
+        if ApiVersion::parse(seg).is_some() {
+            return Some((Some(seg), tail));
+        }
+    }
+    Some((None, path))
+}
+
+fn check_version(text: &str) -> Result<ApiVersion, ApiError> {
+    let v = ApiVersion::parse(text).ok_or(ApiError::PageNotFound)?;
+    let (min, max) = match (
+        ApiVersion::parse(MIN_API_VERSION),
+        ApiVersion::parse(API_VERSION),
+    ) {
+        (Some(min), Some(max)) => (min, max),
+        _ => return Err(ApiError::Internal("bad API version constants".into())),
+    };
+    if v < min {
+        return Err(ApiError::VersionTooOld {
+            version: text.into(),
+        });
+    }
+    if v > max {
+        return Err(ApiError::VersionTooNew {
+            version: text.into(),
+        });
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_and_plain_paths() {
+        let m = route(&Method::GET, "/v1.41/info").unwrap();
+        assert_eq!(m.route, Route::Info);
+        assert_eq!(m.version.as_str(), "1.41");
+        let m = route(&Method::GET, "/info").unwrap();
+        assert_eq!(m.version.as_str(), API_VERSION);
+        assert_eq!(
+            route(&Method::HEAD, "/v1.24/_ping").unwrap().route,
+            Route::Ping
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_page_not_found() {
+        for (m, p) in [
+            (Method::GET, "/nosuch"),
+            (Method::POST, "/version"),
+            (Method::GET, "/vfoo/version"),
+            (Method::GET, "/v1.99/nosuch"),
+            (Method::GET, "/version/"),
+            (Method::GET, "/v1.41"),
+        ] {
+            assert!(
+                matches!(route(&m, p), Err(ApiError::PageNotFound)),
+                "{m} {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_out_of_range() {
+        assert!(matches!(
+            route(&Method::GET, "/v1.99/version"),
+            Err(ApiError::VersionTooNew { .. })
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1.12/version"),
+            Err(ApiError::VersionTooOld { .. })
+        ));
+    }
+}

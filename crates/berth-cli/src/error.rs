@@ -1,0 +1,46 @@
+//! What can go wrong talking to berthd, each printed as one line.
+
+use std::io;
+
+use berth_api::{Host, DEFAULT_HOST};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Host(#[from] berth_api::HostError),
+    /// Nothing answers on the socket.
+    #[error(
+        "cannot connect to berthd at {host}: is berthd running? start it with: berthd{}",
+        start_hint(host)
+    )]
+    NotRunning { host: Host },
+    #[error("permission denied connecting to berthd at {host}: run as root or as a member of the socket's group")]
+    PermissionDenied { host: Host },
+    #[error("cannot connect to berthd at {host}: {source}")]
+    Connect { host: Host, source: io::Error },
+    /// The daemon answered with an error; docker's wording.
+    #[error("Error response from daemon: {message}")]
+    Daemon { status: u16, message: String },
+    #[error("HTTP exchange with berthd at {host} failed: {source}")]
+    Http { host: Host, source: hyper::Error },
+    #[error("cannot decode berthd's answer to {path}: {source}")]
+    Decode {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("unsupported --format {0:?}: only \"json\" is supported for now")]
+    Format(String),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+}
+
+/// `-H ...` when berthd must be told where to listen.
+fn start_hint(host: &Host) -> String {
+    if host.to_string() == DEFAULT_HOST {
+        String::new()
+    } else {
+        format!(" -H {host}")
+    }
+}

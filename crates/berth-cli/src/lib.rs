@@ -1,0 +1,40 @@
+//! The `berth` command line: docker's verbs and flags over berthd's API.
+//!
+//! * cli.rs: [`Cli`], the global flags (`-H/--host`) and the verbs.
+//! * host.rs: which daemon to talk to: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then
+//!   berthd's default socket.
+//! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper), decoding the
+//!   API's JSON into the `berth_api::types` structs.
+//! * commands/: one file per verb (`version`, `info`); each prints what docker prints.
+//! * error.rs: [`CliError`], printed as one `berth: ...` line.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod cli;
+mod client;
+mod commands;
+mod error;
+mod host;
+
+use std::process::ExitCode;
+
+pub use cli::{Cli, Command};
+pub use client::Client;
+pub use error::CliError;
+pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
+
+/// Runs one command line and returns the process's exit code; errors are printed as one line.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+        .and_then(|rt| rt.block_on(commands::run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

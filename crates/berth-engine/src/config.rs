@@ -1,0 +1,31 @@
+//! What the daemon was started with, as far as the engine cares.
+
+use std::path::PathBuf;
+
+/// The engine's settings, filled from `berthd`'s flags.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Persistent state (`--root`, default /var/lib/berth).
+    pub root: PathBuf,
+    /// Runtime state that does not survive a reboot (`--exec-root`, default /run/berth).
+    pub exec_root: PathBuf,
+    /// Registries reached over plain HTTP or with unverified TLS (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
+    /// Mirrors tried before Docker Hub (`--registry-mirror`).
+    pub registry_mirrors: Vec<String>,
+    /// Whether debug logging is on (reported by `info`).
+    pub debug: bool,
+}
+
+impl EngineConfig {
+    /// A configuration with the given directories and no registry settings.
+    pub fn new(root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            exec_root: exec_root.into(),
+            insecure_registries: Vec::new(),
+            registry_mirrors: Vec::new(),
+            debug: false,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! berth's daemon core: the typed [`Engine`] that `berthd`'s API handlers call.
+//!
+//! The engine knows nothing of HTTP or of the Docker API's JSON: it takes typed arguments and
+//! returns typed results ([`VersionInfo`], [`SystemInfo`]) or an [`EngineError`] whose
+//! [`ErrorKind`] the API layer maps to a status code at the edge.
+//!
+//! * [`Engine`] (engine.rs): built once from an [`EngineConfig`] (config.rs); owns the daemon's
+//!   identity (an ID kept in `<root>/engine-id`) and answers `version()` and `info()`. Image
+//!   operations (`pull`, `list_images`, ...) join it as the image crates land.
+//! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
+//!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
+//! * time.rs: RFC 3339 timestamps without a date library.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod config;
+mod engine;
+mod error;
+mod system;
+mod time;
+
+pub use config::EngineConfig;
+pub use engine::{Engine, VersionInfo, VERSION};
+pub use error::{EngineError, ErrorKind};
+pub use system::{CgroupFeatures, HostInfo, SystemInfo};
+pub use time::rfc3339_utc;

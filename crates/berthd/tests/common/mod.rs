@@ -1,0 +1,227 @@
+//! A private berthd for one test: its own temp root, exec root, socket and pidfile; killed and
+//! removed in Drop even when the test fails.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::fs;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use berth_testutil::{run_command, Output};
+use tempfile::TempDir;
+
+/// How long a command (docker, curl, berth) may run.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The berthd binary under test.
+pub fn berthd_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berthd"))
+}
+
+/// The berth CLI, next to berthd. `make test` builds it; when only this package was built, it
+/// is built here (a no-op once it is up to date).
+pub fn berth_bin() -> PathBuf {
+    let p = berthd_bin().with_file_name("berth");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "berth-cli", "--bin", "berth"]);
+        run_command(&mut cmd, None, Duration::from_secs(600))
+            .unwrap()
+            .assert_success();
+    }
+    assert!(
+        p.exists(),
+        "{} is missing: cargo build -p berth-cli",
+        p.display()
+    );
+    p
+}
+
+#[derive(Debug)]
+pub struct Berthd {
+    pub child: Option<Child>,
+    pub dir: TempDir,
+}
+
+impl Berthd {
+    /// Starts berthd in a new temp dir and waits until its socket accepts connections.
+    pub fn start() -> Berthd {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Berthd {
+        let dir = tempfile::Builder::new()
+            .prefix("berthd-")
+            .tempdir()
+            .unwrap();
+        let mut d = Berthd { child: None, dir };
+        let child = d.command(extra).spawn().unwrap();
+        d.child = Some(child);
+        d.wait_ready();
+        d
+    }
+
+    /// berthd's command line for this dir (root, exec root, socket, pidfile, log).
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .unwrap();
+        let mut cmd = Command::new(berthd_bin());
+        cmd.arg("-H")
+            .arg(self.host())
+            .arg("--root")
+            .arg(self.root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.pidfile())
+            .args(["--log-level", "debug"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        cmd
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("berthd exited ({status}):\n{}", self.log());
+            }
+            if UnixStream::connect(self.socket()).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not listen:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+    pub fn pidfile(&self) -> PathBuf {
+        self.exec_root().join("berthd.pid")
+    }
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// The real docker CLI aimed at this daemon, with a config dir of its own.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-cli"))
+            .args(args);
+        run_command(&mut cmd, None, TIMEOUT).unwrap()
+    }
+
+    /// `curl --unix-socket` to this daemon; `-s` and a deadline always.
+    pub fn curl(&self, args: &[&str]) -> Output {
+        curl(&self.socket(), args)
+    }
+
+    /// The berth CLI with `-H` for this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(berth_bin());
+        cmd.arg("-H").arg(self.host()).args(args);
+        run_command(&mut cmd, None, TIMEOUT).unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("berthd ignored SIGTERM:\n{}", self.log());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Berthd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) takes integers only; `pid` is our child, not yet reaped.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+pub fn curl(socket: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("curl");
+    cmd.arg("-s")
+        .arg("--max-time")
+        .arg("10")
+        .arg("--unix-socket")
+        .arg(socket)
+        .args(args);
+    run_command(&mut cmd, None, TIMEOUT).unwrap()
+}
+
+/// Splits `curl -i` output into the status code, the headers (lower-cased names) and the body.
+pub fn parse_response(raw: &str) -> (u16, Vec<(String, String)>, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
