@@ -578,9 +578,13 @@ impl Registry {
                 failures += 1;
             }
             if failures + 1 >= self.inner.retry.attempts {
-                return Err(match size {
-                    Some(size) => size_error(digester.len(), size),
-                    None => protocol("the connection was cut and could not be resumed".into()),
+                return Err(RegistryError::Truncated {
+                    registry: self.inner.name.clone(),
+                    repo: repo.to_owned(),
+                    digest: digest.to_string(),
+                    got: digester.len(),
+                    expected: size,
+                    tries: failures + 1,
                 });
             }
             tokio::time::sleep(self.inner.retry.delay(failures)).await;
@@ -611,7 +615,12 @@ impl Registry {
             return Ok(None);
         }
         let resp = self.check(resp, &repo, "check", &object).await?;
-        Ok(Some(resp.content_length().unwrap_or(0)))
+        // A HEAD's body is empty: read the header, not the body's length.
+        Ok(Some(
+            header_str(resp.headers(), "content-length")
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0),
+        ))
     }
 
     /// Asks the registry to mount blob `digest` from `from_repo` into

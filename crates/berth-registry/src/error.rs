@@ -182,6 +182,19 @@ pub enum RegistryError {
         expected: u64,
         got: u64,
     },
+    /// A blob download was cut and its resumes brought no more bytes.
+    #[error(
+        "registry {registry}: blob {digest} in {repo} stopped at byte {got}{} after {tries} tries",
+        expected.map(|e| format!(" of {e}")).unwrap_or_default()
+    )]
+    Truncated {
+        registry: String,
+        repo: String,
+        digest: String,
+        got: u64,
+        expected: Option<u64>,
+        tries: u32,
+    },
     /// The registry answered in a way the protocol does not allow
     /// (a missing Location header, a 206 for the wrong range, bad JSON...).
     #[error("registry {registry}: {op} {target}: {reason}")]
@@ -234,9 +247,10 @@ impl RegistryError {
                 429 | 500..=599 => ErrorKind::Unavailable,
                 _ => ErrorKind::InvalidInput,
             },
-            Self::Transport { .. } | Self::Protocol { .. } | Self::Io { .. } => {
-                ErrorKind::Unavailable
-            }
+            Self::Transport { .. }
+            | Self::Protocol { .. }
+            | Self::Io { .. }
+            | Self::Truncated { .. } => ErrorKind::Unavailable,
             Self::DigestMismatch { .. } | Self::SizeMismatch { .. } => ErrorKind::Corrupt,
             Self::InvalidInput { .. } | Self::Config { .. } => ErrorKind::InvalidInput,
             Self::CredentialHelper { .. } => ErrorKind::Unavailable,
