@@ -1017,8 +1017,12 @@ impl Registry {
                     scope: Some(extra), ..
                 } = &challenge
                 {
+                    // Add what the challenge names for resources we did not
+                    // ask about (our own actions win for those we did), so
+                    // the cache key of the next request stays the same.
+                    let resource = |s: &str| s.rsplit_once(':').map(|(r, _)| r.to_owned());
                     for s in extra.split(' ').filter(|s| !s.is_empty()) {
-                        if !scopes.iter().any(|have| have == s) {
+                        if !scopes.iter().any(|have| resource(have) == resource(s)) {
                             scopes.push(s.to_owned());
                         }
                     }
