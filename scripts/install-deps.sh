@@ -4,4 +4,5 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-    busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine ca-certificates
+    busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine ca-certificates \
+    docker-registry skopeo umoci apache2-utils openssl

@@ -190,7 +190,9 @@ impl DockerConfig {
                 serde_json::json!({"ServerURL": key, "Username": username, "Secret": secret});
             helper_run(&helper, "store", &key, input.to_string().as_bytes()).await?;
             // docker keeps an empty entry in auths so `docker info` lists it.
-            self.auths_mut().insert(key, Value::Object(Map::new()));
+            self.edit_auths(|auths| {
+                auths.insert(key, Value::Object(Map::new()));
+            });
             return self.save();
         }
         let mut entry = Map::new();
@@ -208,7 +210,9 @@ impl DockerConfig {
                 entry.insert("identitytoken".into(), Value::String(token.clone()));
             }
         }
-        self.auths_mut().insert(key, Value::Object(entry));
+        self.edit_auths(|auths| {
+            auths.insert(key, Value::Object(entry));
+        });
         self.save()
     }
 
@@ -219,22 +223,18 @@ impl DockerConfig {
             helper_run(&helper, "erase", &key, key.as_bytes()).await?;
         }
         let wanted = normalise_key(&key);
-        self.auths_mut().retain(|k, _| normalise_key(k) != wanted);
+        self.edit_auths(|auths| auths.retain(|k, _| normalise_key(k) != wanted));
         self.save()
     }
 
-    fn auths_mut(&mut self) -> &mut Map<String, Value> {
-        let auths = self
-            .doc
-            .entry("auths")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !auths.is_object() {
-            *auths = Value::Object(Map::new());
-        }
-        match auths {
-            Value::Object(map) => map,
-            _ => unreachable!("auths was just made an object"),
-        }
+    /// Runs `edit` on the `auths` object (made if missing or not an object).
+    fn edit_auths(&mut self, edit: impl FnOnce(&mut Map<String, Value>)) {
+        let mut auths = match self.doc.remove("auths") {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        edit(&mut auths);
+        self.doc.insert("auths".into(), Value::Object(auths));
     }
 
     /// Writes the file atomically (temp file in the same directory, mode

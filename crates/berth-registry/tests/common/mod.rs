@@ -7,7 +7,13 @@
 //! Kept here rather than in berth-testutil so that this crate's fixtures
 //! can change without touching a crate other helpers share.
 
-#![allow(dead_code, clippy::unwrap_used)]
+// Test-only byte arithmetic on blobs far below 4 GiB.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::collapsible_match
+)]
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
