@@ -212,6 +212,7 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
         issuer: "berth-test-issuer".into(),
         key,
         creds: Some(("carol".into(), "pw".into())),
+        refresh_token: Some("refresh-42".into()),
     })
     .await;
     let server = RegistryServer::start(Auth::Token {
@@ -282,6 +283,28 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
     .unwrap();
     let err = wrong.get_manifest("team/app", "v1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    // An identity token (OAuth2 refresh token) from the config file is
+    // exchanged by POST; a wrong one is refused.
+    let id = Credentials::IdentityToken {
+        token: "refresh-42".into(),
+    };
+    let with_id = Registry::new(&server.host(), Some(id), &options()).unwrap();
+    assert_eq!(
+        &with_id.get_manifest("team/app", "v1").await.unwrap().bytes[..],
+        &manifest[..]
+    );
+    let id = Credentials::IdentityToken {
+        token: "stale".into(),
+    };
+    let stale = Registry::new(&server.host(), Some(id), &options()).unwrap();
+    assert_eq!(
+        stale
+            .get_manifest("team/app", "v1")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unauthorized
+    );
     // Anonymous clients get no token either.
     let anon = Registry::new(&server.host(), None, &options()).unwrap();
     assert_eq!(

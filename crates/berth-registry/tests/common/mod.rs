@@ -363,6 +363,8 @@ pub struct TokenConfig {
     pub key: SigningKey,
     /// user, pass required by the token server (anonymous refused).
     pub creds: Option<(String, String)>,
+    /// An OAuth2 refresh token accepted by POST (the `identitytoken` flow).
+    pub refresh_token: Option<String>,
 }
 
 impl TokenServer {
@@ -417,18 +419,45 @@ async fn serve_token(
     scopes_seen: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     // One request per connection (Connection: close).
-    let Some(head) = read_head(&mut stream).await else {
+    let Some(mut head) = read_head(&mut stream).await else {
         return Ok(());
     };
     requests.fetch_add(1, Ordering::SeqCst);
     let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let is_post = head.starts_with("POST ");
+    // A POST's form body follows the head.
+    let mut form = String::new();
+    if is_post {
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        let split = head.find("\r\n\r\n").unwrap() + 4;
+        let mut body = head.split_off(split).into_bytes();
+        while body.len() < len {
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        form = String::from_utf8_lossy(&body).into_owned();
+    }
     let url = reqwest::Url::parse(&format!("http://x{target}")).unwrap();
+    let form_url = reqwest::Url::parse(&format!("http://x/?{form}")).unwrap();
     let mut scopes = Vec::new();
     let mut service = String::new();
-    for (k, v) in url.query_pairs() {
+    let mut refresh = None;
+    for (k, v) in url.query_pairs().chain(form_url.query_pairs()) {
         match &*k {
-            "scope" => scopes.push(v.into_owned()),
+            "scope" => scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
             "service" => service = v.into_owned(),
+            "refresh_token" => refresh = Some(v.into_owned()),
             _ => {}
         }
     }
@@ -442,6 +471,7 @@ async fn serve_token(
         })
         .unwrap_or_default();
     let authorized = match &cfg.creds {
+        _ if is_post => refresh.is_some() && refresh == cfg.refresh_token,
         None => true,
         Some((u, p)) => {
             auth == format!(
