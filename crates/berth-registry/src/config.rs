@@ -427,6 +427,22 @@ mod tests {
     }
 
     #[test]
+    fn docker_config_env_wins_over_home() {
+        // nextest runs every test in its own process: the env is ours.
+        std::env::set_var("HOME", "/home/someone");
+        std::env::remove_var("DOCKER_CONFIG");
+        assert_eq!(
+            default_config_path(),
+            Some(PathBuf::from("/home/someone/.docker/config.json"))
+        );
+        std::env::set_var("DOCKER_CONFIG", "/etc/berth-docker");
+        assert_eq!(
+            default_config_path(),
+            Some(PathBuf::from("/etc/berth-docker/config.json"))
+        );
+    }
+
+    #[test]
     fn bad_files_are_config_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");

@@ -407,3 +407,39 @@ async fn docker_hub_mirrors_are_tried_in_order() {
     let got = hub.get_manifest("busybox", "1.36").await.unwrap();
     assert_eq!(&got.bytes[..], &manifest[..]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_upload_locations_are_followed() {
+    let server = RegistryServer::start_with(Auth::None, true);
+    // Check the registry really answers a relative Location.
+    let start = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v2/rel/app/blobs/uploads/",
+            server.host()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    let loc = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(loc.starts_with("/v2/rel/app/blobs/uploads/"), "{loc}");
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::new(&server.host(), None, &options()).unwrap();
+    let (layer, _, manifest) = push_image(&reg, "rel/app", "v1", tmp.path()).await;
+    assert_eq!(
+        &reg.get_manifest("rel/app", "v1").await.unwrap().bytes[..],
+        &manifest[..]
+    );
+    let mut sink = Vec::new();
+    reg.fetch_blob(
+        "rel/app",
+        &layer.digest,
+        None,
+        Digester::new(),
+        &mut sink,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(sink, layer.gz);
+}

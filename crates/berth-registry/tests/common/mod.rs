@@ -78,6 +78,12 @@ pub struct RegistryServer {
 
 impl RegistryServer {
     pub fn start(auth: Auth) -> Self {
+        Self::start_with(auth, false)
+    }
+
+    /// `relative_urls`: the registry answers relative Location headers
+    /// (distribution's `http.relativeurls`).
+    pub fn start_with(auth: Auth, relative_urls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -106,7 +112,7 @@ impl RegistryServer {
                 format!(
                     "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{auth_yaml}",
+                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n  relativeurls: {relative_urls}\n{auth_yaml}",
                     data.display()
                 ),
             )
