@@ -26,6 +26,7 @@ lint: ## clippy with warnings as errors, and rustfmt check
 
 bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200
+	target/release/berth-bench stats --containers 100 --rounds 5
 
 clean: ## Remove build output
 	cargo clean

@@ -5,4 +5,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine ca-certificates \
-    docker-registry skopeo umoci apache2-utils openssl
+    umoci skopeo gzip tar zstd docker-registry apache2-utils openssl

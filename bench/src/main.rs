@@ -5,6 +5,12 @@
 //! `RUNTIME run` of a busybox bundle running `true` (create, start, wait,
 //! delete in one command), interleaving the runtimes run by run, plus the
 //! peak RSS of the runtime processes.
+//!
+//! `berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]`:
+//! the cost of collecting the stats of N running containers, as
+//! `RUNTIME events --stats ID` for each (berth-runtime and runc) and as the
+//! library call the daemon will make (`berth_container::container::stats`),
+//! see stats.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,8 +18,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod stats;
+
 fn usage() -> ! {
-    eprintln!("usage: berth-bench runtime [--runs N] [--berth PATH] [--runc PATH]");
+    eprintln!(
+        "usage: berth-bench runtime [--runs N] [--berth PATH] [--runc PATH]\n       \
+         berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]"
+    );
     std::process::exit(2)
 }
 
@@ -21,6 +32,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("runtime") => runtime(&args[1..]),
+        Some("stats") => stats::run(&args[1..]),
         _ => usage(),
     }
 }
@@ -36,14 +48,14 @@ struct Peer {
 
 /// Builds a bundle: a busybox rootfs and the runtime's default spec turned
 /// into a non-interactive `true` with its own cgroup.
-fn bundle(dir: &Path, berth: &Path) -> Result<()> {
+pub(crate) fn bundle(dir: &Path, berth: &Path) -> Result<()> {
     let rootfs = dir.join("rootfs");
     for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d))?;
     }
     std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
         .context("copy /bin/busybox (install busybox-static)")?;
-    for name in ["sh", "true"] {
+    for name in ["sh", "true", "sleep"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(name))?;
     }
     let st = Command::new(berth)
@@ -94,7 +106,7 @@ fn run_once(p: &Peer, bundle: &Path, id: &str) -> Result<(Duration, i64)> {
     Ok((el, ru.ru_maxrss))
 }
 
-fn stats(times: &[Duration]) -> (f64, f64, f64) {
+pub(crate) fn summary(times: &[Duration]) -> (f64, f64, f64) {
     let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
@@ -169,15 +181,15 @@ fn runtime(args: &[String]) -> Result<()> {
         "runtime", "mean ms", "median ms", "p90 ms", "peak RSS KiB"
     );
     for p in &peers {
-        let (mean, med, p90) = stats(&p.times);
+        let (mean, med, p90) = summary(&p.times);
         println!(
             "{:<15} {:>10.2} {:>10.2} {:>10.2} {:>14}",
             p.name, mean, med, p90, p.max_rss_kb
         );
     }
     if peers.len() == 2 {
-        let (b, bm, _) = stats(&peers[0].times);
-        let (r, rm, _) = stats(&peers[1].times);
+        let (b, bm, _) = summary(&peers[0].times);
+        let (r, rm, _) = summary(&peers[1].times);
         println!(
             "ratio runc/berth-runtime: {:.2}x (mean), {:.2}x (median); peak RSS {:.2}x smaller",
             r / b,

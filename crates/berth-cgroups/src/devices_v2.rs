@@ -267,7 +267,7 @@ pub(crate) fn set_devices_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<
     let fail = |op: &'static str, e: io::Error| CgroupError::Io {
         op,
         path: dir.to_path_buf(),
-        source: e,
+        error: e,
     };
     let insns: Vec<u64> = program.iter().map(Insn::encode).collect();
     let prog = berth_sys::bpf::load_cgroup_device_program(&insns, "berth_device")

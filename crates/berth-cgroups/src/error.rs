@@ -22,14 +22,16 @@ pub enum ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A filesystem operation on a cgroup directory or file failed.
-    #[error("cannot {op} {path}: {source}")]
+    /// The io::Error is part of the message, not a chained source, so that
+    /// `{:#}` prints it once (likewise in `Write`).
+    #[error("cannot {op} {path}: {error}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
     /// The kernel refused a value written for a spec field.
-    #[error("cannot set {field} ({file} = {value:?}) in {dir}: {source}")]
+    #[error("cannot set {field} ({file} = {value:?}) in {dir}: {error}")]
     Write {
         /// The OCI field (`linux.resources.memory.limit`) or the operation.
         field: &'static str,
@@ -37,7 +39,7 @@ pub enum CgroupError {
         file: String,
         value: String,
         dir: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
     /// A resource value that no kernel would accept.
     #[error("invalid {field} {value:?}: {reason}")]
@@ -81,10 +83,10 @@ pub enum CgroupError {
 impl CgroupError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            CgroupError::Io { error: source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
-            CgroupError::Write { source, .. } => match source.raw_os_error() {
+            CgroupError::Write { error: source, .. } => match source.raw_os_error() {
                 Some(libc::EINVAL | libc::ERANGE | libc::EBUSY | libc::EOVERFLOW) => {
                     ErrorKind::InvalidInput
                 }
@@ -109,7 +111,7 @@ impl CgroupError {
         CgroupError::Io {
             op,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }
@@ -125,7 +127,7 @@ mod tests {
             file: "memory.limit_in_bytes".into(),
             value: "1".into(),
             dir: "/x".into(),
-            source: io::Error::from_raw_os_error(errno),
+            error: io::Error::from_raw_os_error(errno),
         };
         assert_eq!(w(libc::EINVAL).kind(), ErrorKind::InvalidInput);
         assert_eq!(w(libc::ENOENT).kind(), ErrorKind::Unsupported);

@@ -26,6 +26,7 @@ mod freezer;
 mod hierarchy;
 mod join;
 mod manager;
+mod oom;
 mod resources;
 mod stats;
 
@@ -34,6 +35,7 @@ pub use freezer::FreezerState;
 pub use hierarchy::{CgroupPath, Hierarchy, Mode};
 pub use join::JoinHandles;
 pub use manager::{HierarchyMount, Manager};
+pub use oom::{OomEvent, OomWatch};
 pub use stats::{
     Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, MemoryEventCount, Pids,
     PsiData, PsiStats, Stats, Throttling,

@@ -79,13 +79,13 @@ pub(crate) fn write_field(
         file: file.to_string(),
         value: value.to_string(),
         dir: dir.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 
 /// Whether a failed rmdir means "something is still inside".
 fn is_busy(e: &CgroupError) -> bool {
-    matches!(e, CgroupError::Io { source, .. }
+    matches!(e, CgroupError::Io { error: source, .. }
         if matches!(source.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)))
 }
 
@@ -155,7 +155,7 @@ impl Manager {
                 match write_field(&d.path, "cgroup.procs", &value, "add process") {
                     // EINVAL may mean the task is still TASK_NEW (just
                     // forked): runc retries, so do we.
-                    Err(CgroupError::Write { source, .. })
+                    Err(CgroupError::Write { error: source, .. })
                         if source.raw_os_error() == Some(libc::EINVAL) && tries < 5 =>
                     {
                         tries += 1;

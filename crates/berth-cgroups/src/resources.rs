@@ -118,7 +118,7 @@ fn write_lines(
             file: file.to_string(),
             value: line.clone(),
             dir: dir.to_path_buf(),
-            source: e,
+            error: e,
         };
         let f = match &mut handle {
             Some(f) => f,
@@ -143,13 +143,15 @@ fn write_if_present(
 ) -> Result<bool, CgroupError> {
     match write_field(dir, file, value, field) {
         Ok(()) => Ok(true),
-        Err(CgroupError::Write { source, .. }) if source.kind() == IoKind::NotFound => Ok(false),
+        Err(CgroupError::Write { error: source, .. }) if source.kind() == IoKind::NotFound => {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }
 
 fn is_errno(e: &CgroupError, errno: i32) -> bool {
-    matches!(e, CgroupError::Write { source, .. } if source.raw_os_error() == Some(errno))
+    matches!(e, CgroupError::Write { error: source, .. } if source.raw_os_error() == Some(errno))
 }
 
 /// Checks a `linux.resources.unified` key: a file name, nothing more.
@@ -333,7 +335,7 @@ fn set_devices_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupE
             file: file.to_string(),
             value: line.clone(),
             dir: dir.to_path_buf(),
-            source: e,
+            error: e,
         };
         let handle = match slot {
             Some(h) => h,

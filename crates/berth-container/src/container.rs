@@ -757,3 +757,9 @@ pub fn stats(store: &Store, id: &str) -> Result<berth_cgroups::Stats> {
     let (_, cg) = running_cgroup(store, id)?;
     Ok(cg.stats()?)
 }
+
+/// `events`: a subscription to the OOM kills of a running container.
+pub fn watch_oom(store: &Store, id: &str) -> Result<berth_cgroups::OomWatch> {
+    let (_, cg) = running_cgroup(store, id)?;
+    Ok(cg.watch_oom()?)
+}

@@ -27,14 +27,16 @@ pub enum ContainerError {
     LoadConfig { path: PathBuf, reason: String },
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
-    #[error("{op} {path}: {source}")]
+    /// The io::Error is part of the message, not a chained source, so that
+    /// `{:#}` prints it once.
+    #[error("{op} {path}: {error}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("{op}: {source}")]
-    Sys { op: &'static str, source: io::Error },
+    #[error("{op}: {error}")]
+    Sys { op: &'static str, error: io::Error },
     #[error("unable to start container process: {0}")]
     Init(String),
     #[error("{0}")]
@@ -69,12 +71,12 @@ impl ContainerError {
         ContainerError::Io {
             op,
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
     pub(crate) fn sys(op: &'static str, source: io::Error) -> Self {
-        ContainerError::Sys { op, source }
+        ContainerError::Sys { op, error: source }
     }
 }
 

@@ -64,7 +64,10 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
     );
     if starts {
         if cli.systemd_cgroup {
-            bail!("the systemd cgroup driver is not supported by berth-runtime yet; use the cgroupfs driver (drop --systemd-cgroup)");
+            if !std::path::Path::new("/run/systemd/system").exists() {
+                bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (drop --systemd-cgroup)");
+            }
+            bail!("--systemd-cgroup: the systemd cgroup driver is not supported by berth-runtime yet; use the cgroupfs driver (drop --systemd-cgroup)");
         }
         harden_for_container_start()?;
     }

@@ -2,9 +2,10 @@
 //! object, and runc's event JSON (`{"type":"stats","id":...,"data":...}`).
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use berth_cgroups::OomEvent;
 use berth_container::{container, Store};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
@@ -133,22 +134,38 @@ fn parse_interval(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// `events`: one stats event with `--stats`, else one every interval until the
-/// container stops.
+/// `events`: one stats event with `--stats`; else, as runc, a stats event
+/// every interval and an `oom` event whenever the OOM killer runs in the
+/// container's memory cgroup, until the container stops.
 pub fn events(store: &Store, id: &str, once: bool, interval: &str) -> Result<()> {
     let every = parse_interval(interval)?;
-    loop {
-        let stats = match container::stats(store, id) {
-            Ok(s) => s,
-            // The container went away: the stream ends.
-            Err(_) if !once => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
+    if once {
+        let stats = container::stats(store, id)?;
         println!("{}", json!({ "type": "stats", "id": id, "data": stats }));
-        if once {
-            return Ok(());
+        return Ok(());
+    }
+    // Without a memory controller the stream still carries stats.
+    let mut oom = container::watch_oom(store, id).ok();
+    // As runc's ticker: the first stats event comes one interval in.
+    let mut next = Instant::now() + every;
+    loop {
+        let now = Instant::now();
+        if now >= next {
+            let Ok(stats) = container::stats(store, id) else {
+                // The container went away: the stream ends.
+                return Ok(());
+            };
+            println!("{}", json!({ "type": "stats", "id": id, "data": stats }));
+            next = now + every;
+            continue;
         }
-        std::thread::sleep(every);
+        let left = next - now;
+        match oom.as_mut().map(|w| w.wait(left)) {
+            None => std::thread::sleep(left),
+            Some(Ok(OomEvent::Oom(_))) => println!("{}", json!({ "type": "oom", "id": id })),
+            Some(Ok(OomEvent::Timeout)) => {}
+            Some(Ok(OomEvent::Gone) | Err(_)) => oom = None,
+        }
     }
 }
 

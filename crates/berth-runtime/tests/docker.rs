@@ -3,7 +3,8 @@
 //! `--runtime runc` and `--runtime berth`, checks each output and, when both run, that they
 //! agree. Covers: echo, env, workdir, user, exit status, hostname, read-only root, cap-drop /
 //! cap-add, no-new-privileges, seccomp (default and unconfined), tmpfs, bind volumes, memory
-//! limit, `--pid host`, `--network none`, `docker exec` into a detached container, and `-it`
+//! limit, `--memory/--cpus/--pids-limit`, `docker stats/update/pause/unpause`, `--pid host`,
+//! `--network none`, `docker exec` into a detached container, and `-it`
 //! under a real pty. Needs root and docker.io: a missing dockerd fails every test (CI installs
 //! docker.io, so a silent skip would hide a broken setup); deselect both runtimes to skip.
 //!
@@ -358,5 +359,112 @@ docker_test!(interactive_tty, |env| {
         eprintln!("--- {rt} ---\n{output:?}");
         assert!(output.contains("/dev/pts/0"), "{rt}: {output:?}");
         assert_eq!(status.code(), Some(3), "{rt}: {output:?}");
+    }
+});
+
+docker_test!(resource_flags_reach_the_cgroups, |env| {
+    let script = "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us \
+                  cpu/cpu.cfs_period_us pids/pids.max";
+    env.compare(
+        &["--memory", "32m", "--cpus", "0.5", "--pids-limit", "20"],
+        &["sh", "-c", script],
+        true,
+        |o| {
+            o.assert_success();
+            assert_eq!(o.stdout, "33554432\n50000\n100000\n20\n", "{o}");
+        },
+    );
+});
+
+docker_test!(stats_update_pause_unpause, |env| {
+    let mut transcripts: Vec<(String, Vec<String>)> = Vec::new();
+    for rt in &env.runtimes {
+        let name = unique_name("res");
+        let docker = |args: &[&str]| {
+            let out = env.dockerd.docker(args);
+            eprintln!("--- {rt}: docker {} ---\n{out}", args.join(" "));
+            out
+        };
+        let started = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--runtime",
+            rt,
+            "--memory",
+            "32m",
+            IMAGE,
+            "sleep",
+            "1000",
+        ]);
+        started.assert_success();
+        let mut seen = Vec::new();
+
+        let stats = docker(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+            &name,
+        ]);
+        stats.assert_success();
+        let fields: Vec<&str> = stats.stdout.split_whitespace().collect();
+        assert_eq!(fields.first().copied(), Some(name.as_str()), "{stats}");
+        assert!(
+            stats.stdout.contains("/ 32MiB"),
+            "stats shows the limit: {stats}"
+        );
+        seen.push(format!("pids {}", fields.last().copied().unwrap_or("")));
+
+        docker(&["update", "--memory", "64m", "--memory-swap", "128m", &name]).assert_success();
+        let limit = docker(&[
+            "exec",
+            &name,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]);
+        limit.assert_success();
+        seen.push(format!("limit after update {}", limit.stdout.trim()));
+        let inspect = docker(&["inspect", "-f", "{{.HostConfig.Memory}}", &name]);
+        seen.push(format!("inspect {}", inspect.stdout.trim()));
+
+        docker(&["pause", &name]).assert_success();
+        let state = docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+        seen.push(format!("after pause {}", state.stdout.trim()));
+        let frozen = berth_testutil::run_command(
+            &mut env.dockerd.docker_command(&["exec", &name, "true"]),
+            None,
+            Duration::from_secs(30),
+        )
+        .expect("run docker exec");
+        seen.push(format!("exec while paused succeeds: {}", frozen.success()));
+        docker(&["unpause", &name]).assert_success();
+        let state = docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+        seen.push(format!("after unpause {}", state.stdout.trim()));
+        docker(&["exec", &name, "true"]).assert_success();
+
+        docker(&["rm", "-f", &name]).assert_success();
+        transcripts.push((rt.clone(), seen));
+    }
+    for (rt, seen) in &transcripts {
+        assert_eq!(
+            seen.get(1..),
+            Some(
+                &[
+                    "limit after update 67108864".to_string(),
+                    "inspect 67108864".to_string(),
+                    "after pause paused".to_string(),
+                    "exec while paused succeeds: false".to_string(),
+                    "after unpause running".to_string(),
+                ][..]
+            ),
+            "{rt}"
+        );
+    }
+    if let Some(((first_rt, first), rest)) = transcripts.split_first() {
+        for (rt, seen) in rest {
+            assert_eq!(seen, first, "{rt} and {first_rt} differ");
+        }
     }
 });

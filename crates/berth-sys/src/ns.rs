@@ -28,3 +28,20 @@ pub fn unshare_namespaces(flags: libc::c_int) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Gives the calling thread its own filesystem context (`unshare(CLONE_FS)`):
+/// from then on its working directory, root and umask are its own, so a
+/// `chdir` in it does not move the other threads of the process. For a
+/// short-lived helper thread that must work relative to a directory (an
+/// overlay mount with relative lowerdirs).
+pub fn unshare_fs() -> io::Result<()> {
+    // SAFETY: CLONE_FS alone copies the calling thread's fs_struct (cwd, root,
+    // umask) and detaches it from the other threads; no memory, descriptor or
+    // namespace shared with other threads changes, so none can observe a
+    // broken invariant. The kernel allows it in multithreaded processes.
+    let ret = unsafe { libc::unshare(libc::CLONE_FS) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

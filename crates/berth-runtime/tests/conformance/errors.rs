@@ -114,3 +114,51 @@ conformance!(missing_bundle_directory, |rt| {
 conformance!(user_namespace_without_mappings, |rt| {
     rejected(rt, &Bundle::new().namespace("user", None));
 });
+
+conformance!(systemd_cgroup_driver_without_systemd, |rt| {
+    // This host runs no systemd: the systemd driver cannot place the container anywhere.
+    if std::path::Path::new("/run/systemd/system").exists() {
+        eprintln!("skipped: systemd runs on this host");
+        return;
+    }
+    let bundle = Bundle::new().args(&["true"]);
+    bundle.write_config().expect("write config");
+    let id = unique_id("systemd");
+    rt.track(&id, Some(&bundle));
+    let out = rt.raw(&[
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        &bundle.path().to_string_lossy(),
+        &id,
+    ]);
+    out.assert_failure();
+    assert!(!out.stderr.trim().is_empty(), "no error message:\n{out}");
+    if rt.name() == "berth" {
+        assert!(out.stderr.contains("systemd is not running"), "{out}");
+    }
+    assert_nothing_left(rt, &bundle);
+});
+
+conformance!(cpuset_outside_the_host_cpus, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({ "cpu": { "cpus": "4096" } })),
+    );
+});
+
+conformance!(device_rule_with_bad_syntax, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({
+            "devices": [ { "allow": true, "type": "q", "major": 1, "minor": 3, "access": "rwm" } ]
+        })),
+    );
+});
+
+conformance!(memory_limit_below_usage_or_minimum, |rt| {
+    rejected(
+        rt,
+        &Bundle::new().resources(json!({ "memory": { "limit": 4096, "swap": 1024 } })),
+    );
+});

@@ -7,7 +7,8 @@
 //!
 //! Modules: `lifecycle` (verbs and states), `process` (what the container process gets),
 //! `filesystem` (mounts, devices, masking, escapes), `namespaces`, `hooks`, `seccomp`, `errors`
-//! (invalid input leaves nothing behind), `cgroups`, `terminal` (ptys and console sockets).
+//! (invalid input leaves nothing behind), `cgroups`, `resources` (limits measured on a
+//! workload: OOM, quota, freezer, update, stats), `terminal` (ptys and console sockets).
 
 #[macro_use]
 mod common;
@@ -19,5 +20,6 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod resources;
 mod seccomp;
 mod terminal;

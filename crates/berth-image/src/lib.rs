@@ -1,0 +1,73 @@
+//! berth's image store: the image side of the daemon, synchronous (call it
+//! from a blocking pool), no async runtime.
+//!
+//! * [`Digest`] (digest.rs): `sha256:<hex>` validated as go-digest does,
+//!   and [`DigestWriter`], a writer that hashes as it writes.
+//! * [`Reference`] (reference.rs): docker's reference grammar,
+//!   normalisation (`busybox` is `docker.io/library/busybox`), familiar
+//!   form and error messages.
+//! * [`ContentStore`] (content.rs): blobs by digest, written through
+//!   resumable ingests, verified, then linked into place; [`ContentStore::fsck`]
+//!   re-hashes everything.
+//! * [`Manifest`] (manifest.rs), [`ImageConfig`] (config.rs): Docker
+//!   schema 2 and OCI manifests, manifest lists and indexes by media type,
+//!   schema 1 refused; [`Platform`] and [`Matcher`] (platform.rs):
+//!   containerd's platform parsing, matching and index selection.
+//! * [`Metadata`] (metadata.rs): images, tags, digest references and leases
+//!   in SQLite.
+//! * [`gc`] (gc.rs): mark and sweep of unreferenced blobs.
+//! * [`ImageStore`] (store.rs): both stores under one root; resolve a target
+//!   to a platform's image, register it under a name, look an image up as
+//!   docker does (name, id, short id), collect, check.
+//!
+//! # On disk
+//!
+//! ```text
+//! ROOT/                                   e.g. /var/lib/berth/image
+//!   content/blobs/sha256/<hex>            committed blobs (manifests, indexes, configs,
+//!                                         layers), mode 0444, never rewritten
+//!   content/ingest/<sha256 of ref>/ref    an ingest's caller-chosen reference
+//!   content/ingest/<sha256 of ref>/data   the bytes received so far (resume offset = size)
+//!   metadata.db (+ -wal, -shm)            SQLite: images, image_layers, refs, leases,
+//!                                         schema_version
+//! ```
+//!
+//! A blob appears under its digest only by `link(2)` of a synced ingest
+//! whose size and sha256 were checked, followed by a sync of the directory:
+//! after a crash a digest names the right bytes or nothing. Metadata changes
+//! are SQLite transactions (WAL, `synchronous=FULL`). Garbage collection
+//! marks from the metadata (tag and digest-reference targets, image
+//! manifests, configs and layers, leases) and the caller's roots, and holds
+//! the content store's lock so that no commit interleaves with it.
+//!
+//! Errors are one enum per area ([`DigestError`], [`ReferenceError`],
+//! [`ContentError`], [`ManifestError`], [`PlatformError`],
+//! [`MetadataError`]) gathered in [`Error`], each with an [`ErrorKind`].
+
+// Tests may unwrap: a panic there is a failed test.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod content;
+pub mod digest;
+mod error;
+pub mod gc;
+pub mod manifest;
+pub mod metadata;
+pub mod platform;
+pub mod reference;
+mod store;
+
+pub use config::ImageConfig;
+pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, IngestStatus, Writer};
+pub use digest::{Digest, DigestWriter};
+pub use error::{
+    ContentError, DigestError, Error, ErrorKind, ManifestError, MetadataError, PlatformError,
+    ReferenceError,
+};
+pub use gc::{GcOptions, GcReport};
+pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest};
+pub use metadata::{ImageRecord, LayerRecord, Metadata, RefRecord};
+pub use platform::{Matcher, Platform};
+pub use reference::Reference;
+pub use store::{CheckReport, ImageStore, ResolvedImage, MAX_DOCUMENT};
