@@ -129,6 +129,25 @@ pub fn create(
     opts: &CreateOptions,
     foreground: bool,
 ) -> Result<Created> {
+    create_with(store, bundle, opts, foreground, StartBy::Fifo)
+}
+
+/// How a created init is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartBy {
+    /// A later `start` opens `exec.fifo` (runc's create/start split).
+    Fifo,
+    /// `run`: the init goes on as soon as its state is saved; no fifo.
+    Saved,
+}
+
+fn create_with(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    foreground: bool,
+    start_by: StartBy,
+) -> Result<Created> {
     let terminal = bundle
         .spec
         .process()
@@ -148,7 +167,7 @@ pub fn create(
     }
     let lock = store.create_dir(&opts.id)?;
     let mut cgroup = None;
-    let res = create_locked(store, opts, bundle, &lock, &mut cgroup);
+    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -164,6 +183,7 @@ fn create_locked(
     bundle: &Bundle,
     lock: &crate::store::Lock,
     cgroup_out: &mut Option<berth_cgroups::Manager>,
+    start_by: StartBy,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let id = opts.id.as_str();
@@ -194,23 +214,10 @@ fn create_locked(
         .map(berth_cgroups::Manager::join_handles)
         .transpose()?;
 
-    let dir = store.dir(id);
-    let fifo = dir.join(EXEC_FIFO);
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        Mode::from_raw_mode(0o622),
-        0,
-    )
-    .map_err(|e| ContainerError::io("create exec fifo", &fifo, e.into()))?;
-    let _ = std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622));
-    let state_dir = rustix::fs::open(
-        &dir,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ContainerError::io("open", &dir, e.into()))?;
+    let state_dir = match start_by {
+        StartBy::Fifo => Some(make_exec_fifo(&store.dir(id))?),
+        StartBy::Saved => None,
+    };
 
     let bundle_str = bundle.path.to_string_lossy().into_owned();
     let linux = spec.linux().as_ref();
@@ -279,6 +286,27 @@ fn create_locked(
         pid: spawned.pid,
         console: spawned.console,
     })
+}
+
+/// Makes `exec.fifo` in the container's state directory and returns the
+/// directory as an `O_PATH` descriptor for the init to open the fifo in.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let fifo = dir.join(EXEC_FIFO);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(0o622),
+        0,
+    )
+    .map_err(|e| ContainerError::io("create exec fifo", &fifo, e.into()))?;
+    let _ = std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622));
+    rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ContainerError::io("open", dir, e.into()))
 }
 
 /// The signal mask of the calling thread (blocked signals are restored in the
@@ -444,15 +472,45 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
-    if let Some(h) = s.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
-        let bundle = s.bundle.to_string_lossy();
-        let st = HookState::new(id, "running", s.pid, &bundle, &s.spec);
+    poststart(id, s.pid, &s.bundle, &s.spec, || {
+        let _ = berth_sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+    })
+}
+
+/// Runs the poststart hooks of a started container; if one fails the
+/// container is killed, as runc does.
+fn poststart(id: &str, pid: i32, bundle: &Path, spec: &Spec, kill: impl FnOnce()) -> Result<()> {
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+        let bundle = bundle.to_string_lossy();
+        let st = HookState::new(id, "running", pid, &bundle, spec);
         if let Err(e) = hooks::run("poststart", h, &st) {
-            let _ = berth_sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            kill();
             return Err(e);
         }
     }
     Ok(())
+}
+
+/// `create` then start in one process: the init is released when its state
+/// is saved (no exec.fifo), then the poststart hooks run.
+fn create_and_start(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    foreground: bool,
+) -> Result<Created> {
+    let created = create_with(store, bundle, opts, foreground, StartBy::Saved)?;
+    // The init is our child and not yet reaped: its pid cannot be reused.
+    let kill = || {
+        if let Some(p) = rustix::process::Pid::from_raw(created.pid) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    };
+    if let Err(e) = poststart(&opts.id, created.pid, &bundle.path, &bundle.spec, kill) {
+        let _ = delete(store, &opts.id, true);
+        return Err(e);
+    }
+    Ok(created)
 }
 
 /// `run`: create, start, and (unless `detach`) wait for the process and
@@ -465,19 +523,14 @@ pub fn run(
     keep: bool,
 ) -> Result<i32> {
     if detach {
-        let created = create(store, bundle, opts, false)?;
+        let created = create_and_start(store, bundle, opts, false)?;
         drop(created.console);
-        start(store, &opts.id)?;
         return Ok(0);
     }
     let old =
         berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
     let result = (|| {
-        let created = create(store, bundle, opts, true)?;
-        if let Err(e) = start(store, &opts.id) {
-            let _ = delete(store, &opts.id, true);
-            return Err(e);
-        }
+        let created = create_and_start(store, bundle, opts, true)?;
         let code = crate::foreground::wait_foreground(created.pid, created.console)?;
         if !keep {
             delete(store, &opts.id, true)?;

@@ -25,8 +25,10 @@ use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
 #[derive(Debug)]
 pub(crate) enum InitKind {
     /// `create`: set up the rootfs, then wait on `exec.fifo` in the state
-    /// directory (held open as an `O_PATH` descriptor) before exec'ing.
-    Create { state_dir: OwnedFd },
+    /// directory (held open as an `O_PATH` descriptor) before exec'ing; with
+    /// no directory (`run`, which starts the container itself) the parent's
+    /// `Saved` is the start signal and no fifo exists.
+    Create { state_dir: Option<OwnedFd> },
     /// `exec`: the namespaces (mount included) are joined; exec right away.
     Exec,
 }
@@ -288,7 +290,9 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         _ => berth_sys::process::exit_immediately(1),
     }
     if let InitKind::Create { state_dir } = &cfg.kind {
-        wait_for_start(state_dir)?;
+        if let Some(dir) = state_dir {
+            wait_for_start(dir)?;
+        }
         container_hooks(cfg, "startContainer", "running", |h| {
             h.start_container().as_ref()
         })?;
