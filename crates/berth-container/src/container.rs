@@ -92,11 +92,13 @@ fn connect_console(path: &Option<PathBuf>) -> Result<Option<OwnedFd>> {
     }
 }
 
-fn compile_seccomp(spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
+/// The seccomp program of `spec`, compiled once per host and kept in the
+/// state root (see [`Store::seccomp_cache`]).
+fn compile_seccomp(store: &Store, spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
-    let program = berth_seccomp::compile(profile)?;
+    let program = store.seccomp_cache().get_or_compile(profile)?;
     if program.wants_listener() {
         // The listener descriptor would have to travel to linux.seccomp.listenerPath;
         // until it does, refuse rather than run with a closed listener.
@@ -192,7 +194,7 @@ fn create_locked(
         .as_ref()
         .ok_or_else(|| ContainerError::InvalidConfig("process must be specified".into()))?;
     let plan = NamespacePlan::from_spec(linux_namespaces(spec))?;
-    let seccomp = compile_seccomp(spec)?;
+    let seccomp = compile_seccomp(store, spec)?;
     let last_cap = capabilities::last_cap();
     let caps = cap_masks(process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;
@@ -722,7 +724,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             })
             .collect::<Result<Vec<_>>>()?,
     )?;
-    let seccomp = compile_seccomp(&s.spec)?;
+    let seccomp = compile_seccomp(store, &s.spec)?;
     let last_cap = capabilities::last_cap();
     let caps = cap_masks(&opts.process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;

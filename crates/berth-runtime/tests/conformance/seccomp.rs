@@ -182,3 +182,33 @@ conformance!(seccomp_default_errno_with_allow_list, |rt| {
         "defaultErrnoRet 1 is EPERM:\n{out}"
     );
 });
+
+conformance!(
+    a_profile_is_compiled_once_and_the_cached_program_holds,
+    |rt| {
+        // berth keeps compiled programs under its root (`@seccomp-cache`); every start with the
+        // same profile must behave the same, from the cache or not, and a damaged entry must
+        // neither fail a start nor weaken the filter.
+        let b = Bundle::new()
+            .tmpfs("/tmp", &[])
+            .seccomp(deny(&["mkdir", "mkdirat"], "SCMP_ACT_ERRNO", Some(13)))
+            .sh("mkdir /tmp/x; echo mkdir=$?");
+        let cache = rt.root().join("@seccomp-cache");
+        for round in 0..3 {
+            assert_eq!(run_ok(rt, &b), "mkdir=1\n", "round {round}");
+            if rt.name() != "berth" {
+                continue;
+            }
+            let entries: Vec<_> = std::fs::read_dir(&cache)
+                .expect("berth stores compiled programs")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert_eq!(entries.len(), 1, "one profile, one entry: {entries:?}");
+            if round == 1 {
+                std::fs::write(&entries[0], b"BSC1 not a program").expect("damage the entry");
+            }
+        }
+        assert!(rt.list_json().is_empty(), "the cache is not a container");
+    }
+);
