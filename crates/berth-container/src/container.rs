@@ -92,21 +92,38 @@ fn connect_console(path: &Option<PathBuf>) -> Result<Option<OwnedFd>> {
     }
 }
 
+/// Hands a seccomp listener of process `pid` to the spec's `listenerPath`.
+fn seccomp_listener(
+    spec: &Spec,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    fd: OwnedFd,
+) -> Result<()> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Err(ContainerError::Init(
+            "a seccomp listener without a seccomp profile".into(),
+        ));
+    };
+    let Some(path) = profile.listener_path() else {
+        return Err(ContainerError::InvalidConfig(
+            "linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath".into(),
+        ));
+    };
+    let bundle = bundle.to_string_lossy();
+    let state = HookState::new(id, status, pid, &bundle, spec);
+    let metadata = profile.listener_metadata().as_deref().unwrap_or("");
+    crate::seccomp_agent::send_listener(path, metadata, &state, fd.as_fd())
+}
+
 /// The seccomp program of `spec`, compiled once per host and kept in the
 /// state root (see [`Store::seccomp_cache`]).
 fn compile_seccomp(store: &Store, spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
-    let program = store.seccomp_cache().get_or_compile(profile)?;
-    if program.wants_listener() {
-        // The listener descriptor would have to travel to linux.seccomp.listenerPath;
-        // until it does, refuse rather than run with a closed listener.
-        return Err(ContainerError::Unsupported(
-            "seccomp SCMP_ACT_NOTIFY (listenerPath) is not supported by berth-runtime yet".into(),
-        ));
-    }
-    Ok(Some(program))
+    Ok(Some(store.seccomp_cache().get_or_compile(profile)?))
 }
 
 fn cap_masks(p: &Process, last_cap: u32) -> Result<Option<CapMasks>> {
@@ -282,6 +299,9 @@ fn create_locked(
             .unwrap_or_default(),
         create_runtime_hooks: &create_runtime_hooks,
         on_ready: &save,
+        on_seccomp_listener: &|pid, fd| {
+            seccomp_listener(spec, id, "creating", pid, &bundle.path, fd)
+        },
     };
     let spawned = spawn::spawn(&cfg, &parent)?;
     Ok(Created {
@@ -771,6 +791,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             gid_mappings: &[],
             create_runtime_hooks: &no_hooks,
             on_ready: &record,
+            on_seccomp_listener: &|pid, fd| {
+                seccomp_listener(&s.spec, &opts.id, "running", pid, &s.bundle, fd)
+            },
         };
         let spawned = spawn::spawn(&cfg, &parent)?;
         if opts.detach {
