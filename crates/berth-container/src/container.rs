@@ -216,12 +216,23 @@ fn create_locked(
     let caps = cap_masks(process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;
 
-    let manager = crate::cgroup::manager_for(spec, id)?;
+    let mut manager = crate::cgroup::manager_for(spec, id)?;
     if let Some(m) = &manager {
         *cgroup_out = Some(m.clone());
-        m.create()?;
-        if let Some(r) = crate::cgroup::effective_resources(spec) {
-            m.apply(&r)?;
+        match m.create() {
+            Ok(()) => {
+                if let Some(r) = crate::cgroup::effective_resources(spec) {
+                    m.apply(&r)?;
+                }
+            }
+            Err(e) if e.is_permission_denied() && crate::cgroup::can_run_without(spec) => {
+                // A non-root caller without a delegated cgroup, and nothing to
+                // limit: run without one, as runc's rootless mode does.
+                let _ = m.destroy();
+                *cgroup_out = None;
+                manager = None;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     let cgroup_mounts = manager

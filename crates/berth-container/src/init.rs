@@ -89,6 +89,20 @@ fn fail(chan: &Channel, e: InitError) -> ! {
 /// Stage one: join the namespaces given by path, create the user namespace
 /// (the parent writes its id maps), unshare the rest, then fork the init as a
 /// sibling (`CLONE_PARENT`) so that the runtime can wait for it.
+/// Asks the parent for this process's user-namespace id maps and waits for
+/// them. The process is dumpable meanwhile: a non-root parent can write the
+/// /proc files of a non-dumpable child no more than any other (runc toggles
+/// it the same way).
+fn request_id_maps(chan: &Channel) -> InitResult {
+    use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+    set_dumpable_behavior(DumpableBehavior::Dumpable).ctx("prctl(PR_SET_DUMPABLE, 1)")?;
+    chan.send(&Msg::NeedIdMaps)
+        .map_err(|e| InitError(e.to_string()))?;
+    chan.expect(&Msg::IdMapsDone)
+        .map_err(|e| InitError(e.to_string()))?;
+    set_dumpable_behavior(DumpableBehavior::NotDumpable).ctx("prctl(PR_SET_DUMPABLE, 0)")
+}
+
 pub(crate) fn stage_one(cfg: &InitConfig<'_>, chan: &Channel) -> ! {
     match stage_one_steps(cfg, chan) {
         Ok(never) => match never {},
@@ -109,10 +123,7 @@ fn stage_one_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallibl
     if cfg.plan.isolates(LinuxNamespaceType::User) {
         if cfg.plan.creates(LinuxNamespaceType::User) {
             berth_sys::ns::unshare_namespaces(libc::CLONE_NEWUSER).ctx("create user namespace")?;
-            chan.send(&Msg::NeedIdMaps)
-                .map_err(|e| InitError(e.to_string()))?;
-            chan.expect(&Msg::IdMapsDone)
-                .map_err(|e| InitError(e.to_string()))?;
+            request_id_maps(chan)?;
         }
         become_root()?;
     }
@@ -195,6 +206,10 @@ pub(crate) fn container_init(cfg: &InitConfig<'_>, chan: &Channel, in_v2: bool) 
 
 fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if cfg.plan.creates(LinuxNamespaceType::User) && !cfg.plan.needs_two_stages() {
+        // The clone made the user namespace: its id maps come first.
+        request_id_maps(chan)?;
+    }
     chan.expect(&Msg::Go)
         .map_err(|e| InitError(e.to_string()))?;
     if cfg.plan.isolates(LinuxNamespaceType::User) {

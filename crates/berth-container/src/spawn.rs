@@ -111,7 +111,18 @@ fn drive(
         pid
     } else {
         if new_userns {
+            match chan.recv()? {
+                Some((Msg::NeedIdMaps, _)) => {}
+                Some((Msg::Error(e), _)) => return Err(ContainerError::Init(e)),
+                Some((m, _)) => {
+                    return Err(ContainerError::Init(format!(
+                        "unexpected message {m:?} from init, expected NeedIdMaps"
+                    )))
+                }
+                None => return Err(ContainerError::Init(exit_reason(first))),
+            }
             write_id_maps(first, parent.uid_mappings, parent.gid_mappings)?;
+            chan.send(&Msg::IdMapsDone)?;
         }
         first
     };
