@@ -353,6 +353,12 @@ fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 
 /// rmdir of a cgroup tree, deepest first. ENOENT is success.
 fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    // Usually there are no sub-cgroups: try the rmdir before listing.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == IoKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for sub in sub_cgroups(dir)? {
         remove_tree(&sub)?;
     }
