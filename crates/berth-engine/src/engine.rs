@@ -205,10 +205,11 @@ mod tests {
     fn id_is_created_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = EngineConfig::new(dir.path(), dir.path());
-        let a = Engine::open(cfg.clone()).unwrap();
-        assert!(is_uuid(a.id()), "{}", a.id());
+        let a = Engine::open(cfg.clone()).unwrap().id().to_owned();
+        assert!(is_uuid(&a), "{a}");
+        // The stores are locked while an engine has them open: one engine at a time.
         let b = Engine::open(cfg).unwrap();
-        assert_eq!(a.id(), b.id());
+        assert_eq!(a, b.id());
     }
 
     #[test]

@@ -34,7 +34,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-
 /// Unix seconds of an RFC 3339 time (`2024-05-01T10:00:00.123Z`, `...+02:00`); `None` if it
 /// does not parse.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -54,7 +53,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let mut t = hms.splitn(3, ':');
     let (hh, mm, ss) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
     // Skip the fraction, then read the zone.
-    let zone = zone.strip_prefix('.').map_or(zone, |z| z.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let zone = zone
+        .strip_prefix('.')
+        .map_or(zone, |z| z.trim_start_matches(|c: char| c.is_ascii_digit()));
     let offset = match zone {
         "Z" | "z" => 0,
         z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
@@ -97,7 +98,10 @@ mod tests {
     fn parses_back() {
         assert_eq!(parse_rfc3339("2026-12-01T20:04:45Z"), Some(1_796_155_485));
         assert_eq!(parse_rfc3339("2000-02-29T12:34:56.5Z"), Some(951_827_696));
-        assert_eq!(parse_rfc3339("2000-02-29T14:34:56+02:00"), Some(951_827_696));
+        assert_eq!(
+            parse_rfc3339("2000-02-29T14:34:56+02:00"),
+            Some(951_827_696)
+        );
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00.000000000Z"), Some(0));
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2000-13-01T00:00:00Z"), None);

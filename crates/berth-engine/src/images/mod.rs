@@ -26,9 +26,7 @@ use crate::error::EngineError;
 
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
-pub use query::{
-    DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport,
-};
+pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
 
 /// Images under the daemon's root: `<root>/image` (content and metadata) and
 /// `<root>/snapshots` (unpacked layers).

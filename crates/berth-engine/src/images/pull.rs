@@ -264,9 +264,7 @@ impl ImageService {
         let config_bytes = if self.inner.store.content().exists(&config_digest) {
             let d = config_digest.clone();
             self.blocking(move |s| {
-                Ok(s.store
-                    .content()
-                    .read_blob(&d, berth_image::MAX_DOCUMENT)?)
+                Ok(s.store.content().read_blob(&d, berth_image::MAX_DOCUMENT)?)
             })
             .await?
         } else {
@@ -336,8 +334,7 @@ impl ImageService {
             }
             sizes
         } else {
-            futures_util::future::try_join_all(jobs.into_iter().map(|j| self.pull_layer(j)))
-                .await?
+            futures_util::future::try_join_all(jobs.into_iter().map(|j| self.pull_layer(j))).await?
         };
         record.size = sizes.iter().sum();
 
@@ -444,12 +441,22 @@ impl ImageService {
     async fn unpack_from_blob(&self, job: &LayerJob) -> Result<u64, EngineError> {
         let blob = job.layer.digest.clone();
         let opts = unpack_options(job);
-        let (name, parent) = (job.chain_id.to_string(), job.parent.as_ref().map(|p| p.to_string()));
+        let (name, parent) = (
+            job.chain_id.to_string(),
+            job.parent.as_ref().map(|p| p.to_string()),
+        );
         self.blocking(move |s| {
-            let file = s.store.content().open_blob(&blob).map_err(EngineError::image)?;
-            let applied = s
-                .snapshots
-                .apply_layer(&name, parent.as_deref(), io::BufReader::new(file), &opts)?;
+            let file = s
+                .store
+                .content()
+                .open_blob(&blob)
+                .map_err(EngineError::image)?;
+            let applied = s.snapshots.apply_layer(
+                &name,
+                parent.as_deref(),
+                io::BufReader::new(file),
+                &opts,
+            )?;
             Ok(applied.info.size.unwrap_or(0))
         })
         .await
@@ -464,7 +471,11 @@ impl ImageService {
         // Open (or resume) the ingest and hash what it already holds.
         let (writer, digester) = self
             .blocking(move |s| {
-                let mut writer = s.store.content().writer(&reference).map_err(EngineError::image)?;
+                let mut writer = s
+                    .store
+                    .content()
+                    .writer(&reference)
+                    .map_err(EngineError::image)?;
                 let mut digester = Digester::new();
                 if writer.offset() > total {
                     writer.reset().map_err(EngineError::image)?;
@@ -492,7 +503,10 @@ impl ImageService {
         let (mut pipe_in, pipe_out) = tokio::io::duplex(PIPE_BUFFER);
         let handle = Handle::current();
         let opts = unpack_options(job);
-        let (name, parent) = (job.chain_id.to_string(), job.parent.as_ref().map(|p| p.to_string()));
+        let (name, parent) = (
+            job.chain_id.to_string(),
+            job.parent.as_ref().map(|p| p.to_string()),
+        );
         let digest = job.layer.digest.clone();
         let inner = self.inner.clone();
         let unpacker = tokio::task::spawn_blocking(move || -> Result<(), EngineError> {

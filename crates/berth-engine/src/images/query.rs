@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use berth_image::{Digest, GcOptions, ImageConfig, ImageRecord, Reference};
 
-use super::{chain_ids, Inner, ImageService};
+use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
 use crate::time::parse_rfc3339;
 
@@ -150,9 +150,13 @@ impl ImageService {
             let refs = s.store.metadata().refs_of(&image.id)?;
             let tags: Vec<String> = summary(&image, &config, &refs).repo_tags;
             let chains = chain_ids(&config.rootfs.diff_ids);
-            let mut layer_sizes = chains
-                .iter()
-                .map(|c| s.snapshots.stat(c.as_str()).ok().and_then(|i| i.size).unwrap_or(0));
+            let mut layer_sizes = chains.iter().map(|c| {
+                s.snapshots
+                    .stat(c.as_str())
+                    .ok()
+                    .and_then(|i| i.size)
+                    .unwrap_or(0)
+            });
             let mut out: Vec<HistoryEntry> = config
                 .history
                 .iter()
@@ -163,7 +167,11 @@ impl ImageService {
                         created: h.created.as_deref().and_then(parse_rfc3339).unwrap_or(0),
                         created_by: h.created_by.clone().unwrap_or_default(),
                         tags: Vec::new(),
-                        size: if empty { 0 } else { layer_sizes.next().unwrap_or(0) },
+                        size: if empty {
+                            0
+                        } else {
+                            layer_sizes.next().unwrap_or(0)
+                        },
                         comment: h.comment.clone().unwrap_or_default(),
                     }
                 })
@@ -245,7 +253,11 @@ fn list(s: &Inner, f: &ImageFilters) -> Result<Vec<ImageSummary>, EngineError> {
     let md = s.store.metadata();
     let created_of = |name: &str| -> Result<i64, EngineError> {
         let image = s.store.lookup(name)?;
-        Ok(image.created.as_deref().and_then(parse_rfc3339).unwrap_or(0))
+        Ok(image
+            .created
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .unwrap_or(0))
     };
     let before = f.before.as_deref().map(created_of).transpose()?;
     let since = f.since.as_deref().map(created_of).transpose()?;
@@ -354,9 +366,10 @@ fn remove(
             .iter()
             .any(|x| x.reference.tag().is_some() && x.reference.familiar_name() == repo);
         if !others_in_repo {
-            for x in left.iter().filter(|x| {
-                x.reference.digest().is_some() && x.reference.familiar_name() == repo
-            }) {
+            for x in left
+                .iter()
+                .filter(|x| x.reference.digest().is_some() && x.reference.familiar_name() == repo)
+            {
                 md.remove_ref(&x.reference)?;
                 items.push(DeleteItem::Untagged(x.reference.familiar()));
             }
