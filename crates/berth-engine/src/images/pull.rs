@@ -350,6 +350,14 @@ impl ImageService {
                 let md = s.store.metadata();
                 let stored = md.put_image(&record)?;
                 md.set_ref(&name, &stored.id, &target, &target_type)?;
+                // As dockerd: a pull by tag also records `repo@digest` (RepoDigests), unless
+                // that digest already names another image.
+                if name.tag().is_some() {
+                    let by_digest = name.repository().with_digest(target.clone());
+                    if md.get_ref(&by_digest)?.is_none() {
+                        md.set_ref(&by_digest, &stored.id, &target, &target_type)?;
+                    }
+                }
                 Ok(stored)
             })
             .await?;

@@ -282,20 +282,20 @@ fn list(s: &Inner, f: &ImageFilters) -> Result<Vec<ImageSummary>, EngineError> {
         }
         if !f.references.is_empty() {
             // As dockerd: the image stays if a name matches, showing only matching names.
-            let matching: Vec<String> = refs
-                .iter()
-                .filter(|r| r.reference.tag().is_some())
-                .filter(|r| {
-                    f.references.iter().any(|p| {
-                        glob(p, &r.reference.familiar()) || glob(p, &r.reference.familiar_name())
-                    })
+            let matches = |r: &&berth_image::RefRecord| {
+                f.references.iter().any(|p| {
+                    glob(p, &r.reference.familiar()) || glob(p, &r.reference.familiar_name())
                 })
-                .map(|r| r.reference.familiar())
-                .collect();
-            if matching.is_empty() {
+            };
+            let (tags, digests): (Vec<_>, Vec<_>) = refs
+                .iter()
+                .filter(matches)
+                .partition(|r| r.reference.tag().is_some());
+            if tags.is_empty() && digests.is_empty() {
                 continue;
             }
-            sum.repo_tags = matching;
+            sum.repo_tags = tags.iter().map(|r| r.reference.familiar()).collect();
+            sum.repo_digests = digests.iter().map(|r| r.reference.familiar()).collect();
         }
         out.push(sum);
     }
@@ -315,7 +315,8 @@ fn summary(
         .collect();
     let repo_digests: BTreeSet<String> = refs
         .iter()
-        .map(|r| format!("{}@{}", r.reference.familiar_name(), r.target))
+        .filter(|r| r.reference.digest().is_some())
+        .map(|r| r.reference.familiar())
         .collect();
     ImageSummary {
         id: image.id.clone(),

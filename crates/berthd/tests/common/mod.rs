@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod registry;
+
 use berth_testutil::{run_command, Output};
 use tempfile::TempDir;
 

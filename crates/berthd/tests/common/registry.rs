@@ -1,0 +1,249 @@
+//! A real registry for the image tests: Debian's `docker-registry` (distribution 2.8) on a free
+//! loopback port with its storage in a temp dir, killed in Drop; and busybox images built with
+//! umoci from busybox-static's /bin/busybox and pushed with skopeo. Copied (reduced) from
+//! berth-registry's fixtures so that each crate's tests can change alone.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running docker-registry without auth.
+pub struct RegistryServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl RegistryServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data).unwrap();
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("config.yml");
+            fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n",
+                    data.display()
+                ),
+            )
+            .unwrap();
+            let log = fs::File::create(dir.path().join("registry.log")).unwrap();
+            let mut child = Command::new(REGISTRY_BIN)
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self { child, port, dir };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let log = fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
+        panic!("docker-registry did not start: {log}");
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The registry's file for blob `digest` (`sha256:<hex>`), to break it on purpose.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A busybox image as an OCI layout: layer 1 /bin/busybox and /bin/sh, layer 2
+/// `/etc/berth-note` holding `note`; `CMD ["sh"]`, a label `berth.test=<note>`.
+pub struct BuiltImage {
+    pub dir: tempfile::TempDir,
+    pub layout: PathBuf,
+}
+
+impl BuiltImage {
+    pub fn build(note: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        let image = format!("{}:latest", layout.display());
+        let bundle = dir.path().join("bundle");
+        run(Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout));
+        run(Command::new("umoci").args(["new", "--image", &image]));
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        let bin = bundle.join("rootfs/bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
+        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY busybox /bin/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        // repack builds on the image the bundle was unpacked from: unpack again for layer 2.
+        let bundle = dir.path().join("bundle2");
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        let etc = bundle.join("rootfs/etc");
+        fs::create_dir_all(&etc).unwrap();
+        fs::write(etc.join("berth-note"), note).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY note /etc/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        run(Command::new("umoci").args([
+            "config",
+            "--image",
+            &image,
+            "--config.cmd",
+            "sh",
+            "--config.label",
+            &format!("berth.test={note}"),
+            "--architecture",
+            "amd64",
+            "--os",
+            "linux",
+        ]));
+        BuiltImage { dir, layout }
+    }
+
+    /// This image with one more layer: `/etc/berth-note` now holding `note`, and the label
+    /// `berth.test=<note>`; the layers below are shared (same digests).
+    pub fn derive(&self, note: &str) -> BuiltImage {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
+        let image = format!("{}:latest", layout.display());
+        let bundle = dir.path().join("bundle");
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        fs::write(bundle.join("rootfs/etc/berth-note"), note).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY note /etc/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        run(Command::new("umoci").args([
+            "config",
+            "--image",
+            &image,
+            "--config.label",
+            &format!("berth.test={note}"),
+        ]));
+        BuiltImage { dir, layout }
+    }
+
+    /// `skopeo copy` to `docker://HOST/REPO:TAG` as Docker schema 2 (what docker push makes).
+    pub fn push(&self, host: &str, repo_tag: &str) {
+        run(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--format",
+            "v2s2",
+            &format!("oci:{}:latest", self.layout.display()),
+            &format!("docker://{host}/{repo_tag}"),
+        ]));
+    }
+}
+
+/// The layer digests of `HOST/REPO:TAG` as skopeo sees them.
+pub fn skopeo_layers(host: &str, repo_tag: &str) -> Vec<String> {
+    let out = run(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{host}/{repo_tag}"),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether the tools these tests need are installed.
+pub fn tools_available() -> bool {
+    [
+        REGISTRY_BIN,
+        "/usr/bin/skopeo",
+        "/usr/bin/umoci",
+        "/bin/busybox",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists())
+}
