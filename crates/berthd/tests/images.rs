@@ -520,7 +520,6 @@ fn pull_errors_are_dockerds() {
             .stdout_trimmed(),
         ""
     );
-    // No pull leaves a lease behind (berthd's store, read with the sqlite3 CLI if present).
 }
 
 #[test]
