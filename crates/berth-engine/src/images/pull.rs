@@ -298,45 +298,40 @@ impl ImageService {
             .map_err(EngineError::image)?;
         let mut record = resolved.record().map_err(EngineError::image)?;
 
-        // The layers.
+        // The layers, unless the image is here already with all of them (then dockerd
+        // reports no layer at all).
         let diff_ids = config.rootfs.diff_ids.clone();
         let chains = chain_ids(&diff_ids);
-        let jobs: Vec<LayerJob> = manifest
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, layer)| LayerJob {
-                reference: reference.clone(),
-                registry: registry.clone(),
-                repo: repo.clone(),
-                lease: lease.clone(),
-                layer: layer.clone(),
-                diff_id: diff_ids[i].clone(),
-                chain_id: chains[i].clone(),
-                parent: i.checked_sub(1).map(|p| chains[p].clone()),
-                progress: progress.clone(),
+        let existing = {
+            let (id, chains) = (config_digest.clone(), chains.clone());
+            self.blocking(move |s| {
+                let Some(image) = s.store.metadata().image(&id)? else {
+                    return Ok(None);
+                };
+                let complete = chains.iter().all(|c| s.snapshots.stat(c.as_str()).is_ok())
+                    && image
+                        .layers
+                        .iter()
+                        .all(|l| s.store.content().exists(&l.blob));
+                Ok(complete.then_some(image))
             })
-            .collect();
-        for j in &jobs {
-            send(
-                j.progress.as_ref(),
-                PullProgress::Layer {
-                    id: short(&j.layer.digest),
-                    status: LayerStatus::PullingFsLayer,
-                },
-            );
-        }
-        let sizes: Vec<u64> = if self.inner.snapshots.driver() == Driver::Vfs {
-            // vfs snapshots copy their parent: one layer after the other.
-            let mut sizes = Vec::new();
-            for j in jobs {
-                sizes.push(self.pull_layer(j).await?);
-            }
-            sizes
-        } else {
-            futures_util::future::try_join_all(jobs.into_iter().map(|j| self.pull_layer(j))).await?
+            .await?
         };
-        record.size = sizes.iter().sum();
+        if let Some(image) = existing {
+            record = image;
+        } else {
+            record.size = self
+                .pull_layers(
+                    &manifest,
+                    &diff_ids,
+                    &chains,
+                    &reference,
+                    &registry,
+                    &lease,
+                    progress.as_ref(),
+                )
+                .await?;
+        }
 
         // Register the image and its name.
         let up_to_date = before
@@ -367,6 +362,57 @@ impl ImageService {
             digest: top_digest,
             up_to_date,
         })
+    }
+
+    /// Downloads and unpacks every layer; returns their unpacked size.
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_layers(
+        &self,
+        manifest: &berth_image::ImageManifest,
+        diff_ids: &[Digest],
+        chains: &[Digest],
+        reference: &Reference,
+        registry: &Registry,
+        lease: &str,
+        progress: Option<&ProgressSender>,
+    ) -> Result<u64, EngineError> {
+        let repo = reference.path().to_owned();
+        let jobs: Vec<LayerJob> = manifest
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| LayerJob {
+                reference: reference.clone(),
+                registry: registry.clone(),
+                repo: repo.clone(),
+                lease: lease.to_owned(),
+                layer: layer.clone(),
+                diff_id: diff_ids[i].clone(),
+                chain_id: chains[i].clone(),
+                parent: i.checked_sub(1).map(|p| chains[p].clone()),
+                progress: progress.cloned(),
+            })
+            .collect();
+        for j in &jobs {
+            send(
+                j.progress.as_ref(),
+                PullProgress::Layer {
+                    id: short(&j.layer.digest),
+                    status: LayerStatus::PullingFsLayer,
+                },
+            );
+        }
+        let sizes: Vec<u64> = if self.inner.snapshots.driver() == Driver::Vfs {
+            // vfs snapshots copy their parent: one layer after the other.
+            let mut sizes = Vec::new();
+            for j in jobs {
+                sizes.push(self.pull_layer(j).await?);
+            }
+            sizes
+        } else {
+            futures_util::future::try_join_all(jobs.into_iter().map(|j| self.pull_layer(j))).await?
+        };
+        Ok(sizes.iter().sum())
     }
 
     /// Adds `digest` to the lease, then commits `data` under it (verified).

@@ -31,6 +31,12 @@ pub struct RegistryServer {
 
 impl RegistryServer {
     pub fn start() -> Self {
+        Self::start_in(None)
+    }
+
+    /// Starts the registry in the network namespace `netns` (`/proc/PID/ns/net`) when given,
+    /// on that namespace's loopback, else on the host's.
+    pub fn start_in(netns: Option<&Path>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         fs::create_dir_all(&data).unwrap();
@@ -48,7 +54,17 @@ impl RegistryServer {
             )
             .unwrap();
             let log = fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new(REGISTRY_BIN)
+            let mut cmd = match netns {
+                Some(ns) => {
+                    let mut c = Command::new("nsenter");
+                    c.arg(format!("--net={}", ns.display()))
+                        .arg("--")
+                        .arg(REGISTRY_BIN);
+                    c
+                }
+                None => Command::new(REGISTRY_BIN),
+            };
+            let mut child = cmd
                 .arg("serve")
                 .arg(&config)
                 .stdin(Stdio::null())
@@ -61,7 +77,16 @@ impl RegistryServer {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let up = match netns {
+                    None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                    Some(ns) => Command::new("nsenter")
+                        .arg(format!("--net={}", ns.display()))
+                        .args(["--", "curl", "-sf", "-o", "/dev/null", "--max-time", "2"])
+                        .arg(format!("http://127.0.0.1:{port}/v2/"))
+                        .status()
+                        .is_ok_and(|s| s.success()),
+                };
+                if up {
                     return Self { child, port, dir };
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -208,7 +233,20 @@ impl BuiltImage {
 
     /// `skopeo copy` to `docker://HOST/REPO:TAG` as Docker schema 2 (what docker push makes).
     pub fn push(&self, host: &str, repo_tag: &str) {
-        run(Command::new("skopeo").args([
+        self.push_in(None, host, repo_tag);
+    }
+
+    /// [`BuiltImage::push`] from inside the network namespace `netns` when given.
+    pub fn push_in(&self, netns: Option<&Path>, host: &str, repo_tag: &str) {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).args(["--", "skopeo"]);
+                c
+            }
+            None => Command::new("skopeo"),
+        };
+        run(cmd.args([
             "copy",
             "-q",
             "--dest-tls-verify=false",
