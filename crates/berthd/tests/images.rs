@@ -3,9 +3,8 @@
 //! built with umoci and pushed with skopeo. Needs docker.io (the CLI), docker-registry, skopeo,
 //! umoci and busybox-static; runs as root (layers are unpacked with their owners).
 //!
-//! dockerd itself is not compared here: the `Dockerd` fixture runs it in a network namespace
-//! of its own, where the registry on the host's loopback is out of reach. The expected lines
-//! are dockerd 20.10's, as its distribution code and docs write them.
+//! The expected lines are dockerd 20.10's; images_dockerd.rs checks the same commands against
+//! a real dockerd pulling from the same registry.
 
 #![allow(clippy::unwrap_used)]
 

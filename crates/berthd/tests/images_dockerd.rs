@@ -113,12 +113,33 @@ fn berthd_and_dockerd_pull_and_show_the_same_image() {
     // The same listing and the same inspect shape.
     for args in [
         &["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"][..],
-        &["images", "--digests", "--format", "{{.Repository}} {{.Digest}}"][..],
-        &["history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}} {{.Comment}}", &name][..],
-        &["image", "inspect", "-f", "{{.Config.Cmd}} {{.RootFS.Layers}} {{.Config.Labels}}", &name][..],
+        &[
+            "images",
+            "--digests",
+            "--format",
+            "{{.Repository}} {{.Digest}}",
+        ][..],
+        &[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.CreatedBy}} {{.Comment}}",
+            &name,
+        ][..],
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Cmd}} {{.RootFS.Layers}} {{.Config.Labels}}",
+            &name,
+        ][..],
     ] {
         let (a, b) = (berthd.docker(args), dockerd.docker(args));
-        assert_eq!(a.assert_success().stdout, b.assert_success().stdout, "docker {args:?}");
+        assert_eq!(
+            a.assert_success().stdout,
+            b.assert_success().stdout,
+            "docker {args:?}"
+        );
     }
     let inspect = |o: Output| -> Value {
         let v: Value = serde_json::from_str(&o.assert_success().stdout).unwrap();
@@ -128,7 +149,14 @@ fn berthd_and_dockerd_pull_and_show_the_same_image() {
         inspect(berthd.docker(&["image", "inspect", &name])),
         inspect(dockerd.docker(&["image", "inspect", &name])),
     );
-    for k in ["Id", "RepoTags", "RepoDigests", "Architecture", "Os", "RootFS"] {
+    for k in [
+        "Id",
+        "RepoTags",
+        "RepoDigests",
+        "Architecture",
+        "Os",
+        "RootFS",
+    ] {
         assert_eq!(a[k], b[k], "{k}");
     }
     let (mut sa, mut sb) = (BTreeSet::new(), BTreeSet::new());

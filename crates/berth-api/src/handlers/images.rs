@@ -290,7 +290,11 @@ fn render_inspect(d: ImageDetails) -> t::ImageInspect {
         size,
         virtual_size: size,
         graph_driver: t::GraphDriver {
-            data: None,
+            data: if d.driver_data.is_empty() {
+                None
+            } else {
+                Some(d.driver_data)
+            },
             name: d.driver.into(),
         },
         root_fs: t::RootFs {

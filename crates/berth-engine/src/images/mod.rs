@@ -15,7 +15,7 @@ mod pull;
 mod query;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_image::{Digest, ImageStore};
@@ -36,6 +36,8 @@ pub struct ImageService {
 }
 
 pub(crate) struct Inner {
+    /// The daemon's root.
+    root: PathBuf,
     store: Arc<ImageStore>,
     snapshots: Arc<Snapshotter>,
     registry_options: RegistryOptions,
@@ -65,6 +67,7 @@ impl ImageService {
         let snapshots = Snapshotter::open(&root.join("snapshots"), None)?;
         Ok(ImageService {
             inner: Arc::new(Inner {
+                root: root.to_path_buf(),
                 store: Arc::new(store),
                 snapshots: Arc::new(snapshots),
                 registry_options,

@@ -16,7 +16,6 @@ pub enum PullProgress {
 pub enum LayerStatus {
     PullingFsLayer,
     AlreadyExists,
-    Waiting,
     Downloading { current: u64, total: u64 },
     VerifyingChecksum,
     DownloadComplete,
@@ -30,7 +29,6 @@ impl LayerStatus {
         match self {
             LayerStatus::PullingFsLayer => "Pulling fs layer",
             LayerStatus::AlreadyExists => "Already exists",
-            LayerStatus::Waiting => "Waiting",
             LayerStatus::Downloading { .. } => "Downloading",
             LayerStatus::VerifyingChecksum => "Verifying Checksum",
             LayerStatus::DownloadComplete => "Download complete",

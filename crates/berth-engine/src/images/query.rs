@@ -36,6 +36,9 @@ pub struct ImageDetails {
     pub last_tag_time: Option<i64>,
     /// `overlay2` or `vfs`.
     pub driver: &'static str,
+    /// Where the layers are, as dockerd's overlay2 reports them (`LowerDir`, `UpperDir`,
+    /// `MergedDir`, `WorkDir`); empty for vfs.
+    pub driver_data: BTreeMap<String, String>,
 }
 
 /// One line of `docker history`, newest first.
@@ -127,6 +130,7 @@ impl ImageService {
             let config = s.store.config(&image.id)?;
             let refs = s.store.metadata().refs_of(&image.id)?;
             let last_tag_time = refs.iter().map(|r| r.updated).max();
+            let driver_data = driver_data(s, &chain_ids(&config.rootfs.diff_ids));
             Ok(ImageDetails {
                 summary: summary(&image, &config, &refs),
                 created: config.created.clone(),
@@ -136,6 +140,7 @@ impl ImageService {
                     berth_snapshot::Driver::Overlay => "overlay2",
                     berth_snapshot::Driver::Vfs => "vfs",
                 },
+                driver_data,
             })
         })
         .await
@@ -247,6 +252,41 @@ impl ImageService {
         })
         .await
     }
+}
+
+/// dockerd's overlay2 `GraphDriver.Data` for an image whose layers are `chains`: the top
+/// layer's directories and the lower layers' diff dirs, topmost first (berth-snapshot's layout,
+/// docs/layout.md).
+fn driver_data(s: &Inner, chains: &[Digest]) -> BTreeMap<String, String> {
+    let mut data = BTreeMap::new();
+    if s.snapshots.driver() != berth_snapshot::Driver::Overlay {
+        return data;
+    }
+    let dir = |c: &Digest| {
+        s.root
+            .join("snapshots/overlay/snapshots")
+            .join(c.as_str().replace(':', "+"))
+    };
+    let Some((top, lower)) = chains.split_last() else {
+        return data;
+    };
+    let top = dir(top);
+    let lower: Vec<String> = lower
+        .iter()
+        .rev()
+        .map(|c| dir(c).join("diff").display().to_string())
+        .collect();
+    if !lower.is_empty() {
+        data.insert("LowerDir".into(), lower.join(":"));
+    }
+    for (k, sub) in [
+        ("MergedDir", "merged"),
+        ("UpperDir", "diff"),
+        ("WorkDir", "work"),
+    ] {
+        data.insert(k.into(), top.join(sub).display().to_string());
+    }
+    data
 }
 
 fn list(s: &Inner, f: &ImageFilters) -> Result<Vec<ImageSummary>, EngineError> {

@@ -241,7 +241,8 @@ impl BuiltImage {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("nsenter");
-                c.arg(format!("--net={}", ns.display())).args(["--", "skopeo"]);
+                c.arg(format!("--net={}", ns.display()))
+                    .args(["--", "skopeo"]);
                 c
             }
             None => Command::new("skopeo"),
