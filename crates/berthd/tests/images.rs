@@ -591,3 +591,90 @@ fn concurrent_pulls_share_one_and_the_stream_is_dockers_json() {
         .iter()
         .any(|s| s.starts_with("Status: Downloaded newer image for ")));
 }
+
+/// Leaves `prefix` as a partial ingest of `layer` in berthd's content store, as a pull cut
+/// off after `prefix.len()` bytes would.
+fn partial_ingest(daemon: &Berthd, layer: &str, prefix: &[u8]) {
+    use std::io::Write as _;
+    let store = berth_image::ContentStore::open(daemon.root().join("image/content")).unwrap();
+    let mut w = store.writer(&format!("layer-{layer}")).unwrap();
+    w.write_all(prefix).unwrap();
+    assert_eq!(w.offset(), prefix.len() as u64);
+}
+
+fn ingests(daemon: &Berthd) -> Vec<berth_image::IngestStatus> {
+    berth_image::ContentStore::open(daemon.root().join("image/content"))
+        .unwrap()
+        .ingests()
+        .unwrap()
+}
+
+#[test]
+fn a_cut_download_resumes_from_its_ingest() {
+    let s = Setup::new();
+    let name = s.name("x:v1");
+    let layers = skopeo_layers(&s.registry.host(), "x:v1");
+    // The busybox layer, half received by an earlier pull.
+    let blob = std::fs::read(s.registry.blob_file(&layers[0])).unwrap();
+    partial_ingest(&s.daemon, &layers[0], &blob[..blob.len() / 2]);
+    assert_eq!(ingests(&s.daemon)[0].offset, (blob.len() / 2) as u64);
+
+    // The replayed half and the downloaded rest unpack to the right diff id.
+    let out = s.daemon.docker(&["pull", &name]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains(&format!("{}: Pull complete", short(&layers[0]))),
+        "{}",
+        out.stdout
+    );
+    assert!(ingests(&s.daemon).is_empty(), "committed");
+    let n = s
+        .daemon
+        .docker(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", &name]);
+    assert_eq!(n.assert_success().stdout_trimmed(), "2");
+    let blob_path = s
+        .daemon
+        .root()
+        .join("image/content/blobs/sha256")
+        .join(layers[0].trim_start_matches("sha256:"));
+    assert_eq!(std::fs::read(blob_path).unwrap(), blob);
+}
+
+#[test]
+fn a_corrupt_partial_ingest_fails_once_then_is_discarded() {
+    let s = Setup::new();
+    let name = s.name("x:v1");
+    let layers = skopeo_layers(&s.registry.host(), "x:v1");
+    let blob = std::fs::read(s.registry.blob_file(&layers[0])).unwrap();
+    let mut garbage = blob[..blob.len() / 2].to_vec();
+    for b in garbage.iter_mut().skip(100).step_by(7) {
+        *b ^= 0x5a;
+    }
+    partial_ingest(&s.daemon, &layers[0], &garbage);
+
+    let bad = s.daemon.docker(&["pull", &name]);
+    bad.assert_failure();
+    assert!(
+        bad.stderr.contains(&layers[0]) || bad.stderr.contains(&short(&layers[0])),
+        "the error names the layer: {}",
+        bad.stderr
+    );
+    assert!(ingests(&s.daemon).is_empty(), "the wrong bytes are dropped");
+    assert_eq!(
+        s.daemon
+            .docker(&["images", "-q"])
+            .assert_success()
+            .stdout_trimmed(),
+        ""
+    );
+    s.daemon.docker(&["pull", &name]).assert_success();
+    assert_eq!(
+        s.daemon
+            .docker(&["images", "-q"])
+            .assert_success()
+            .stdout_lines()
+            .len(),
+        1
+    );
+}

@@ -630,11 +630,28 @@ impl ImageService {
         let unpacked = unpacker
             .await
             .map_err(|e| EngineError::Task(format!("layer unpack: {e}")));
-        match (fetched, unpacked) {
-            (Ok(_), Ok(Ok(()))) => {}
-            // The download failed first: its error explains the unpacker's.
-            (Err(e), _) => return Err(pull_error(e, &job.reference)),
-            (Ok(_), Ok(Err(e))) | (Ok(_), Err(e)) => return Err(e),
+        let failure = match (fetched, unpacked) {
+            (Ok(_), Ok(Ok(()))) => None,
+            // The pipe closed under the download: the unpacker stopped, and says why.
+            (Err(RegistryError::Io { .. }), Ok(Err(e)) | Err(e)) => Some((e, false)),
+            // A cut connection (after the client's retries): the bytes so far are good and
+            // stay in the ingest for the next pull to resume.
+            (Err(e), _) if e.kind() == berth_registry::ErrorKind::Unavailable => {
+                Some((pull_error(e, &job.reference), true))
+            }
+            (Err(e), _) => Some((pull_error(e, &job.reference), false)),
+            (Ok(_), Ok(Err(e)) | Err(e)) => Some((e, false)),
+        };
+        if let Some((error, resumable)) = failure {
+            if !resumable {
+                // Wrong bytes (a digest or diff id mismatch, a corrupt stream): resuming them
+                // could never succeed.
+                let reference = format!("layer-{}", job.layer.digest);
+                let _ = self
+                    .blocking(move |s| Ok(s.store.content().abort(&reference)))
+                    .await;
+            }
+            return Err(error);
         }
         send(
             job.progress.as_ref(),
