@@ -46,8 +46,10 @@ pub enum EngineError {
     /// The layer store refused or failed.
     #[error(transparent)]
     Snapshot(#[from] berth_snapshot::SnapshotError),
-    /// The registry refused or could not be reached.
-    #[error("{0}")]
+    /// The registry refused or could not be reached; the message carries the whole chain
+    /// (`...: error sending request ...: client error (Connect): tcp connect error:
+    /// Connection refused (os error 111)`), since the docker CLI shows only this one line.
+    #[error("{}", with_sources(.0))]
     Registry(#[from] berth_registry::RegistryError),
     /// A tag or digest the registry does not have (dockerd's wording).
     #[error("manifest for {reference} not found: manifest unknown: {message}")]
@@ -117,6 +119,7 @@ impl EngineError {
         }
     }
 
+    /// Wraps an image-store error.
     pub(crate) fn image(e: impl Into<berth_image::Error>) -> Self {
         EngineError::Image(e.into())
     }
@@ -128,6 +131,21 @@ impl EngineError {
             source,
         }
     }
+}
+
+/// `e` and each of its sources not already part of the text, joined with `: `.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl From<berth_image::MetadataError> for EngineError {

@@ -480,6 +480,21 @@ fn pull_errors_are_dockerds() {
         "{}",
         down.stderr
     );
+    assert!(down.stderr.contains("Connection refused"), "{}", down.stderr);
+
+    // An image for another platform.
+    let other = s
+        .daemon
+        .docker(&["pull", "--platform", "linux/arm64", &s.name("x:v1")]);
+    other.assert_failure();
+    assert!(
+        other.stderr.contains(&format!(
+            "image with reference {} was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64",
+            s.name("x:v1")
+        )),
+        "{}",
+        other.stderr
+    );
 
     // A layer lost by the registry after the pull started: the error ends the stream.
     let layers = skopeo_layers(&s.registry.host(), "x:v1");
