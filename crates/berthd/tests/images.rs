@@ -480,7 +480,11 @@ fn pull_errors_are_dockerds() {
         "{}",
         down.stderr
     );
-    assert!(down.stderr.contains("Connection refused"), "{}", down.stderr);
+    assert!(
+        down.stderr.contains("Connection refused"),
+        "{}",
+        down.stderr
+    );
 
     // An image for another platform.
     let other = s
@@ -691,5 +695,49 @@ fn a_corrupt_partial_ingest_fails_once_then_is_discarded() {
             .stdout_lines()
             .len(),
         1
+    );
+}
+
+#[test]
+fn credentials_from_the_cli_reach_the_registry() {
+    let registry = RegistryServer::start_htpasswd("berth", "s3cret");
+    let image = BuiltImage::build("auth");
+    image.push_as(&registry.host(), "x:v1", "berth:s3cret");
+    let daemon = Berthd::start();
+    let name = format!("{}/x:v1", registry.host());
+
+    // Without credentials: refused, in dockerd's words.
+    let refused = daemon.docker(&["pull", &name]);
+    refused.assert_failure();
+    assert!(
+        refused.stderr.contains(&format!(
+            "pull access denied for {}/x, repository does not exist or may require 'docker login'",
+            registry.host()
+        )),
+        "{}",
+        refused.stderr
+    );
+
+    // The CLI sends config.json's credentials as X-Registry-Auth.
+    let cli = daemon.dir.path().join("docker-cli");
+    std::fs::create_dir_all(&cli).unwrap();
+    let auth = common::registry::run(
+        std::process::Command::new("sh").args(["-c", "printf %s berth:s3cret | base64"]),
+    );
+    std::fs::write(
+        cli.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            registry.host(),
+            auth.trim()
+        ),
+    )
+    .unwrap();
+    let out = daemon.docker(&["pull", &name]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("Downloaded newer image"),
+        "{}",
+        out.stdout
     );
 }

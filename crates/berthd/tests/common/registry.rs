@@ -37,9 +37,30 @@ impl RegistryServer {
     /// Starts the registry in the network namespace `netns` (`/proc/PID/ns/net`) when given,
     /// on that namespace's loopback, else on the host's.
     pub fn start_in(netns: Option<&Path>) -> Self {
+        Self::start_with(netns, None)
+    }
+
+    /// A registry that wants `user`/`pass` (htpasswd, bcrypt).
+    pub fn start_htpasswd(user: &str, pass: &str) -> Self {
+        Self::start_with(None, Some((user, pass)))
+    }
+
+    fn start_with(netns: Option<&Path>, htpasswd: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         fs::create_dir_all(&data).unwrap();
+        let auth = match htpasswd {
+            None => String::new(),
+            Some((user, pass)) => {
+                let out = run(Command::new("htpasswd").args(["-Bbn", user, pass]));
+                let file = dir.path().join("htpasswd");
+                fs::write(&file, out).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                    file.display()
+                )
+            }
+        };
         for _ in 0..5 {
             let port = free_port();
             let config = dir.path().join("config.yml");
@@ -48,7 +69,7 @@ impl RegistryServer {
                 format!(
                     "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n",
+                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{auth}",
                     data.display()
                 ),
             )
@@ -234,6 +255,21 @@ impl BuiltImage {
     /// `skopeo copy` to `docker://HOST/REPO:TAG` as Docker schema 2 (what docker push makes).
     pub fn push(&self, host: &str, repo_tag: &str) {
         self.push_in(None, host, repo_tag);
+    }
+
+    /// [`BuiltImage::push`] with `user:pass` credentials.
+    pub fn push_as(&self, host: &str, repo_tag: &str, creds: &str) {
+        run(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            creds,
+            "--format",
+            "v2s2",
+            &format!("oci:{}:latest", self.layout.display()),
+            &format!("docker://{host}/{repo_tag}"),
+        ]));
     }
 
     /// [`BuiltImage::push`] from inside the network namespace `netns` when given.
