@@ -8,7 +8,7 @@
 //! * query.rs: the read and edit operations, and docker's image filters.
 //!
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
-//! ([`ImageService::blocking`]), so the async threads only move bytes.
+//! (`ImageService::blocking`), so the async threads only move bytes.
 
 mod progress;
 mod pull;
