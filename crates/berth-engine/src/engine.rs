@@ -51,7 +51,7 @@ impl Engine {
             mirrors: config.registry_mirrors.clone(),
             ..Default::default()
         };
-        let images = ImageService::open(&config.root, registry)?;
+        let images = ImageService::open(&config.root, config.storage_driver, registry)?;
         Ok(Engine { config, id, images })
     }
 

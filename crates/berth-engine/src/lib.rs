@@ -23,7 +23,7 @@ pub mod images;
 mod system;
 mod time;
 
-pub use config::EngineConfig;
+pub use config::{EngineConfig, StorageDriver};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{

@@ -741,3 +741,39 @@ fn credentials_from_the_cli_reach_the_registry() {
         out.stdout
     );
 }
+
+#[test]
+fn the_vfs_driver_pulls_layers_in_order() {
+    let registry = RegistryServer::start();
+    let base = BuiltImage::build("one");
+    base.push(&registry.host(), "x:v1");
+    base.derive("two").push(&registry.host(), "x:v2");
+    let daemon = Berthd::start_with(&["--storage-driver", "vfs"]);
+    for tag in ["v1", "v2"] {
+        let name = format!("{}/x:{tag}", registry.host());
+        daemon.docker(&["pull", &name]).assert_success();
+        let f = daemon.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Name}} {{len .RootFS.Layers}}",
+            &name,
+        ]);
+        let want = if tag == "v1" { "vfs 2" } else { "vfs 3" };
+        assert_eq!(f.assert_success().stdout_trimmed(), want);
+    }
+    let info = daemon.docker(&["info", "--format", "{{.Driver}} {{.Images}}"]);
+    assert_eq!(info.assert_success().stdout_trimmed(), "vfs 2");
+    // vfs snapshots are full copies: the top one holds busybox and the latest note.
+    let chains = std::fs::read_dir(daemon.root().join("snapshots/vfs/snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(chains, 3);
+    let notes: Vec<String> = std::fs::read_dir(daemon.root().join("snapshots/vfs/snapshots"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("diff/etc/berth-note")).ok())
+        .collect();
+    let mut notes = notes;
+    notes.sort();
+    assert_eq!(notes, ["one", "two"]);
+}

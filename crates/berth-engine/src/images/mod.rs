@@ -61,10 +61,15 @@ impl std::fmt::Debug for ImageService {
 }
 
 impl ImageService {
-    /// Opens (creating them if needed) the stores under `root`.
-    pub fn open(root: &Path, registry_options: RegistryOptions) -> Result<Self, EngineError> {
+    /// Opens (creating them if needed) the stores under `root`, the layers with `driver`
+    /// (`None`: overlay where it works, else vfs).
+    pub fn open(
+        root: &Path,
+        driver: Option<berth_snapshot::Driver>,
+        registry_options: RegistryOptions,
+    ) -> Result<Self, EngineError> {
         let store = ImageStore::open(root.join("image"))?;
-        let snapshots = Snapshotter::open(&root.join("snapshots"), None)?;
+        let snapshots = Snapshotter::open(&root.join("snapshots"), driver)?;
         Ok(ImageService {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
