@@ -777,3 +777,55 @@ fn the_vfs_driver_pulls_layers_in_order() {
     notes.sort();
     assert_eq!(notes, ["one", "two"]);
 }
+
+#[test]
+fn an_index_is_narrowed_to_the_platform() {
+    let registry = RegistryServer::start();
+    let host = registry.host();
+    let amd64 = BuiltImage::build("multi");
+    amd64.push(&host, "x:amd64");
+    amd64.for_arch("arm64").push(&host, "x:arm64");
+    let index = common::registry::push_index(
+        &host,
+        "x",
+        "multi",
+        &[("arm64", "linux", "arm64"), ("amd64", "linux", "amd64")],
+    );
+    let daemon = Berthd::start();
+    let name = format!("{host}/x:multi");
+
+    // The host's platform by default; the digest printed is the index's.
+    let out = daemon.docker(&["pull", &name]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains(&format!("Digest: {index}")),
+        "{}",
+        out.stdout
+    );
+    let f = daemon.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Architecture}} {{index .RepoDigests 0}}",
+        &name,
+    ]);
+    assert_eq!(
+        f.assert_success().stdout_trimmed(),
+        format!("amd64 {host}/x@{index}")
+    );
+
+    // --platform picks the other entry; the tag moves to it.
+    let out = daemon.docker(&["pull", "--platform", "linux/arm64", &name]);
+    out.assert_success();
+    let f = daemon.docker(&["image", "inspect", "-f", "{{.Architecture}}", &name]);
+    assert_eq!(f.assert_success().stdout_trimmed(), "arm64");
+    // A platform the index lacks.
+    let none = daemon.docker(&["pull", "--platform", "linux/s390x", &name]);
+    none.assert_failure();
+    assert!(
+        none.stderr
+            .contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{}",
+        none.stderr
+    );
+}

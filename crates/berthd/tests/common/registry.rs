@@ -220,6 +220,16 @@ impl BuiltImage {
         BuiltImage { dir, layout }
     }
 
+    /// This image declared for `arch` instead (same layers, another config).
+    pub fn for_arch(&self, arch: &str) -> BuiltImage {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
+        let image = format!("{}:latest", layout.display());
+        run(Command::new("umoci").args(["config", "--image", &image, "--architecture", arch]));
+        BuiltImage { dir, layout }
+    }
+
     /// This image with one more layer: `/etc/berth-note` now holding `note`, and the label
     /// `berth.test=<note>`; the layers below are shared (same digests).
     pub fn derive(&self, note: &str) -> BuiltImage {
@@ -309,6 +319,57 @@ pub fn skopeo_layers(host: &str, repo_tag: &str) -> Vec<String> {
         .iter()
         .map(|l| l.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Puts a Docker manifest list `HOST/REPO:TAG` whose entries are the manifests already pushed
+/// as `HOST/REPO:<entry tag>`, each with its `(os, architecture)`; returns its digest.
+pub fn push_index(host: &str, repo: &str, tag: &str, entries: &[(&str, &str, &str)]) -> String {
+    let mut manifests = Vec::new();
+    for (entry_tag, os, arch) in entries {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw"])
+            .arg(format!("docker://{host}/{repo}:{entry_tag}"))
+            .output()
+            .unwrap();
+        assert!(raw.status.success());
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        fs::write(tmp.path(), &raw.stdout).unwrap();
+        let sum = run(Command::new("sha256sum").arg(tmp.path()));
+        let hex = sum.split_whitespace().next().unwrap().to_owned();
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": format!("sha256:{hex}"),
+            "size": raw.stdout.len(),
+            "platform": {"os": os, "architecture": arch},
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": manifests,
+    })
+    .to_string();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    fs::write(file.path(), &index).unwrap();
+    let out = run(Command::new("curl").args([
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.docker.distribution.manifest.list.v2+json",
+        "--data-binary",
+        &format!("@{}", file.path().display()),
+        &format!("http://{host}/v2/{repo}/manifests/{tag}"),
+        "-D",
+        "-",
+    ]));
+    out.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| v.trim().to_owned())
+        })
+        .unwrap()
 }
 
 /// Whether the tools these tests need are installed.
