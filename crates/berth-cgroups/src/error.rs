@@ -107,6 +107,18 @@ impl CgroupError {
         }
     }
 
+    /// Whether the kernel refused for lack of permission (a non-root caller
+    /// without a delegated cgroup).
+    pub fn is_permission_denied(&self) -> bool {
+        let errno = match self {
+            CgroupError::Io { error, .. } | CgroupError::Write { error, .. } => {
+                error.raw_os_error()
+            }
+            _ => None,
+        };
+        matches!(errno, Some(libc::EACCES | libc::EPERM | libc::EROFS))
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         CgroupError::Io {
             op,

@@ -16,6 +16,21 @@ pub(crate) fn manager_for(spec: &Spec, id: &str) -> Result<Option<berth_cgroups:
     Ok(Some(berth_cgroups::Manager::new(&hierarchy, &cg_path)))
 }
 
+/// Whether a container may run without a cgroup when it cannot have one:
+/// only a non-root caller, and only when the spec limits nothing (device
+/// rules aside, which a rootless container cannot widen anyway).
+pub(crate) fn can_run_without(spec: &Spec) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return false;
+    }
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return true;
+    };
+    let mut limits = r.clone();
+    limits.set_devices(None);
+    limits == LinuxResources::default()
+}
+
 fn rule(
     t: LinuxDeviceType,
     major: Option<i64>,

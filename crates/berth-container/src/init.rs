@@ -25,8 +25,10 @@ use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
 #[derive(Debug)]
 pub(crate) enum InitKind {
     /// `create`: set up the rootfs, then wait on `exec.fifo` in the state
-    /// directory (held open as an `O_PATH` descriptor) before exec'ing.
-    Create { state_dir: OwnedFd },
+    /// directory (held open as an `O_PATH` descriptor) before exec'ing; with
+    /// no directory (`run`, which starts the container itself) the parent's
+    /// `Saved` is the start signal and no fifo exists.
+    Create { state_dir: Option<OwnedFd> },
     /// `exec`: the namespaces (mount included) are joined; exec right away.
     Exec,
 }
@@ -87,6 +89,20 @@ fn fail(chan: &Channel, e: InitError) -> ! {
 /// Stage one: join the namespaces given by path, create the user namespace
 /// (the parent writes its id maps), unshare the rest, then fork the init as a
 /// sibling (`CLONE_PARENT`) so that the runtime can wait for it.
+/// Asks the parent for this process's user-namespace id maps and waits for
+/// them. The process is dumpable meanwhile: a non-root parent can write the
+/// /proc files of a non-dumpable child no more than any other (runc toggles
+/// it the same way).
+fn request_id_maps(chan: &Channel) -> InitResult {
+    use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+    set_dumpable_behavior(DumpableBehavior::Dumpable).ctx("prctl(PR_SET_DUMPABLE, 1)")?;
+    chan.send(&Msg::NeedIdMaps)
+        .map_err(|e| InitError(e.to_string()))?;
+    chan.expect(&Msg::IdMapsDone)
+        .map_err(|e| InitError(e.to_string()))?;
+    set_dumpable_behavior(DumpableBehavior::NotDumpable).ctx("prctl(PR_SET_DUMPABLE, 0)")
+}
+
 pub(crate) fn stage_one(cfg: &InitConfig<'_>, chan: &Channel) -> ! {
     match stage_one_steps(cfg, chan) {
         Ok(never) => match never {},
@@ -107,10 +123,7 @@ fn stage_one_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallibl
     if cfg.plan.isolates(LinuxNamespaceType::User) {
         if cfg.plan.creates(LinuxNamespaceType::User) {
             berth_sys::ns::unshare_namespaces(libc::CLONE_NEWUSER).ctx("create user namespace")?;
-            chan.send(&Msg::NeedIdMaps)
-                .map_err(|e| InitError(e.to_string()))?;
-            chan.expect(&Msg::IdMapsDone)
-                .map_err(|e| InitError(e.to_string()))?;
+            request_id_maps(chan)?;
         }
         become_root()?;
     }
@@ -193,6 +206,10 @@ pub(crate) fn container_init(cfg: &InitConfig<'_>, chan: &Channel, in_v2: bool) 
 
 fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if cfg.plan.creates(LinuxNamespaceType::User) && !cfg.plan.needs_two_stages() {
+        // The clone made the user namespace: its id maps come first.
+        request_id_maps(chan)?;
+    }
     chan.expect(&Msg::Go)
         .map_err(|e| InitError(e.to_string()))?;
     if cfg.plan.isolates(LinuxNamespaceType::User) {
@@ -274,9 +291,18 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         .collect();
     if let (Some(prog), false) = (cfg.seccomp, nnp) {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping it.
-        prog.install().ctx("load seccomp filter")?;
+        install_seccomp(prog, chan)?;
     }
     finalize_process(cfg)?;
+    // A listener must reach the parent while it still listens (before Ready).
+    let late_seccomp = match cfg.seccomp {
+        Some(prog) if nnp && prog.wants_listener() => {
+            install_seccomp(prog, chan)?;
+            None
+        }
+        Some(prog) if nnp => Some(prog),
+        _ => None,
+    };
     // From here on the init outlives the runtime (create returns): stop
     // dying with it, then wait until the runtime has recorded us. If the
     // runtime died before that, nobody knows this init: exit quietly.
@@ -288,12 +314,15 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         _ => berth_sys::process::exit_immediately(1),
     }
     if let InitKind::Create { state_dir } = &cfg.kind {
-        wait_for_start(state_dir)?;
+        if let Some(dir) = state_dir {
+            wait_for_start(dir)?;
+        }
         container_hooks(cfg, "startContainer", "running", |h| {
             h.start_container().as_ref()
         })?;
     }
-    if let (Some(prog), true) = (cfg.seccomp, nnp) {
+    if let Some(prog) = late_seccomp {
+        // As late as possible, so that the profile need not allow the runtime's own syscalls.
         prog.install().ctx("load seccomp filter")?;
     }
     let umask = process.user().umask().unwrap_or(0o022);
@@ -464,6 +493,24 @@ fn finalize_process(cfg: &InitConfig<'_>) -> InitResult {
         )));
     }
     Ok(())
+}
+
+/// Loads the filter; a user-notification listener goes to the parent, which
+/// hands it to the agent at `listenerPath` before the init goes on.
+fn install_seccomp(prog: &berth_seccomp::Program, chan: &Channel) -> InitResult {
+    let Some(listener) = prog.install().ctx("load seccomp filter")? else {
+        return Ok(());
+    };
+    chan.send_with_fd(&Msg::SeccompListener, Some(listener.as_fd()))
+        .map_err(|e| InitError(e.to_string()))?;
+    drop(listener);
+    match chan.recv() {
+        Ok(Some((Msg::SeccompDone, _))) => Ok(()),
+        Ok(Some((Msg::Error(e), _))) => Err(InitError(e)),
+        _ => Err(InitError(
+            "the runtime did not hand the seccomp listener to the agent".into(),
+        )),
+    }
 }
 
 /// Blocks until `start` opens `exec.fifo` for reading, then signals it.

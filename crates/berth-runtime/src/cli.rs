@@ -5,6 +5,22 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+impl Cli {
+    /// The state root: `--root`, else runc's default for the caller (a
+    /// non-root user's `$XDG_RUNTIME_DIR`, as runc honours it).
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        if !rustix::process::geteuid().is_root() {
+            if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+                return PathBuf::from(dir).join("berth-runtime");
+            }
+        }
+        PathBuf::from("/run/berth-runtime")
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "berth-runtime",
@@ -14,9 +30,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 with the same command line as runc so that dockerd, containerd and podman can use it with --runtime."
 )]
 pub struct Cli {
-    /// Root directory for container state (tmpfs location is best)
-    #[arg(long, global = true, default_value = "/run/berth-runtime")]
-    pub root: PathBuf,
+    /// Root directory for container state (tmpfs location is best) [default: /run/berth-runtime,
+    /// or $XDG_RUNTIME_DIR/berth-runtime for a non-root user]
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Write the runtime's log to this file instead of stderr
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,

@@ -85,13 +85,13 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             Ok(0)
         }
         Command::Create(a) => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             let bundle = load_bundle(logger, &a.bundle)?;
             container::create(&store, &bundle, &create_options(a), false)?;
             Ok(0)
         }
         Command::Start { id } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             container::start(&store, id)?;
             Ok(0)
         }
@@ -100,7 +100,7 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             detach,
             keep,
         } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             let bundle = load_bundle(logger, &create.bundle)?;
             let tty = bundle
                 .spec
@@ -120,19 +120,19 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             )?)
         }
         Command::State { id } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             let st = container::state(&store, id)?;
             println!("{}", serde_json::to_string_pretty(&st)?);
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             let sig = berth_container::signal::parse(signal)?;
             container::kill(&store, id, sig, *all)?;
             Ok(0)
         }
         Command::Delete { id, force } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             match container::delete(&store, id, *force) {
                 // runc: deleting a container that does not exist with --force succeeds.
                 Err(berth_container::ContainerError::NotFound(_)) if *force => Ok(0),
@@ -140,12 +140,12 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             }
         }
         Command::List { format, quiet } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             list::print(&container::list(&store)?, *format, *quiet)?;
             Ok(0)
         }
         Command::Exec(a) => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             let opts = exec::options(&store, a)?;
             Ok(container::exec(&store, &opts)?)
         }
@@ -154,22 +154,22 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             id,
             ps_args,
         } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             ps::print(&container::pids(&store, id)?, *format, ps_args)?;
             Ok(0)
         }
         Command::Pause { id } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             container::pause(&store, id)?;
             Ok(0)
         }
         Command::Resume { id } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             container::resume(&store, id)?;
             Ok(0)
         }
         Command::Update(a) => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             update::update(&store, a)?;
             Ok(0)
         }
@@ -178,7 +178,7 @@ fn run(cli: &Cli, logger: &log::Logger) -> Result<i32> {
             interval,
             id,
         } => {
-            let store = Store::open(&cli.root)?;
+            let store = Store::open(&cli.state_root())?;
             update::events(&store, id, *stats, interval)?;
             Ok(0)
         }

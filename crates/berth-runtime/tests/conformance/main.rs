@@ -21,5 +21,6 @@ mod lifecycle;
 mod namespaces;
 mod process;
 mod resources;
+mod rootless;
 mod seccomp;
 mod terminal;
