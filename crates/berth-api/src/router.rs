@@ -19,6 +19,20 @@ pub enum Route {
     Version,
     /// `GET /info`
     Info,
+    /// `POST /images/create` (pull)
+    ImageCreate,
+    /// `GET /images/json`
+    ImageList,
+    /// `POST /images/prune`
+    ImagePrune,
+    /// `GET /images/{name}/json`
+    ImageInspect(String),
+    /// `GET /images/{name}/history`
+    ImageHistory(String),
+    /// `POST /images/{name}/tag`
+    ImageTag(String),
+    /// `DELETE /images/{name}`
+    ImageDelete(String),
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -37,6 +51,21 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         (&Method::GET | &Method::HEAD, ["_ping"]) => Route::Ping,
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
+        (&Method::POST, ["images", "create"]) => Route::ImageCreate,
+        (&Method::GET, ["images", "json"]) => Route::ImageList,
+        (&Method::POST, ["images", "prune"]) => Route::ImagePrune,
+        (&Method::GET, ["images", name @ .., "json"]) if valid_name(name) => {
+            Route::ImageInspect(name.join("/"))
+        }
+        (&Method::GET, ["images", name @ .., "history"]) if valid_name(name) => {
+            Route::ImageHistory(name.join("/"))
+        }
+        (&Method::POST, ["images", name @ .., "tag"]) if valid_name(name) => {
+            Route::ImageTag(name.join("/"))
+        }
+        (&Method::DELETE, ["images", name @ ..]) if valid_name(name) => {
+            Route::ImageDelete(name.join("/"))
+        }
         _ => return Err(ApiError::PageNotFound),
     };
     let version = match version {
@@ -44,6 +73,11 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         Some(v) => check_version(v)?,
     };
     Ok(Matched { route, version })
+}
+
+/// A `{name:.*}` path parameter: at least one segment, none empty.
+fn valid_name(segments: &[&str]) -> bool {
+    !segments.is_empty() && segments.iter().all(|s| !s.is_empty())
 }
 
 /// Splits `/v1.41/info` into `(Some("1.41"), "/info")` and `/info` into `(None, "/info")`;
@@ -99,6 +133,31 @@ mod tests {
             route(&Method::HEAD, "/v1.24/_ping").unwrap().route,
             Route::Ping
         );
+    }
+
+    #[test]
+    fn image_routes_take_names_with_slashes() {
+        let r = |m: Method, p: &str| route(&m, p).map(|m| m.route).ok();
+        assert_eq!(r(Method::GET, "/v1.41/images/json"), Some(Route::ImageList));
+        assert_eq!(r(Method::POST, "/images/create"), Some(Route::ImageCreate));
+        assert_eq!(
+            r(Method::GET, "/images/127.0.0.1:5000/a/b:v1/json"),
+            Some(Route::ImageInspect("127.0.0.1:5000/a/b:v1".into()))
+        );
+        assert_eq!(
+            r(Method::GET, "/images/busybox/history"),
+            Some(Route::ImageHistory("busybox".into()))
+        );
+        assert_eq!(
+            r(Method::POST, "/images/sha256:abc/tag"),
+            Some(Route::ImageTag("sha256:abc".into()))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/images/a/b"),
+            Some(Route::ImageDelete("a/b".into()))
+        );
+        assert_eq!(r(Method::GET, "/images//json"), None);
+        assert_eq!(r(Method::DELETE, "/images"), None);
     }
 
     #[test]

@@ -188,3 +188,6 @@ pub struct Commit {
     pub id: String,
     pub expected: String,
 }
+
+/// The image endpoints' shapes.
+pub mod images;

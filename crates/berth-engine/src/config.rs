@@ -13,9 +13,14 @@ pub struct EngineConfig {
     pub insecure_registries: Vec<String>,
     /// Mirrors tried before Docker Hub (`--registry-mirror`).
     pub registry_mirrors: Vec<String>,
+    /// The layer store's driver; `None` chooses (overlay where it works, else vfs).
+    pub storage_driver: Option<StorageDriver>,
     /// Whether debug logging is on (reported by `info`).
     pub debug: bool,
 }
+
+/// How image layers are stored (berth-snapshot's drivers).
+pub type StorageDriver = berth_snapshot::Driver;
 
 impl EngineConfig {
     /// A configuration with the given directories and no registry settings.
@@ -25,6 +30,7 @@ impl EngineConfig {
             exec_root: exec_root.into(),
             insecure_registries: Vec::new(),
             registry_mirrors: Vec::new(),
+            storage_driver: None,
             debug: false,
         }
     }

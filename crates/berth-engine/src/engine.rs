@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::EngineConfig;
 use crate::error::EngineError;
+use crate::images::ImageService;
 use crate::system::{process_counts, HostInfo, SystemInfo};
 use crate::time::rfc3339_utc;
 
@@ -37,6 +38,7 @@ pub struct VersionInfo {
 pub struct Engine {
     config: EngineConfig,
     id: String,
+    images: ImageService,
 }
 
 impl Engine {
@@ -44,7 +46,18 @@ impl Engine {
     /// first start.
     pub fn open(config: EngineConfig) -> Result<Engine, EngineError> {
         let id = load_or_create_id(&config.root.join(ENGINE_ID_FILE))?;
-        Ok(Engine { config, id })
+        let registry = berth_registry::RegistryOptions {
+            insecure_registries: config.insecure_registries.clone(),
+            mirrors: config.registry_mirrors.clone(),
+            ..Default::default()
+        };
+        let images = ImageService::open(&config.root, config.storage_driver, registry)?;
+        Ok(Engine { config, id, images })
+    }
+
+    /// The images: pull, list, inspect, history, tag, remove, prune.
+    pub fn images(&self) -> &ImageService {
+        &self.images
     }
 
     /// The settings the engine was opened with.
@@ -74,8 +87,8 @@ impl Engine {
         }
     }
 
-    /// The host and the daemon's state.
-    pub fn info(&self) -> Result<SystemInfo, EngineError> {
+    /// The host and the daemon's state; `images` is the number of images stored.
+    pub fn info(&self, images: u64) -> Result<SystemInfo, EngineError> {
         let host = HostInfo::probe()?;
         let warnings = host.warnings();
         let (nfd, nthreads) = process_counts();
@@ -91,14 +104,14 @@ impl Engine {
             root_dir: self.config.root.clone(),
             exec_root: self.config.exec_root.clone(),
             debug: self.config.debug,
-            driver: "overlayfs",
+            driver: self.images.driver_name(),
             cgroup_driver: "cgroupfs",
             default_runtime: ("berth", "berth-runtime"),
             containers: 0,
             containers_running: 0,
             containers_paused: 0,
             containers_stopped: 0,
-            images: 0,
+            images,
             nfd,
             nthreads,
             system_time: rfc3339_utc(SystemTime::now()),
@@ -192,10 +205,11 @@ mod tests {
     fn id_is_created_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = EngineConfig::new(dir.path(), dir.path());
-        let a = Engine::open(cfg.clone()).unwrap();
-        assert!(is_uuid(a.id()), "{}", a.id());
+        let a = Engine::open(cfg.clone()).unwrap().id().to_owned();
+        assert!(is_uuid(&a), "{a}");
+        // The stores are locked while an engine has them open: one engine at a time.
         let b = Engine::open(cfg).unwrap();
-        assert_eq!(a.id(), b.id());
+        assert_eq!(a, b.id());
     }
 
     #[test]
@@ -213,7 +227,7 @@ mod tests {
         let mut cfg = EngineConfig::new(dir.path(), dir.path().join("run"));
         cfg.insecure_registries = vec!["127.0.0.1:5000".into()];
         let engine = Engine::open(cfg).unwrap();
-        let info = engine.info().unwrap();
+        let info = engine.info(0).unwrap();
         assert_eq!(info.root_dir, dir.path());
         assert_eq!(info.insecure_registries, ["127.0.0.1:5000"]);
         assert!(info.nfd > 0 && info.nthreads > 0);

@@ -39,6 +39,40 @@ pub enum EngineError {
     /// The host's cgroup hierarchy could not be read.
     #[error("cannot read the host's cgroup hierarchy: {0}")]
     Cgroups(#[from] berth_cgroups::CgroupError),
+    /// The image store refused or failed (its messages are docker's: `No such image: x`,
+    /// `invalid reference format`).
+    #[error(transparent)]
+    Image(#[from] berth_image::Error),
+    /// The layer store refused or failed.
+    #[error(transparent)]
+    Snapshot(#[from] berth_snapshot::SnapshotError),
+    /// The registry refused or could not be reached; the message carries the whole chain
+    /// (`...: error sending request ...: client error (Connect): tcp connect error:
+    /// Connection refused (os error 111)`), since the docker CLI shows only this one line.
+    #[error("{}", with_sources(.0))]
+    Registry(#[from] berth_registry::RegistryError),
+    /// A tag or digest the registry does not have (dockerd's wording).
+    #[error("manifest for {reference} not found: manifest unknown: {message}")]
+    ManifestUnknown { reference: String, message: String },
+    /// The registry refused access to a repository (dockerd's wording).
+    #[error(
+        "pull access denied for {repository}, repository does not exist or may require \
+         'docker login': {message}"
+    )]
+    AccessDenied { repository: String, message: String },
+    /// A delete that needs `force` (dockerd's wording).
+    #[error("conflict: unable to delete {id} (must be forced) - {reason}")]
+    DeleteConflict { id: String, reason: &'static str },
+    /// A parameter the engine cannot use (a platform, a filter).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// A layer's uncompressed bytes do not match the config's diff id, or the manifest and
+    /// config disagree.
+    #[error("image {reference}: {reason}")]
+    BadImage { reference: String, reason: String },
+    /// A blocking task of the engine panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Task(String),
 }
 
 impl EngineError {
@@ -47,10 +81,47 @@ impl EngineError {
         // The daemon's own state failing is never the client's fault, even when a file is
         // missing: these are all 500s. Image and container variants bring the other kinds.
         match self {
-            EngineError::Io { .. } | EngineError::Corrupt { .. } | EngineError::Cgroups(_) => {
-                ErrorKind::Internal
-            }
+            EngineError::Io { .. }
+            | EngineError::Corrupt { .. }
+            | EngineError::Cgroups(_)
+            | EngineError::Task(_) => ErrorKind::Internal,
+            EngineError::Image(e) => match e.kind() {
+                berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
+                berth_image::ErrorKind::Conflict => ErrorKind::Conflict,
+                berth_image::ErrorKind::InvalidInput | berth_image::ErrorKind::Unsupported => {
+                    ErrorKind::InvalidInput
+                }
+                berth_image::ErrorKind::Corrupt | berth_image::ErrorKind::Io => ErrorKind::Internal,
+            },
+            EngineError::Snapshot(e) => match e.kind() {
+                berth_snapshot::ErrorKind::NotFound => ErrorKind::NotFound,
+                berth_snapshot::ErrorKind::Conflict => ErrorKind::Conflict,
+                berth_snapshot::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+                berth_snapshot::ErrorKind::Unsupported | berth_snapshot::ErrorKind::Io => {
+                    ErrorKind::Internal
+                }
+            },
+            EngineError::Registry(e) => match e.kind() {
+                berth_registry::ErrorKind::NotFound => ErrorKind::NotFound,
+                // dockerd's "pull access denied" is a 404.
+                berth_registry::ErrorKind::Unauthorized => ErrorKind::NotFound,
+                berth_registry::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+                // dockerd answers a registry it cannot reach with a 500 (errdefs.Unknown).
+                berth_registry::ErrorKind::Unavailable | berth_registry::ErrorKind::Corrupt => {
+                    ErrorKind::Internal
+                }
+            },
+            EngineError::ManifestUnknown { .. } => ErrorKind::NotFound,
+            EngineError::AccessDenied { .. } => ErrorKind::NotFound,
+            EngineError::DeleteConflict { .. } => ErrorKind::Conflict,
+            EngineError::InvalidParameter(_) => ErrorKind::InvalidInput,
+            EngineError::BadImage { .. } => ErrorKind::InvalidInput,
         }
+    }
+
+    /// Wraps an image-store error.
+    pub(crate) fn image(e: impl Into<berth_image::Error>) -> Self {
+        EngineError::Image(e.into())
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
@@ -59,5 +130,32 @@ impl EngineError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// `e` and each of its sources not already part of the text, joined with `: `.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
+}
+
+impl From<berth_image::MetadataError> for EngineError {
+    fn from(e: berth_image::MetadataError) -> Self {
+        EngineError::Image(e.into())
+    }
+}
+
+impl From<berth_image::ContentError> for EngineError {
+    fn from(e: berth_image::ContentError) -> Self {
+        EngineError::Image(e.into())
     }
 }

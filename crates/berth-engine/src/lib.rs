@@ -5,8 +5,11 @@
 //! [`ErrorKind`] the API layer maps to a status code at the edge.
 //!
 //! * [`Engine`] (engine.rs): built once from an [`EngineConfig`] (config.rs); owns the daemon's
-//!   identity (an ID kept in `<root>/engine-id`) and answers `version()` and `info()`. Image
-//!   operations (`pull`, `list_images`, ...) join it as the image crates land.
+//!   identity (an ID kept in `<root>/engine-id`) and answers `version()` and `info()`; its
+//!   [`ImageService`] (`engine.images()`) pulls, lists, inspects, tags, removes and prunes
+//!   images.
+//! * [`images`]: the image service over berth-image's store (`<root>/image`),
+//!   berth-snapshot's layers (`<root>/snapshots`) and berth-registry's client.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
 //!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
 //! * time.rs: RFC 3339 timestamps without a date library.
@@ -16,11 +19,16 @@
 mod config;
 mod engine;
 mod error;
+pub mod images;
 mod system;
 mod time;
 
-pub use config::EngineConfig;
+pub use config::{EngineConfig, StorageDriver};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
+pub use images::{
+    DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageService, ImageSummary, LayerStatus,
+    PruneReport, PullOptions, PullOutcome, PullProgress,
+};
 pub use system::{CgroupFeatures, HostInfo, SystemInfo};
 pub use time::rfc3339_utc;

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps (UTC, nanoseconds) as Docker prints them, without a date library.
+//! RFC 3339 timestamps (UTC, nanoseconds) as Docker prints them, and their parsing back to unix
+//! seconds (image configs' `created`), without a date library.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +34,50 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// Unix seconds of an RFC 3339 time (`2024-05-01T10:00:00.123Z`, `...+02:00`); `None` if it
+/// does not parse.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |t: &str| -> Option<i64> {
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (date, time) = s.split_once(['T', 't', ' '])?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || time.len() < 8 {
+        return None;
+    }
+    let (hms, zone) = time.split_at(8);
+    let mut t = hms.splitn(3, ':');
+    let (hh, mm, ss) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    // Skip the fraction, then read the zone.
+    let zone = zone
+        .strip_prefix('.')
+        .map_or(zone, |z| z.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            sign * (num(&z[1..3])? * 3600 + num(&z[4..6])? * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Days from 1970-01-01 to the given date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +92,18 @@ mod tests {
         // 2026-12-01T20:04:45Z, checked against `date -u -d @1796155485`
         let t = UNIX_EPOCH + Duration::from_secs(1_796_155_485);
         assert_eq!(rfc3339_utc(t), "2026-12-01T20:04:45.000000000Z");
+    }
+
+    #[test]
+    fn parses_back() {
+        assert_eq!(parse_rfc3339("2026-12-01T20:04:45Z"), Some(1_796_155_485));
+        assert_eq!(parse_rfc3339("2000-02-29T12:34:56.5Z"), Some(951_827_696));
+        assert_eq!(
+            parse_rfc3339("2000-02-29T14:34:56+02:00"),
+            Some(951_827_696)
+        );
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.000000000Z"), Some(0));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2000-13-01T00:00:00Z"), None);
     }
 }

@@ -503,6 +503,12 @@ impl Writer {
         self.file.written()
     }
 
+    /// Opens the bytes received so far for reading (to re-hash or replay a
+    /// resumed ingest); appends through this writer do not move its position.
+    pub fn read_back(&self) -> Result<File> {
+        File::open(&self.data).map_err(|e| ContentError::io("open", &self.data, e))
+    }
+
     /// The digest of the bytes so far.
     pub fn digest(&self) -> Digest {
         self.file.digest()

@@ -34,6 +34,9 @@ pub struct Args {
     /// Docker Hub mirror (URL); repeatable
     #[arg(long = "registry-mirror", value_name = "URL")]
     pub registry_mirrors: Vec<String>,
+    /// Storage driver: overlay2 or vfs (default: overlay2 where overlayfs works)
+    #[arg(short = 's', long = "storage-driver", value_name = "DRIVER")]
+    pub storage_driver: Option<StorageDriver>,
     /// Group owning the socket (default: docker, when that group exists)
     #[arg(short = 'G', long, value_name = "GROUP")]
     pub group: Option<String>,
@@ -50,6 +53,16 @@ pub struct Args {
         default_value_t = 15
     )]
     pub shutdown_timeout: u64,
+}
+
+/// The storage drivers berthd has (dockerd's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageDriver {
+    /// Layers stacked with overlayfs (also accepted as `overlay`).
+    #[value(name = "overlay2", alias = "overlay")]
+    Overlay2,
+    /// Full copies, for hosts without overlayfs.
+    Vfs,
 }
 
 /// dockerd's log levels.
@@ -76,6 +89,10 @@ impl Args {
             exec_root: self.exec_root,
             insecure_registries: self.insecure_registries,
             registry_mirrors: self.registry_mirrors,
+            storage_driver: self.storage_driver.map(|d| match d {
+                StorageDriver::Overlay2 => berth_engine::StorageDriver::Overlay,
+                StorageDriver::Vfs => berth_engine::StorageDriver::Vfs,
+            }),
             group: self.group,
             log_level: if self.debug {
                 LogLevel::Debug
@@ -116,6 +133,8 @@ mod tests {
             "10.0.0.0/8",
             "--registry-mirror",
             "http://127.0.0.1:5001",
+            "--storage-driver",
+            "overlay",
             "-D",
         ])
         .into_config()
@@ -124,6 +143,19 @@ mod tests {
         assert_eq!(c.insecure_registries, ["127.0.0.1:5000", "10.0.0.0/8"]);
         assert_eq!(c.registry_mirrors, ["http://127.0.0.1:5001"]);
         assert_eq!(c.log_level, LogLevel::Debug);
+        assert_eq!(c.storage_driver, Some(berth_engine::StorageDriver::Overlay));
+        let vfs = Args::parse_from(["berthd", "-s", "vfs"])
+            .into_config()
+            .unwrap();
+        assert_eq!(vfs.storage_driver, Some(berth_engine::StorageDriver::Vfs));
+        assert!(Args::try_parse_from(["berthd", "-s", "zfs"]).is_err());
+        assert_eq!(
+            Args::parse_from(["berthd"])
+                .into_config()
+                .unwrap()
+                .storage_driver,
+            None
+        );
         assert!(Args::parse_from(["berthd", "-H", "tcp://0.0.0.0:2375"])
             .into_config()
             .is_err());

@@ -28,6 +28,8 @@ pub struct DaemonConfig {
     pub pidfile: PathBuf,
     pub insecure_registries: Vec<String>,
     pub registry_mirrors: Vec<String>,
+    /// `--storage-driver`; `None` chooses (overlay where it works, else vfs).
+    pub storage_driver: Option<berth_engine::StorageDriver>,
     /// The socket's group; `None` means `docker` if that group exists (dockerd's default), so
     /// that the users allowed to drive dockerd may drive berthd.
     pub group: Option<String>,
@@ -49,6 +51,7 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         exec_root: config.exec_root.clone(),
         insecure_registries: config.insecure_registries.clone(),
         registry_mirrors: config.registry_mirrors.clone(),
+        storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

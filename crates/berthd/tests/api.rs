@@ -163,7 +163,7 @@ fn unknown_endpoints_are_answered_404() {
             "{\"Image\":\"x\"}",
             "http://berth/containers/create",
         ][..],
-        &["-i", "-X", "DELETE", "http://berth/v1.99/images/x"][..],
+        &["-i", "-X", "DELETE", "http://berth/v1.99/networks/x"][..],
     ] {
         let out = d.curl(args);
         out.assert_success(); // curl's --max-time: no hang
@@ -171,13 +171,16 @@ fn unknown_endpoints_are_answered_404() {
         assert_eq!(status, 404, "{out}");
         assert_eq!(body.trim(), r#"{"message":"page not found"}"#, "{out}");
     }
-    let out = d.docker(&["image", "inspect", "nosuch"]);
+    let out = d.docker(&["volume", "inspect", "nosuch"]);
     out.assert_failure();
     assert!(
         out.stderr
             .contains("Error response from daemon: page not found"),
         "{out}"
     );
+    // A served route with a version out of range is refused for its version.
+    let out = d.curl(&["-i", "-X", "DELETE", "http://berth/v1.99/images/x"]);
+    assert_eq!(parse_response(&out.stdout).0, 400, "{out}");
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! the handler, and turns its error into Docker's error response; every response gets the
 //! headers dockerd's middleware adds (`Api-Version`, `Ostype`, `Server`, `Docker-Experimental`).
 
+mod images;
+mod query;
 mod system;
 
 use std::sync::Arc;
@@ -25,6 +27,13 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::Ping => Ok(system::ping(&method)),
             Route::Version => system::version(&engine),
             Route::Info => system::info(engine).await,
+            Route::ImageCreate => images::create(engine, &req).await,
+            Route::ImageList => images::list(&engine, &req).await,
+            Route::ImagePrune => images::prune(&engine, &req).await,
+            Route::ImageInspect(name) => images::inspect(&engine, &name).await,
+            Route::ImageHistory(name) => images::history(&engine, &name).await,
+            Route::ImageTag(name) => images::tag(&engine, &name, &req).await,
+            Route::ImageDelete(name) => images::delete(&engine, &name, &req).await,
         },
         Err(e) => Err(e),
     };

@@ -47,7 +47,8 @@ pub(super) fn version(engine: &Engine) -> Result<Response<Body>, ApiError> {
 
 /// `GET /info`. The probes read /proc and /sys, so they run off the async threads.
 pub(super) async fn info(engine: Arc<Engine>) -> Result<Response<Body>, ApiError> {
-    let info = tokio::task::spawn_blocking(move || engine.info())
+    let images = engine.images().count().await? as u64;
+    let info = tokio::task::spawn_blocking(move || engine.info(images))
         .await
         .map_err(|e| ApiError::Internal(format!("info task: {e}")))??;
     json_response(&render_info(info))

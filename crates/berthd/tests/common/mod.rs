@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod registry;
+
 use berth_testutil::{run_command, Output};
 use tempfile::TempDir;
 
@@ -51,6 +53,35 @@ impl Berthd {
     /// Starts berthd in a new temp dir and waits until its socket accepts connections.
     pub fn start() -> Berthd {
         Self::start_with(&[])
+    }
+
+    /// Starts berthd inside the network namespace `netns` (a `/proc/PID/ns/net` path), with
+    /// `nsenter`, so that it reaches a registry on that namespace's loopback. Its socket is a
+    /// file: the docker CLI reaches it from anywhere.
+    pub fn start_in_netns(netns: &Path) -> Berthd {
+        let dir = tempfile::Builder::new()
+            .prefix("berthd-")
+            .tempdir()
+            .unwrap();
+        let mut d = Berthd { child: None, dir };
+        let inner = d.command(&[]);
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.dir.path().join("berthd.log"))
+            .unwrap();
+        let mut cmd = Command::new("nsenter");
+        // nsenter execs berthd: the child's pid is berthd's.
+        cmd.arg(format!("--net={}", netns.display()))
+            .arg("--")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        d.child = Some(cmd.spawn().unwrap());
+        d.wait_ready();
+        d
     }
 
     pub fn start_with(extra: &[&str]) -> Berthd {

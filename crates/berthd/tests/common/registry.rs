@@ -1,0 +1,385 @@
+//! A real registry for the image tests: Debian's `docker-registry` (distribution 2.8) on a free
+//! loopback port with its storage in a temp dir, killed in Drop; and busybox images built with
+//! umoci from busybox-static's /bin/busybox and pushed with skopeo. Copied (reduced) from
+//! berth-registry's fixtures so that each crate's tests can change alone.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running docker-registry without auth.
+pub struct RegistryServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl RegistryServer {
+    pub fn start() -> Self {
+        Self::start_in(None)
+    }
+
+    /// Starts the registry in the network namespace `netns` (`/proc/PID/ns/net`) when given,
+    /// on that namespace's loopback, else on the host's.
+    pub fn start_in(netns: Option<&Path>) -> Self {
+        Self::start_with(netns, None)
+    }
+
+    /// A registry that wants `user`/`pass` (htpasswd, bcrypt).
+    pub fn start_htpasswd(user: &str, pass: &str) -> Self {
+        Self::start_with(None, Some((user, pass)))
+    }
+
+    fn start_with(netns: Option<&Path>, htpasswd: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data).unwrap();
+        let auth = match htpasswd {
+            None => String::new(),
+            Some((user, pass)) => {
+                let out = run(Command::new("htpasswd").args(["-Bbn", user, pass]));
+                let file = dir.path().join("htpasswd");
+                fs::write(&file, out).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                    file.display()
+                )
+            }
+        };
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("config.yml");
+            fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{auth}",
+                    data.display()
+                ),
+            )
+            .unwrap();
+            let log = fs::File::create(dir.path().join("registry.log")).unwrap();
+            let mut cmd = match netns {
+                Some(ns) => {
+                    let mut c = Command::new("nsenter");
+                    c.arg(format!("--net={}", ns.display()))
+                        .arg("--")
+                        .arg(REGISTRY_BIN);
+                    c
+                }
+                None => Command::new(REGISTRY_BIN),
+            };
+            let mut child = cmd
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                let up = match netns {
+                    None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                    Some(ns) => Command::new("nsenter")
+                        .arg(format!("--net={}", ns.display()))
+                        .args(["--", "curl", "-sf", "-o", "/dev/null", "--max-time", "2"])
+                        .arg(format!("http://127.0.0.1:{port}/v2/"))
+                        .status()
+                        .is_ok_and(|s| s.success()),
+                };
+                if up {
+                    return Self { child, port, dir };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let log = fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
+        panic!("docker-registry did not start: {log}");
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The registry's file for blob `digest` (`sha256:<hex>`), to break it on purpose.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A busybox image as an OCI layout: layer 1 /bin/busybox and /bin/sh, layer 2
+/// `/etc/berth-note` holding `note`; `CMD ["sh"]`, a label `berth.test=<note>`.
+pub struct BuiltImage {
+    pub dir: tempfile::TempDir,
+    pub layout: PathBuf,
+}
+
+impl BuiltImage {
+    pub fn build(note: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        let image = format!("{}:latest", layout.display());
+        let bundle = dir.path().join("bundle");
+        run(Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout));
+        run(Command::new("umoci").args(["new", "--image", &image]));
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        let bin = bundle.join("rootfs/bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
+        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY busybox /bin/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        // repack builds on the image the bundle was unpacked from: unpack again for layer 2.
+        let bundle = dir.path().join("bundle2");
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        let etc = bundle.join("rootfs/etc");
+        fs::create_dir_all(&etc).unwrap();
+        fs::write(etc.join("berth-note"), note).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY note /etc/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        run(Command::new("umoci").args([
+            "config",
+            "--image",
+            &image,
+            "--config.cmd",
+            "sh",
+            "--config.label",
+            &format!("berth.test={note}"),
+            "--architecture",
+            "amd64",
+            "--os",
+            "linux",
+        ]));
+        BuiltImage { dir, layout }
+    }
+
+    /// This image declared for `arch` instead (same layers, another config).
+    pub fn for_arch(&self, arch: &str) -> BuiltImage {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
+        let image = format!("{}:latest", layout.display());
+        run(Command::new("umoci").args(["config", "--image", &image, "--architecture", arch]));
+        BuiltImage { dir, layout }
+    }
+
+    /// This image with one more layer: `/etc/berth-note` now holding `note`, and the label
+    /// `berth.test=<note>`; the layers below are shared (same digests).
+    pub fn derive(&self, note: &str) -> BuiltImage {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
+        let image = format!("{}:latest", layout.display());
+        let bundle = dir.path().join("bundle");
+        run(Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle)
+            .stdout(Stdio::null()));
+        fs::write(bundle.join("rootfs/etc/berth-note"), note).unwrap();
+        run(Command::new("umoci")
+            .args([
+                "repack",
+                "--history.created_by",
+                "COPY note /etc/",
+                "--image",
+                &image,
+            ])
+            .arg(&bundle));
+        run(Command::new("umoci").args([
+            "config",
+            "--image",
+            &image,
+            "--config.label",
+            &format!("berth.test={note}"),
+        ]));
+        BuiltImage { dir, layout }
+    }
+
+    /// `skopeo copy` to `docker://HOST/REPO:TAG` as Docker schema 2 (what docker push makes).
+    pub fn push(&self, host: &str, repo_tag: &str) {
+        self.push_in(None, host, repo_tag);
+    }
+
+    /// [`BuiltImage::push`] with `user:pass` credentials.
+    pub fn push_as(&self, host: &str, repo_tag: &str, creds: &str) {
+        run(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            creds,
+            "--format",
+            "v2s2",
+            &format!("oci:{}:latest", self.layout.display()),
+            &format!("docker://{host}/{repo_tag}"),
+        ]));
+    }
+
+    /// [`BuiltImage::push`] from inside the network namespace `netns` when given.
+    pub fn push_in(&self, netns: Option<&Path>, host: &str, repo_tag: &str) {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display()))
+                    .args(["--", "skopeo"]);
+                c
+            }
+            None => Command::new("skopeo"),
+        };
+        run(cmd.args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--format",
+            "v2s2",
+            &format!("oci:{}:latest", self.layout.display()),
+            &format!("docker://{host}/{repo_tag}"),
+        ]));
+    }
+}
+
+/// The layer digests of `HOST/REPO:TAG` as skopeo sees them.
+pub fn skopeo_layers(host: &str, repo_tag: &str) -> Vec<String> {
+    let out = run(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{host}/{repo_tag}"),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Puts a Docker manifest list `HOST/REPO:TAG` whose entries are the manifests already pushed
+/// as `HOST/REPO:<entry tag>`, each with its `(os, architecture)`; returns its digest.
+pub fn push_index(host: &str, repo: &str, tag: &str, entries: &[(&str, &str, &str)]) -> String {
+    let mut manifests = Vec::new();
+    for (entry_tag, os, arch) in entries {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw"])
+            .arg(format!("docker://{host}/{repo}:{entry_tag}"))
+            .output()
+            .unwrap();
+        assert!(raw.status.success());
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        fs::write(tmp.path(), &raw.stdout).unwrap();
+        let sum = run(Command::new("sha256sum").arg(tmp.path()));
+        let hex = sum.split_whitespace().next().unwrap().to_owned();
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": format!("sha256:{hex}"),
+            "size": raw.stdout.len(),
+            "platform": {"os": os, "architecture": arch},
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": manifests,
+    })
+    .to_string();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    fs::write(file.path(), &index).unwrap();
+    let out = run(Command::new("curl").args([
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.docker.distribution.manifest.list.v2+json",
+        "--data-binary",
+        &format!("@{}", file.path().display()),
+        &format!("http://{host}/v2/{repo}/manifests/{tag}"),
+        "-D",
+        "-",
+    ]));
+    out.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| v.trim().to_owned())
+        })
+        .unwrap()
+}
+
+/// Whether the tools these tests need are installed.
+pub fn tools_available() -> bool {
+    [
+        REGISTRY_BIN,
+        "/usr/bin/skopeo",
+        "/usr/bin/umoci",
+        "/bin/busybox",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists())
+}
