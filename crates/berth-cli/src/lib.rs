@@ -5,20 +5,32 @@
 //!   berthd's default socket.
 //! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper), decoding the
 //!   API's JSON into the `berth_api::types` structs.
-//! * commands/: one file per verb (`version`, `info`); each prints what docker prints.
+//! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
+//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `login`, `logout`); each prints
+//!   what docker prints.
+//! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
+//!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
+//!   progress-stream renderer (`progress`).
+//! * reference.rs: image names normalised as docker's CLI does before calling the API.
+//! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
+//! * terminal.rs: tty checks, the terminal width, password prompts.
 //! * error.rs: [`CliError`], printed as one `berth: ...` line.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod auth;
 mod cli;
 mod client;
 mod commands;
 mod error;
+pub mod format;
 mod host;
+mod reference;
+mod terminal;
 
 use std::process::ExitCode;
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, ImageCommand};
 pub use client::Client;
 pub use error::CliError;
 pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
