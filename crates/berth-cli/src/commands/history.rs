@@ -17,8 +17,8 @@ pub struct HistoryArgs {
     /// Format output using a Go template ('table', 'table TEMPLATE', 'json', or 'TEMPLATE')
     #[arg(long)]
     pub format: Option<String>,
-    /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    /// Print sizes and dates in human readable format (docker's `-H`; here `-H` is the host)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub human: bool,
     /// Don't truncate output
     #[arg(long)]

@@ -9,7 +9,7 @@ use clap::Args;
 use crate::client::{filters_json, query, Client};
 use crate::error::CliError;
 use crate::format::json::Json;
-use crate::format::units::{go_time_string, now_unix, since, table_size};
+use crate::format::units::{go_time_string, human_size, now_unix, since, table_size};
 use crate::format::{object, short_id, List};
 use crate::reference::Reference;
 
@@ -177,7 +177,7 @@ fn row(image: &Json, repo: String, tag: String, digest: String, trunc: bool, now
         ("Size", table_size(num("Size"))),
         ("Tag", tag),
         ("UniqueSize", n_a("UniqueSize", &table_size)),
-        ("VirtualSize", table_size(image.get("VirtualSize").and_then(Json::as_i64).unwrap_or(num("Size")))),
+        ("VirtualSize", human_size(image.get("VirtualSize").and_then(Json::as_i64).unwrap_or(num("Size")))),
     ])
 }
 

@@ -16,6 +16,9 @@ pub enum Json {
     String(String),
     Array(Vec<Json>),
     Object(Vec<(String, Json)>),
+    /// A member of a typed Go struct tagged `omitempty`: reads as the value it holds, and is
+    /// left out of the encoding when that value is empty (null, false, "", [] or {}).
+    OmitEmpty(Box<Json>),
 }
 
 impl Json {
@@ -26,9 +29,28 @@ impl Json {
 
     /// The member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        match self.inner() {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v.inner()),
             _ => None,
+        }
+    }
+
+    /// The value itself, through an [`Json::OmitEmpty`] wrapper.
+    pub fn inner(&self) -> &Json {
+        match self {
+            Json::OmitEmpty(v) => v.inner(),
+            v => v,
+        }
+    }
+
+    /// What Go's `omitempty` leaves out.
+    pub fn is_empty_value(&self) -> bool {
+        match self.inner() {
+            Json::Null | Json::Bool(false) => true,
+            Json::String(s) => s.is_empty(),
+            Json::Array(a) => a.is_empty(),
+            Json::Object(o) => o.is_empty(),
+            _ => false,
         }
     }
 
@@ -56,7 +78,8 @@ impl Json {
         }
     }
 
-    /// Go's `json.Marshal` with HTML escaping off (docker's `json` template function).
+    /// Go's `json.Marshal` (docker's `json` template function): `<`, `>` and `&` escaped as
+    /// `\u003c`, `\u003e`, `\u0026`.
     pub fn to_go_json(&self) -> String {
         let mut out = String::new();
         self.write_compact(&mut out);
@@ -79,9 +102,13 @@ impl Json {
                 }
                 out.push(']');
             }
+            Json::OmitEmpty(v) => v.write_compact(out),
             Json::Object(members) => {
                 out.push('{');
-                for (i, (k, v)) in members.iter().enumerate() {
+                let kept = members
+                    .iter()
+                    .filter(|(_, v)| !matches!(v, Json::OmitEmpty(_)) || !v.is_empty_value());
+                for (i, (k, v)) in kept.enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
@@ -95,8 +122,8 @@ impl Json {
     }
 }
 
-/// A string as Go's encoder writes it without HTML escaping: `\"`, `\\`, `\n`, `\r`, `\t`,
-/// other control characters as `\u00XX`, and U+2028/U+2029 escaped.
+/// A string as Go's encoder writes it: `\"`, `\\`, `\n`, `\r`, `\t`, other control
+/// characters and `<`, `>`, `&` as `\u00XX`, and U+2028/U+2029 escaped.
 fn write_go_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
@@ -108,7 +135,7 @@ fn write_go_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -242,7 +269,7 @@ mod tests {
     #[test]
     fn keeps_order_and_encodes_like_go() {
         let j = Json::parse(br#"{"b":1,"a":[true,null,"x<y&\u2028"],"c":{}}"#).unwrap();
-        assert_eq!(j.to_go_json(), "{\"b\":1,\"a\":[true,null,\"x<y&\\u2028\"],\"c\":{}}");
+        assert_eq!(j.to_go_json(), "{\"b\":1,\"a\":[true,null,\"x\\u003cy\\u0026\\u2028\"],\"c\":{}}");
         assert_eq!(j.get("b").and_then(Json::as_i64), Some(1));
     }
 

@@ -96,7 +96,7 @@ mod tests {
         let l = List::new(Some("json"), "table").unwrap();
         assert_eq!(
             l.render(&header, &rows).unwrap(),
-            "{\"Repository\":\"busybox\",\"Tag\":\"<none>\"}\n"
+            "{\"Repository\":\"busybox\",\"Tag\":\"\\u003cnone\\u003e\"}\n"
         );
         let l = List::new(Some(r"table {{.Tag}}\t{{.Repository}}"), "").unwrap();
         assert_eq!(l.render(&header, &[]).unwrap(), "TAG       REPOSITORY\n");

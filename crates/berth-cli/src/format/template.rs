@@ -75,7 +75,7 @@ impl Template {
     /// Runs the template on `dot`.
     pub fn execute(&self, dot: &Json) -> Result<String, TemplateError> {
         let mut out = String::new();
-        exec_nodes(&self.nodes, &Val::new(dot.clone()), &mut out)?;
+        exec_nodes(&self.nodes, &Val::new(dot.inner().clone()), &mut out)?;
         Ok(out)
     }
 }
@@ -312,7 +312,7 @@ fn exec_nodes(nodes: &[Node], dot: &Val, out: &mut String) -> Result<(), Templat
                     Json::Array(items) => items,
                     Json::Object(mut members) => {
                         members.sort_by(|a, b| a.0.cmp(&b.0));
-                        members.into_iter().map(|(_, v)| v).collect()
+                        members.into_iter().map(|(_, v)| v.inner().clone()).collect()
                     }
                     Json::Null => Vec::new(),
                     other => return err(format!("range can't iterate over {}", print(&Val::new(other)))),
@@ -337,6 +337,7 @@ fn truthy(j: &Json) -> bool {
         Json::String(s) => !s.is_empty(),
         Json::Array(a) => !a.is_empty(),
         Json::Object(o) => !o.is_empty(),
+        Json::OmitEmpty(v) => truthy(v),
     }
 }
 
@@ -377,7 +378,7 @@ fn eval_arg(a: &Arg, dot: &Val) -> Result<Val, TemplateError> {
                 v = match &v.json {
                     Json::Object(_) => match v.json.get(name) {
                         Some(j) => Val {
-                            json: j.clone(),
+                            json: j.inner().clone(),
                             field: Some(name.clone()),
                         },
                         None => {
@@ -429,6 +430,7 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
             let mut v = first.json.clone();
             for k in keys {
                 v = match (&v, &k.json) {
+                    (Json::OmitEmpty(inner), _) => index_one(inner, &k.json)?,
                     (Json::Array(a), Json::Number(n)) => {
                         let i: usize = n.parse().map_err(|_| TemplateError(format!("error calling index: bad index {n}")))?;
                         match a.get(i) {
@@ -477,6 +479,19 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
     }
 }
 
+/// `index` of an unwrapped value by one key.
+fn index_one(v: &Json, k: &Json) -> Result<Json, TemplateError> {
+    match (v.inner(), k) {
+        (Json::Array(a), Json::Number(n)) => {
+            let i: usize = n.parse().map_err(|_| TemplateError(format!("error calling index: bad index {n}")))?;
+            a.get(i).map(|x| x.inner().clone()).ok_or_else(|| TemplateError(format!("error calling index: index out of range: {i}")))
+        }
+        (Json::Object(_), Json::String(key)) => Ok(v.get(key).cloned().unwrap_or(Json::Null)),
+        (Json::Null, _) => Ok(Json::Null),
+        _ => err("error calling index: cannot index this value"),
+    }
+}
+
 fn title(s: &str) -> String {
     let mut out = String::new();
     let mut start = true;
@@ -507,6 +522,7 @@ fn print(v: &Val) -> String {
 fn print_json(j: &Json) -> String {
     match j {
         Json::Null => "<nil>".into(),
+        Json::OmitEmpty(v) => print_json(v),
         Json::Bool(b) => b.to_string(),
         Json::Number(n) => n.clone(),
         Json::String(s) => s.clone(),
