@@ -78,7 +78,9 @@ mod tests {
             server_address: "127.0.0.1:5000".into(),
             ..AuthConfig::default()
         };
-        let raw = base64::engine::general_purpose::URL_SAFE.decode(a.encode()).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE
+            .decode(a.encode())
+            .unwrap();
         assert_eq!(
             String::from_utf8(raw).unwrap(),
             r#"{"username":"u","password":"p?>","serveraddress":"127.0.0.1:5000"}"#

@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     history::HistoryArgs, images::ImagesArgs, info::InfoArgs, inspect::InspectArgs, load::LoadArgs,
-    login::LoginArgs, logout::LogoutArgs, prune::PruneArgs, pull::PullArgs, push::PushArgs, rmi::RmiArgs,
-    save::SaveArgs, tag::TagArgs, version::VersionArgs,
+    login::LoginArgs, logout::LogoutArgs, prune::PruneArgs, pull::PullArgs, push::PushArgs,
+    rmi::RmiArgs, save::SaveArgs, tag::TagArgs, version::VersionArgs,
 };
 
 /// berth: a Docker-compatible container engine.

@@ -89,17 +89,22 @@ impl Response {
             if let Some(c) = chunk {
                 buf.extend_from_slice(&c);
             }
-            while let Some(nl) = buf.iter().position(|&b| b == b'\n').or(done.then_some(buf.len()).filter(|&n| n > 0)) {
+            while let Some(nl) = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .or(done.then_some(buf.len()).filter(|&n| n > 0))
+            {
                 let line: Vec<u8> = buf.drain(..(nl + 1).min(buf.len())).collect();
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim();
                 if text.is_empty() {
                     continue;
                 }
-                let msg: JsonMessage = serde_json::from_str(text).map_err(|source| CliError::Decode {
-                    path: "progress stream".into(),
-                    source,
-                })?;
+                let msg: JsonMessage =
+                    serde_json::from_str(text).map_err(|source| CliError::Decode {
+                        path: "progress stream".into(),
+                        source,
+                    })?;
                 match printer.show(&msg, crate::format::units::now_unix(), out) {
                     Ok(()) => {}
                     Err(ShowError::Stream(e)) => {
@@ -119,13 +124,17 @@ impl Response {
 
 /// An empty request body.
 pub fn empty() -> ReqBody {
-    Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A JSON request body.
 pub fn json_body(v: &impl serde::Serialize) -> ReqBody {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
-    Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::from(bytes))
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A body streamed from `reader` in 64 KiB chunks.
@@ -164,7 +173,10 @@ impl Client {
 
     /// `GET /v1.41{path}`, the whole body.
     pub async fn get(&self, path: &str) -> Result<Bytes, CliError> {
-        self.send(Method::GET, path, &[], empty()).await?.bytes().await
+        self.send(Method::GET, path, &[], empty())
+            .await?
+            .bytes()
+            .await
     }
 
     /// `method /v1.41{path}` with an empty body, the answer decoded from JSON.
@@ -174,7 +186,16 @@ impl Client {
         path: &str,
         body: ReqBody,
     ) -> Result<T, CliError> {
-        let bytes = self.send(method, path, &[("Content-Type", "application/json".into())], body).await?.bytes().await?;
+        let bytes = self
+            .send(
+                method,
+                path,
+                &[("Content-Type", "application/json".into())],
+                body,
+            )
+            .await?
+            .bytes()
+            .await?;
         decode(path, &bytes)
     }
 
@@ -206,7 +227,9 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, v.as_str());
         }
-        let req = req.body(body).map_err(|e| CliError::Output(io::Error::other(e)))?;
+        let req = req
+            .body(body)
+            .map_err(|e| CliError::Output(io::Error::other(e)))?;
         let resp = sender.send_request(req).await.map_err(http)?;
         let status = resp.status();
         let content_type = resp
@@ -291,7 +314,8 @@ pub fn filters_json(filters: &[(String, String)]) -> String {
     if filters.is_empty() {
         return String::new();
     }
-    let mut map: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, bool>> = Default::default();
+    let mut map: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, bool>> =
+        Default::default();
     for (k, v) in filters {
         map.entry(k.as_str()).or_default().insert(v.as_str(), true);
     }
@@ -304,9 +328,15 @@ mod tests {
 
     #[test]
     fn queries() {
-        assert_eq!(query(&[("fromImage", "a/b"), ("tag", ""), ("x", "1 2")]), "?fromImage=a%2Fb&x=1%202");
+        assert_eq!(
+            query(&[("fromImage", "a/b"), ("tag", ""), ("x", "1 2")]),
+            "?fromImage=a%2Fb&x=1%202"
+        );
         assert_eq!(name_path("127.0.0.1:5000/a b"), "127.0.0.1:5000/a%20b");
-        let f = filters_json(&[("dangling".into(), "true".into()), ("label".into(), "a=b".into())]);
+        let f = filters_json(&[
+            ("dangling".into(), "true".into()),
+            ("label".into(), "a=b".into()),
+        ]);
         assert_eq!(f, r#"{"dangling":{"true":true},"label":{"a=b":true}}"#);
     }
 }

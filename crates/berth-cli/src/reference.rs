@@ -27,8 +27,11 @@ impl Reference {
         };
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                let (algo, hex) = d.split_once(':').ok_or_else(|| invalid("invalid reference format"))?;
-                if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let (algo, hex) = d
+                    .split_once(':')
+                    .ok_or_else(|| invalid("invalid reference format"))?;
+                if algo.is_empty() || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+                {
                     return Err(invalid("invalid reference format"));
                 }
                 (r, Some(d.to_string()))
@@ -43,7 +46,8 @@ impl Reference {
         if let Some(t) = &tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
                 && !t.starts_with(['.', '-']);
             if !ok {
                 return Err(invalid("invalid reference format"));
@@ -54,27 +58,42 @@ impl Reference {
         }
         let (domain, path) = match name.split_once('/') {
             Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+                if first.contains('.')
+                    || first.contains(':')
+                    || first == "localhost"
+                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
             {
                 (first.to_string(), rest.to_string())
             }
             Some(_) => (DOCKER_IO.to_string(), name.to_string()),
             None => (DOCKER_IO.to_string(), format!("library/{name}")),
         };
-        let domain = if domain == "index.docker.io" { DOCKER_IO.to_string() } else { domain };
+        let domain = if domain == "index.docker.io" {
+            DOCKER_IO.to_string()
+        } else {
+            domain
+        };
         if path.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(invalid("invalid reference format: repository name must be lowercase"));
+            return Err(invalid(
+                "invalid reference format: repository name must be lowercase",
+            ));
         }
         let component_ok = |c: &str| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
                 && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
         };
         if !path.split('/').all(component_ok) {
             return Err(invalid("invalid reference format"));
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// With `latest` when it has neither tag nor digest (`reference.TagNameOnly`).
@@ -93,7 +112,11 @@ impl Reference {
     /// `busybox` (`reference.FamiliarName`).
     pub fn familiar_name(&self) -> String {
         if self.domain == DOCKER_IO {
-            self.path.strip_prefix("library/").filter(|p| !p.contains('/')).unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix("library/")
+                .filter(|p| !p.contains('/'))
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             self.full_name()
         }
@@ -134,7 +157,10 @@ mod tests {
         assert_eq!(r.full(), "docker.io/library/busybox:latest");
         assert_eq!(r.familiar(), "busybox:latest");
         let r = Reference::parse("127.0.0.1:5000/a/b:v1").unwrap();
-        assert_eq!((r.domain.as_str(), r.path.as_str(), r.tag.as_deref()), ("127.0.0.1:5000", "a/b", Some("v1")));
+        assert_eq!(
+            (r.domain.as_str(), r.path.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "a/b", Some("v1"))
+        );
         assert_eq!(r.familiar_name(), "127.0.0.1:5000/a/b");
         let r = Reference::parse("localhost/x").unwrap();
         assert_eq!(r.domain, "localhost");

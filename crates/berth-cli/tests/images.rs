@@ -19,7 +19,10 @@ struct Env {
 
 impl Env {
     fn start() -> Env {
-        assert!(Dockerd::available(), "dockerd, docker or unshare is not installed: apt-get install docker.io");
+        assert!(
+            Dockerd::available(),
+            "dockerd, docker or unshare is not installed: apt-get install docker.io"
+        );
         let dockerd = Dockerd::start(&[]).unwrap_or_else(|e| panic!("start dockerd: {e}"));
         dockerd.import_busybox("busybox:latest");
         Env { dockerd }
@@ -59,19 +62,26 @@ impl Env {
             last = Some((b, d));
         }
         let (b, d) = last.unwrap();
-        panic!("berth {args:?} differs from docker:\n--- berth\n{}\n--- docker\n{}", b.stdout, d.stdout);
+        panic!(
+            "berth {args:?} differs from docker:\n--- berth\n{}\n--- docker\n{}",
+            b.stdout, d.stdout
+        );
     }
 }
 
 #[test]
 fn images_list_matches_docker() {
     let env = Env::start();
-    env.docker(&["tag", "busybox", "example.com/team/bb:v1"]).assert_success();
+    env.docker(&["tag", "busybox", "example.com/team/bb:v1"])
+        .assert_success();
     // Images created in the same second come in no fixed order.
     std::thread::sleep(Duration::from_millis(1100));
     env.dockerd.import_busybox("second:1");
     let out = env.same(&["images"]);
-    assert!(out.starts_with("REPOSITORY            TAG       IMAGE ID       CREATED"), "{out}");
+    assert!(
+        out.starts_with("REPOSITORY            TAG       IMAGE ID       CREATED"),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 4, "{out}");
     for args in [
         &["images", "-q"][..],
@@ -79,12 +89,24 @@ fn images_list_matches_docker() {
         &["images", "-a"],
         &["image", "ls", "busybox"],
         &["images", "--filter", "reference=second"],
-        &["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"],
-        &["images", "--format", "table {{.Repository}}\\t{{.Tag}}\\t{{.Size}}"],
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}",
+        ],
+        &[
+            "images",
+            "--format",
+            "table {{.Repository}}\\t{{.Tag}}\\t{{.Size}}",
+        ],
         &["images", "--format", "{{json .}}"],
         &["images", "--format", "json"],
         &["images", "--digests"],
-        &["images", "--format", "{{.CreatedAt}}|{{.Containers}}|{{.Digest}}|{{.VirtualSize}}"],
+        &[
+            "images",
+            "--format",
+            "{{.CreatedAt}}|{{.Containers}}|{{.Digest}}|{{.VirtualSize}}",
+        ],
     ] {
         env.same(args);
     }
@@ -97,7 +119,10 @@ fn images_list_matches_docker() {
 fn inspect_and_history_match_docker() {
     let env = Env::start();
     let full = env.same(&["image", "inspect", "busybox"]);
-    assert!(full.starts_with("[\n    {\n        \"Id\": \"sha256:"), "{full}");
+    assert!(
+        full.starts_with("[\n    {\n        \"Id\": \"sha256:"),
+        "{full}"
+    );
     for f in [
         "{{.Config.Cmd}}",
         "{{len .RootFS.Layers}}",
@@ -123,8 +148,20 @@ fn inspect_and_history_match_docker() {
         &["history", "busybox"][..],
         &["history", "--no-trunc", "busybox"],
         &["history", "-q", "busybox"],
-        &["image", "history", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}", "busybox"],
-        &["history", "--human=false", "--format", "{{.Size}}|{{.CreatedSince}}", "busybox"],
+        &[
+            "image",
+            "history",
+            "--format",
+            "{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}",
+            "busybox",
+        ],
+        &[
+            "history",
+            "--human=false",
+            "--format",
+            "{{.Size}}|{{.CreatedSince}}",
+            "busybox",
+        ],
     ] {
         env.same(args);
     }
@@ -134,9 +171,13 @@ fn inspect_and_history_match_docker() {
 fn tag_and_rmi_like_docker() {
     let env = Env::start();
     env.berth(&["tag", "busybox", "mine/bb"]).assert_success();
-    env.berth(&["tag", "busybox:latest", "127.0.0.1:5000/x/y:v2"]).assert_success();
+    env.berth(&["tag", "busybox:latest", "127.0.0.1:5000/x/y:v2"])
+        .assert_success();
     let tags = env.docker(&["image", "inspect", "-f", "{{json .RepoTags}}", "busybox"]);
-    assert_eq!(tags.stdout_trimmed(), r#"["127.0.0.1:5000/x/y:v2","busybox:latest","mine/bb:latest"]"#);
+    assert_eq!(
+        tags.stdout_trimmed(),
+        r#"["127.0.0.1:5000/x/y:v2","busybox:latest","mine/bb:latest"]"#
+    );
     let b = env.berth(&["tag", "busybox", "Bad/Name"]);
     b.assert_code(1);
     assert!(b.stderr.contains("invalid reference format"), "{b}");
@@ -150,17 +191,34 @@ fn tag_and_rmi_like_docker() {
     assert_eq!(d.stdout, "Untagged: 127.0.0.1:5000/x/y:v2\n");
     // Deleting: the last tag goes with the image.
     env.dockerd.import_busybox("gone:1");
-    let id = env.docker(&["images", "-q", "--no-trunc", "gone:1"]).stdout_trimmed().to_string();
+    let id = env
+        .docker(&["images", "-q", "--no-trunc", "gone:1"])
+        .stdout_trimmed()
+        .to_string();
     let b = env.berth(&["image", "rm", "gone:1"]);
     b.assert_success();
-    assert!(b.stdout.starts_with(&format!("Untagged: gone:1\nDeleted: {id}\n")), "{b}");
-    assert!(b.stdout.lines().skip(2).all(|l| l.starts_with("Deleted: sha256:")), "{b}");
+    assert!(
+        b.stdout
+            .starts_with(&format!("Untagged: gone:1\nDeleted: {id}\n")),
+        "{b}"
+    );
+    assert!(
+        b.stdout
+            .lines()
+            .skip(2)
+            .all(|l| l.starts_with("Deleted: sha256:")),
+        "{b}"
+    );
     // A missing name fails after the others were removed.
     env.berth(&["tag", "busybox", "t:1"]).assert_success();
     let b = env.berth(&["rmi", "nope:1", "t:1"]);
     b.assert_code(1);
     assert_eq!(b.stdout, "Untagged: t:1\n");
-    assert!(b.stderr.contains("Error response from daemon: No such image: nope:1"), "{b}");
+    assert!(
+        b.stderr
+            .contains("Error response from daemon: No such image: nope:1"),
+        "{b}"
+    );
 }
 
 #[test]
@@ -169,8 +227,12 @@ fn save_and_load_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("bb.tar");
     let tar_s = tar.to_str().unwrap();
-    let id = env.docker(&["images", "-q", "--no-trunc", "busybox"]).stdout_trimmed().to_string();
-    env.berth(&["save", "-o", tar_s, "busybox"]).assert_success();
+    let id = env
+        .docker(&["images", "-q", "--no-trunc", "busybox"])
+        .stdout_trimmed()
+        .to_string();
+    env.berth(&["save", "-o", tar_s, "busybox"])
+        .assert_success();
     // The archive is docker's: `tar -t` lists manifest.json.
     let mut t = Command::new("tar");
     t.arg("-tf").arg(&tar);
@@ -181,7 +243,11 @@ fn save_and_load_round_trip() {
     let b = env.berth(&["load", "-i", tar_s]);
     b.assert_success();
     assert_eq!(b.stdout, "Loaded image: busybox:latest\n");
-    assert_eq!(env.docker(&["images", "-q", "--no-trunc", "busybox"]).stdout_trimmed(), id);
+    assert_eq!(
+        env.docker(&["images", "-q", "--no-trunc", "busybox"])
+            .stdout_trimmed(),
+        id
+    );
     env.docker(&["rmi", "busybox"]).assert_success();
     let d = env.docker(&["load", "-i", tar_s]);
     assert_eq!(b.stdout, d.stdout);
@@ -193,10 +259,19 @@ fn save_and_load_round_trip() {
     assert!(cmd.status().unwrap().success());
     env.docker(&["rmi", "busybox"]).assert_success();
     let data = std::fs::read(&piped).unwrap();
-    let b = run_command(&mut env.berth_command(&["image", "load"]), Some(&data), TIMEOUT).unwrap();
+    let b = run_command(
+        &mut env.berth_command(&["image", "load"]),
+        Some(&data),
+        TIMEOUT,
+    )
+    .unwrap();
     b.assert_success();
     assert_eq!(b.stdout, "Loaded image: busybox:latest\n");
-    assert_eq!(env.docker(&["images", "-q", "--no-trunc", "busybox"]).stdout_trimmed(), id);
+    assert_eq!(
+        env.docker(&["images", "-q", "--no-trunc", "busybox"])
+            .stdout_trimmed(),
+        id
+    );
 }
 
 #[test]
@@ -213,21 +288,51 @@ fn prune_removes_dangling_images() {
     let b = env.berth(&["image", "prune", "-f"]);
     b.assert_success();
     let lines: Vec<&str> = b.stdout.lines().collect();
-    assert_eq!(&lines[..2], ["Deleted Images:", &format!("deleted: {id}")], "{b}");
+    assert_eq!(
+        &lines[..2],
+        ["Deleted Images:", &format!("deleted: {id}")],
+        "{b}"
+    );
     // The image's layers follow, then an empty line and the total.
     let n = lines.len();
-    assert!(lines[2..n - 2].iter().all(|l| l.starts_with("deleted: sha256:")), "{b}");
+    assert!(
+        lines[2..n - 2]
+            .iter()
+            .all(|l| l.starts_with("deleted: sha256:")),
+        "{b}"
+    );
     assert_eq!(lines[n - 2], "", "{b}");
     assert!(lines[n - 1].starts_with("Total reclaimed space: "), "{b}");
-    assert_eq!(env.docker(&["images", "-q", "--filter", "dangling=true"]).stdout, "");
+    assert_eq!(
+        env.docker(&["images", "-q", "--filter", "dangling=true"])
+            .stdout,
+        ""
+    );
     // Without -f the prompt is answered on stdin; "n" keeps everything.
     env.dockerd.import_busybox("busybox:latest");
-    let b = run_command(&mut env.berth_command(&["image", "prune"]), Some(b"n\n"), TIMEOUT).unwrap();
+    let b = run_command(
+        &mut env.berth_command(&["image", "prune"]),
+        Some(b"n\n"),
+        TIMEOUT,
+    )
+    .unwrap();
     b.assert_success();
-    assert_eq!(b.stdout, "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] ");
-    assert_ne!(env.docker(&["images", "-q", "--filter", "dangling=true"]).stdout, "");
+    assert_eq!(
+        b.stdout,
+        "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+    );
+    assert_ne!(
+        env.docker(&["images", "-q", "--filter", "dangling=true"])
+            .stdout,
+        ""
+    );
     // -a takes every image no container uses.
-    let b = run_command(&mut env.berth_command(&["image", "prune", "-a"]), Some(b"y\n"), TIMEOUT).unwrap();
+    let b = run_command(
+        &mut env.berth_command(&["image", "prune", "-a"]),
+        Some(b"y\n"),
+        TIMEOUT,
+    )
+    .unwrap();
     b.assert_success();
     assert!(b.stdout.contains("untagged: busybox:latest\n"), "{b}");
     assert_eq!(env.docker(&["images", "-aq"]).stdout, "");
@@ -239,13 +344,20 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
     let env = Env::start();
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("bb.tar");
-    env.docker(&["save", "-o", tar.to_str().unwrap(), "busybox"]).assert_success();
+    env.docker(&["save", "-o", tar.to_str().unwrap(), "busybox"])
+        .assert_success();
     env.docker(&["rmi", "busybox"]).assert_success();
     // The stream as dockerd sends it to a client on a terminal (quiet=0).
     let mut curl = Command::new("curl");
     curl.args(["-sS", "--unix-socket"])
         .arg(env.dockerd.socket())
-        .args(["-X", "POST", "-H", "Content-Type: application/x-tar", "--data-binary"])
+        .args([
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+        ])
         .arg(format!("@{}", tar.display()))
         .arg("http://d/v1.41/images/load?quiet=0");
     let stream = run_command(&mut curl, None, TIMEOUT).unwrap();
@@ -256,7 +368,11 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(msgs.iter().any(|m| m.progress_detail.as_ref().is_some_and(|p| p.total > 0)), "{stream}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.progress_detail.as_ref().is_some_and(|p| p.total > 0)),
+        "{stream}"
+    );
     let mut tty = Vec::new();
     let mut printer = ProgressPrinter::new(true, 120);
     for m in &msgs {
@@ -265,7 +381,10 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
     let tty = String::from_utf8(tty).unwrap();
     // A bar redrawn in place ("\x1b[2K\r" + status + bar + "\r"), then the final line.
     assert!(tty.contains(": Loading layer [>   "), "{tty:?}");
-    assert!(tty.contains(&format!(": Loading layer [{}>]", "=".repeat(50))), "{tty:?}");
+    assert!(
+        tty.contains(&format!(": Loading layer [{}>]", "=".repeat(50))),
+        "{tty:?}"
+    );
     assert!(tty.starts_with("\n\x1b[1A\x1b[2K\r"), "{tty:?}");
     assert!(tty.contains("\x1b[1A"), "{tty:?}");
     assert!(tty.ends_with("Loaded image: busybox:latest\n"), "{tty:?}");
@@ -275,5 +394,8 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
     for m in &msgs {
         printer.show(m, 0, &mut plain).unwrap();
     }
-    assert_eq!(String::from_utf8(plain).unwrap(), "Loaded image: busybox:latest\n");
+    assert_eq!(
+        String::from_utf8(plain).unwrap(),
+        "Loaded image: busybox:latest\n"
+    );
 }

@@ -30,9 +30,14 @@ pub struct HistoryArgs {
     pub image: String,
 }
 
-const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
 
-pub(crate) async fn run(client: &Client, args: &HistoryArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &HistoryArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let path = format!("/images/{}/history", name_path(&args.image));
     let body = client.get(&path).await?;
     let layers = Json::parse(&body).map_err(|source| CliError::Decode { path, source })?;
@@ -50,17 +55,39 @@ pub(crate) async fn run(client: &Client, args: &HistoryArgs, out: &mut impl Writ
             let n = |k: &str| l.get(k).and_then(Json::as_i64).unwrap_or(0);
             let id = s("Id");
             let created_by = s("CreatedBy").replace('\t', " ");
-            let tags = l.get("Tags").map(Json::strings).unwrap_or_default().join(", ");
+            let tags = l
+                .get("Tags")
+                .map(Json::strings)
+                .unwrap_or_default()
+                .join(", ");
             rows.push(object(vec![
                 ("Comment", s("Comment")),
                 ("CreatedAt", rfc3339(n("Created"))),
-                ("CreatedBy", if trunc { ellipsis(&created_by, 45) } else { created_by }),
+                (
+                    "CreatedBy",
+                    if trunc {
+                        ellipsis(&created_by, 45)
+                    } else {
+                        created_by
+                    },
+                ),
                 (
                     "CreatedSince",
-                    if args.human { since(n("Created"), now) } else { rfc3339(n("Created")) },
+                    if args.human {
+                        since(n("Created"), now)
+                    } else {
+                        rfc3339(n("Created"))
+                    },
                 ),
                 ("ID", if trunc { short_id(&id).to_string() } else { id }),
-                ("Size", if args.human { table_size(n("Size")) } else { n("Size").to_string() }),
+                (
+                    "Size",
+                    if args.human {
+                        table_size(n("Size"))
+                    } else {
+                        n("Size").to_string()
+                    },
+                ),
                 ("Tags", tags),
             ]));
         }

@@ -47,17 +47,25 @@ pub(crate) fn parse_filter(s: &str) -> Result<(String, String), String> {
     }
 }
 
-const DEFAULT_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const DEFAULT_TABLE: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 const DIGEST_TABLE: &str =
     "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
-pub(crate) async fn run(client: &Client, args: &ImagesArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &ImagesArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let mut filters = args.filter.clone();
     if let Some(r) = &args.reference {
         filters.push(("reference".into(), r.clone()));
     }
     let f = filters_json(&filters);
-    let path = format!("/images/json{}", query(&[("all", if args.all { "1" } else { "" }), ("filters", &f)]));
+    let path = format!(
+        "/images/json{}",
+        query(&[("all", if args.all { "1" } else { "" }), ("filters", &f)])
+    );
     let body = client.get(&path).await?;
     let images = Json::parse(&body).map_err(|source| CliError::Decode { path, source })?;
     let format = match (&args.format, args.quiet) {
@@ -65,7 +73,14 @@ pub(crate) async fn run(client: &Client, args: &ImagesArgs, out: &mut impl Write
         (Some(f), true) if f == "table" => Some("{{.ID}}"),
         (f, _) => f.as_deref(),
     };
-    let list = List::new(format, if args.digests { DIGEST_TABLE } else { DEFAULT_TABLE })?;
+    let list = List::new(
+        format,
+        if args.digests {
+            DIGEST_TABLE
+        } else {
+            DEFAULT_TABLE
+        },
+    )?;
     let now = now_unix();
     let mut rows = Vec::new();
     if let Json::Array(images) = &images {
@@ -99,8 +114,12 @@ fn header() -> Json {
 fn repo_tags(image: &Json, show_digests: bool) -> Vec<(String, String, String)> {
     let none = || "<none>".to_string();
     let tags: Vec<&str> = image.get("RepoTags").map(Json::strings).unwrap_or_default();
-    let digests: Vec<&str> = image.get("RepoDigests").map(Json::strings).unwrap_or_default();
-    let dangling = (tags.is_empty() || tags == ["<none>:<none>"]) && (digests.is_empty() || digests == ["<none>@<none>"]);
+    let digests: Vec<&str> = image
+        .get("RepoDigests")
+        .map(Json::strings)
+        .unwrap_or_default();
+    let dangling = (tags.is_empty() || tags == ["<none>:<none>"])
+        && (digests.is_empty() || digests == ["<none>@<none>"]);
     if dangling {
         return vec![(none(), none(), none())];
     }
@@ -171,13 +190,28 @@ fn row(image: &Json, repo: String, tag: String, digest: String, trunc: bool, now
         ("CreatedAt", go_time_string(num("Created"))),
         ("CreatedSince", since(num("Created"), now)),
         ("Digest", digest),
-        ("ID", if trunc { short_id(id).to_string() } else { id.to_string() }),
+        (
+            "ID",
+            if trunc {
+                short_id(id).to_string()
+            } else {
+                id.to_string()
+            },
+        ),
         ("Repository", repo),
         ("SharedSize", n_a("SharedSize", &table_size)),
         ("Size", table_size(num("Size"))),
         ("Tag", tag),
         ("UniqueSize", n_a("UniqueSize", &table_size)),
-        ("VirtualSize", human_size(image.get("VirtualSize").and_then(Json::as_i64).unwrap_or(num("Size")))),
+        (
+            "VirtualSize",
+            human_size(
+                image
+                    .get("VirtualSize")
+                    .and_then(Json::as_i64)
+                    .unwrap_or(num("Size")),
+            ),
+        ),
     ])
 }
 
@@ -202,7 +236,12 @@ mod tests {
         let rows = repo_tags(&img, true);
         assert!(rows[0].2.starts_with("sha256:"));
         assert_eq!(rows[3].1, "<none>");
-        let dangling = Json::parse(br#"{"RepoTags":["<none>:<none>"],"RepoDigests":["<none>@<none>"]}"#).unwrap();
-        assert_eq!(repo_tags(&dangling, false), vec![("<none>".into(), "<none>".into(), "<none>".into())]);
+        let dangling =
+            Json::parse(br#"{"RepoTags":["<none>:<none>"],"RepoDigests":["<none>@<none>"]}"#)
+                .unwrap();
+        assert_eq!(
+            repo_tags(&dangling, false),
+            vec![("<none>".into(), "<none>".into(), "<none>".into())]
+        );
     }
 }

@@ -26,17 +26,28 @@ pub struct InspectArgs {
     pub images: Vec<String>,
 }
 
-pub(crate) async fn run(client: &Client, args: &InspectArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &InspectArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let template = match args.format.as_deref() {
         None | Some("") | Some("json") => None,
-        Some(f) => Some(Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?),
+        Some(f) => Some(Template::parse(
+            &f.replace("\\t", "\t").replace("\\n", "\n"),
+        )?),
     };
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in &args.images {
-        match client.get(&format!("/images/{}/json", name_path(name))).await {
+        match client
+            .get(&format!("/images/{}/json", name_path(name)))
+            .await
+        {
             Ok(raw) => raws.push(raw),
-            Err(CliError::Daemon { message, .. }) => errors.push(format!("Error response from daemon: {message}")),
+            Err(CliError::Daemon { message, .. }) => {
+                errors.push(format!("Error response from daemon: {message}"))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -77,14 +88,27 @@ pub(crate) async fn run(client: &Client, args: &InspectArgs, out: &mut impl Writ
 
 /// The OCI image config fields, in the order docker's `DockerOCIImageConfig` marshals them.
 const OCI_CONFIG_FIELDS: [&str; 13] = [
-    "User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
-    "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell",
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
 ];
 
 /// The document as docker's typed struct shows it to templates: `Config` reduced to the OCI
 /// image config, each field `omitempty`.
 pub(crate) fn typed_view(doc: Json) -> Json {
-    let Json::Object(members) = doc else { return doc };
+    let Json::Object(members) = doc else {
+        return doc;
+    };
     Json::Object(
         members
             .into_iter()

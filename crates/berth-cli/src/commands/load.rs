@@ -23,26 +23,42 @@ pub struct LoadArgs {
     pub quiet: bool,
 }
 
-pub(crate) async fn run(client: &Client, args: &LoadArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &LoadArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let body = match &args.input {
         Some(p) => {
-            let f = tokio::fs::File::open(p).await.map_err(|source| CliError::File {
-                action: "open",
-                path: p.clone(),
-                source,
-            })?;
+            let f = tokio::fs::File::open(p)
+                .await
+                .map_err(|source| CliError::File {
+                    action: "open",
+                    path: p.clone(),
+                    source,
+                })?;
             reader_body(f)
         }
         None if stdin_is_tty() => {
-            return Err(CliError::Usage("requested load from stdin, but stdin is empty".into()))
+            return Err(CliError::Usage(
+                "requested load from stdin, but stdin is empty".into(),
+            ))
         }
         None => reader_body(tokio::io::stdin()),
     };
     let tty = stdout_is_tty();
     let quiet = args.quiet || !tty;
-    let path = format!("/images/load{}", query(&[("quiet", if quiet { "1" } else { "0" })]));
+    let path = format!(
+        "/images/load{}",
+        query(&[("quiet", if quiet { "1" } else { "0" })])
+    );
     let mut resp = client
-        .send(hyper::Method::POST, &path, &[("Content-Type", "application/x-tar".into())], body)
+        .send(
+            hyper::Method::POST,
+            &path,
+            &[("Content-Type", "application/x-tar".into())],
+            body,
+        )
         .await?;
     if resp.content_type.starts_with("application/json") {
         let mut printer = ProgressPrinter::new(tty, stdout_width());

@@ -40,17 +40,28 @@ struct AuthAnswer {
     identity_token: String,
 }
 
-pub(crate) async fn run(client: &Client, args: &LoginArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &LoginArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if args.password.is_some() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
     }
     if args.password_stdin && args.password.is_some() {
-        return Err(CliError::Usage("--password and --password-stdin are mutually exclusive".into()));
+        return Err(CliError::Usage(
+            "--password and --password-stdin are mutually exclusive".into(),
+        ));
     }
     if args.password_stdin && args.username.is_none() {
-        return Err(CliError::Usage("Must provide --username with --password-stdin".into()));
+        return Err(CliError::Usage(
+            "Must provide --username with --password-stdin".into(),
+        ));
     }
-    let server = args.server.clone().unwrap_or_else(|| server_address(DOCKER_IO));
+    let server = args
+        .server
+        .clone()
+        .unwrap_or_else(|| server_address(DOCKER_IO));
     let username = match &args.username {
         Some(u) => u.clone(),
         None => {
@@ -82,7 +93,9 @@ pub(crate) async fn run(client: &Client, args: &LoginArgs, out: &mut impl Write)
         server_address: server.clone(),
         ..AuthConfig::default()
     };
-    let answer: AuthAnswer = client.call_json(hyper::Method::POST, "/auth", json_body(&auth)).await?;
+    let answer: AuthAnswer = client
+        .call_json(hyper::Method::POST, "/auth", json_body(&auth))
+        .await?;
     let creds = if answer.identity_token.is_empty() {
         Credentials::basic(username, password)
     } else {
@@ -92,6 +105,14 @@ pub(crate) async fn run(client: &Client, args: &LoginArgs, out: &mut impl Write)
     };
     let mut config = load_config()?;
     config.store(&server, &creds).await?;
-    writeln!(out, "{}", if answer.status.is_empty() { "Login Succeeded" } else { &answer.status })?;
+    writeln!(
+        out,
+        "{}",
+        if answer.status.is_empty() {
+            "Login Succeeded"
+        } else {
+            &answer.status
+        }
+    )?;
     Ok(())
 }

@@ -18,7 +18,10 @@ pub struct LogoutArgs {
 }
 
 pub(crate) async fn run(args: &LogoutArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let server = args.server.clone().unwrap_or_else(|| server_address(DOCKER_IO));
+    let server = args
+        .server
+        .clone()
+        .unwrap_or_else(|| server_address(DOCKER_IO));
     let mut config = load_config()?;
     if config.credentials(&server).await?.is_none() {
         writeln!(out, "Not logged in to {server}")?;

@@ -32,16 +32,28 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     let r = match cli.command {
         Command::Version(args) => version::run(c, &args, o).await,
         Command::Info(args) => info::run(c, &args, o).await,
-        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::run(c, &args, o).await,
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
+            images::run(c, &args, o).await
+        }
         Command::Image(ImageCommand::Inspect(args)) => inspect::run(c, &args, o).await,
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => rmi::run(c, &args, o).await,
         Command::Image(ImageCommand::Prune(args)) => prune::run(c, &args, o).await,
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => tag::run(c, &args).await,
-        Command::History(args) | Command::Image(ImageCommand::History(args)) => history::run(c, &args, o).await,
-        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => pull::run(c, &args, o).await,
-        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => push::run(c, &args, o).await,
-        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => save::run(c, &args, o).await,
-        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => load::run(c, &args, o).await,
+        Command::History(args) | Command::Image(ImageCommand::History(args)) => {
+            history::run(c, &args, o).await
+        }
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            pull::run(c, &args, o).await
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            push::run(c, &args, o).await
+        }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
+            save::run(c, &args, o).await
+        }
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
+            load::run(c, &args, o).await
+        }
         Command::Login(args) => login::run(c, &args, o).await,
         Command::Logout(args) => logout::run(&args, o).await,
     };

@@ -34,13 +34,26 @@ struct PruneReport {
     space_reclaimed: i64,
 }
 
-const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?";
+const DANGLING_WARNING: &str =
+    "WARNING! This will remove all dangling images.\nAre you sure you want to continue?";
 const ALL_WARNING: &str =
     "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?";
 
-pub(crate) async fn run(client: &Client, args: &PruneArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &PruneArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if !args.force {
-        write!(out, "{} [y/N] ", if args.all { ALL_WARNING } else { DANGLING_WARNING })?;
+        write!(
+            out,
+            "{} [y/N] ",
+            if args.all {
+                ALL_WARNING
+            } else {
+                DANGLING_WARNING
+            }
+        )?;
         out.flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -50,8 +63,13 @@ pub(crate) async fn run(client: &Client, args: &PruneArgs, out: &mut impl Write)
     }
     let mut filters = args.filter.clone();
     filters.push(("dangling".into(), (!args.all).to_string()));
-    let path = format!("/images/prune{}", query(&[("filters", &filters_json(&filters))]));
-    let report: PruneReport = client.call_json(hyper::Method::POST, &path, empty()).await?;
+    let path = format!(
+        "/images/prune{}",
+        query(&[("filters", &filters_json(&filters))])
+    );
+    let report: PruneReport = client
+        .call_json(hyper::Method::POST, &path, empty())
+        .await?;
     let deleted = report.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         let mut text = String::from("Deleted Images:\n");
@@ -64,6 +82,10 @@ pub(crate) async fn run(client: &Client, args: &PruneArgs, out: &mut impl Write)
         }
         writeln!(out, "{text}")?;
     }
-    writeln!(out, "Total reclaimed space: {}", human_size(report.space_reclaimed))?;
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(report.space_reclaimed)
+    )?;
     Ok(())
 }

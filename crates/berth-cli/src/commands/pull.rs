@@ -28,11 +28,17 @@ pub struct PullArgs {
     pub name: String,
 }
 
-pub(crate) async fn run(client: &Client, args: &PullArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &PullArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let mut r = Reference::parse(&args.name)?;
     let name_only = r.tag.is_none() && r.digest.is_none();
     if args.all_tags && !name_only {
-        return Err(CliError::Usage("tag can't be used with --all-tags/-a".into()));
+        return Err(CliError::Usage(
+            "tag can't be used with --all-tags/-a".into(),
+        ));
     }
     if !args.all_tags && name_only {
         r = r.with_default_tag();
@@ -51,11 +57,17 @@ pub(crate) async fn run(client: &Client, args: &PullArgs, out: &mut impl Write) 
     );
     let auth = registry_auth(&r.domain).await?;
     let resp = client
-        .send(hyper::Method::POST, &path, &[(REGISTRY_AUTH_HEADER, auth)], empty())
+        .send(
+            hyper::Method::POST,
+            &path,
+            &[(REGISTRY_AUTH_HEADER, auth)],
+            empty(),
+        )
         .await?;
     out.flush()?;
     if args.quiet {
-        resp.show_progress(&mut ProgressPrinter::new(false, 200), &mut std::io::sink()).await?;
+        resp.show_progress(&mut ProgressPrinter::new(false, 200), &mut std::io::sink())
+            .await?;
     } else {
         let mut printer = ProgressPrinter::new(stdout_is_tty(), stdout_width());
         resp.show_progress(&mut printer, out).await?;

@@ -31,15 +31,25 @@ pub(crate) struct Removed {
     pub deleted: String,
 }
 
-pub(crate) async fn run(client: &Client, args: &RmiArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &RmiArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let mut errors = Vec::new();
     for name in &args.images {
         let path = format!(
             "/images/{}{}",
             name_path(name),
-            query(&[("force", if args.force { "1" } else { "" }), ("noprune", if args.no_prune { "1" } else { "" })])
+            query(&[
+                ("force", if args.force { "1" } else { "" }),
+                ("noprune", if args.no_prune { "1" } else { "" })
+            ])
         );
-        match client.call_json::<Vec<Removed>>(hyper::Method::DELETE, &path, empty()).await {
+        match client
+            .call_json::<Vec<Removed>>(hyper::Method::DELETE, &path, empty())
+            .await
+        {
             Ok(items) => {
                 for i in items {
                     if !i.untagged.is_empty() {

@@ -20,15 +20,28 @@ pub struct SaveArgs {
     pub images: Vec<String>,
 }
 
-pub(crate) async fn run(client: &Client, args: &SaveArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) async fn run(
+    client: &Client,
+    args: &SaveArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if args.output.is_none() && stdout_is_tty() {
         return Err(CliError::Usage(
             "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
         ));
     }
-    let names: Vec<String> = args.images.iter().map(|n| format!("names={}", percent_encode(n))).collect();
+    let names: Vec<String> = args
+        .images
+        .iter()
+        .map(|n| format!("names={}", percent_encode(n)))
+        .collect();
     let mut resp = client
-        .send(hyper::Method::GET, &format!("/images/get?{}", names.join("&")), &[], empty())
+        .send(
+            hyper::Method::GET,
+            &format!("/images/get?{}", names.join("&")),
+            &[],
+            empty(),
+        )
         .await?;
     let Some(path) = &args.output else {
         while let Some(chunk) = resp.chunk().await? {
@@ -36,7 +49,11 @@ pub(crate) async fn run(client: &Client, args: &SaveArgs, out: &mut impl Write) 
         }
         return Ok(());
     };
-    let file_err = |action, source| CliError::File { action, path: path.clone(), source };
+    let file_err = |action, source| CliError::File {
+        action,
+        path: path.clone(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -49,6 +66,7 @@ pub(crate) async fn run(client: &Client, args: &SaveArgs, out: &mut impl Write) 
         tmp.write_all(&chunk).map_err(|e| file_err("write", e))?;
     }
     tmp.as_file().sync_all().map_err(|e| file_err("sync", e))?;
-    tmp.persist(path).map_err(|e| file_err("rename into", e.error))?;
+    tmp.persist(path)
+        .map_err(|e| file_err("rename into", e.error))?;
     Ok(())
 }

@@ -19,12 +19,22 @@ pub struct TagArgs {
 pub(crate) async fn run(client: &Client, args: &TagArgs) -> Result<(), CliError> {
     let target = Reference::parse(&args.target)?;
     if target.digest.is_some() {
-        return Err(CliError::Usage("refusing to create a tag with a digest reference".into()));
+        return Err(CliError::Usage(
+            "refusing to create a tag with a digest reference".into(),
+        ));
     }
     let target = target.with_default_tag();
     let repo = target.familiar_name();
     let tag = target.tag.clone().unwrap_or_default();
-    let path = format!("/images/{}/tag{}", name_path(&args.source), query(&[("repo", &repo), ("tag", &tag)]));
-    client.send(hyper::Method::POST, &path, &[], empty()).await?.bytes().await?;
+    let path = format!(
+        "/images/{}/tag{}",
+        name_path(&args.source),
+        query(&[("repo", &repo), ("tag", &tag)])
+    );
+    client
+        .send(hyper::Method::POST, &path, &[], empty())
+        .await?
+        .bytes()
+        .await?;
     Ok(())
 }

@@ -30,7 +30,10 @@ impl Json {
     /// The member `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         match self.inner() {
-            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v.inner()),
+            Json::Object(members) => members
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.inner()),
             _ => None,
         }
     }
@@ -135,7 +138,9 @@ fn write_go_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -269,7 +274,10 @@ mod tests {
     #[test]
     fn keeps_order_and_encodes_like_go() {
         let j = Json::parse(br#"{"b":1,"a":[true,null,"x<y&\u2028"],"c":{}}"#).unwrap();
-        assert_eq!(j.to_go_json(), "{\"b\":1,\"a\":[true,null,\"x\\u003cy\\u0026\\u2028\"],\"c\":{}}");
+        assert_eq!(
+            j.to_go_json(),
+            "{\"b\":1,\"a\":[true,null,\"x\\u003cy\\u0026\\u2028\"],\"c\":{}}"
+        );
         assert_eq!(j.get("b").and_then(Json::as_i64), Some(1));
     }
 

@@ -33,7 +33,10 @@ impl List {
             Some(rest) => (true, rest),
             None => (false, f),
         };
-        let body = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+        let body = body
+            .trim_matches(' ')
+            .replace("\\t", "\t")
+            .replace("\\n", "\n");
         Ok(List {
             template: Template::parse(&body)?,
             table,
@@ -52,7 +55,11 @@ impl List {
             text.push_str(&self.template.execute(r)?);
             text.push('\n');
         }
-        Ok(if self.table { table::tabwrite(&text) } else { text })
+        Ok(if self.table {
+            table::tabwrite(&text)
+        } else {
+            text
+        })
     }
 }
 
@@ -89,10 +96,19 @@ mod tests {
 
     #[test]
     fn table_and_json_lists() {
-        let header = object(vec![("Repository", "REPOSITORY".into()), ("Tag", "TAG".into())]);
-        let rows = vec![object(vec![("Repository", "busybox".into()), ("Tag", "<none>".into())])];
+        let header = object(vec![
+            ("Repository", "REPOSITORY".into()),
+            ("Tag", "TAG".into()),
+        ]);
+        let rows = vec![object(vec![
+            ("Repository", "busybox".into()),
+            ("Tag", "<none>".into()),
+        ])];
         let l = List::new(None, "table {{.Repository}}\t{{.Tag}}").unwrap();
-        assert_eq!(l.render(&header, &rows).unwrap(), "REPOSITORY   TAG\nbusybox      <none>\n");
+        assert_eq!(
+            l.render(&header, &rows).unwrap(),
+            "REPOSITORY   TAG\nbusybox      <none>\n"
+        );
         let l = List::new(Some("json"), "table").unwrap();
         assert_eq!(
             l.render(&header, &rows).unwrap(),

@@ -95,7 +95,11 @@ impl ProgressDetail {
         let mut bar = String::new();
         if width > 110 {
             let filled = usize::try_from(percentage).unwrap_or(0);
-            bar = format!("[{}>{}] ", "=".repeat(filled), " ".repeat(50 - filled.min(50)));
+            bar = format!(
+                "[{}>{}] ",
+                "=".repeat(filled),
+                " ".repeat(50 - filled.min(50))
+            );
         }
         let numbers = if self.hide_counts {
             String::new()
@@ -156,7 +160,12 @@ impl ProgressPrinter {
 
     /// Shows one message; an error message is returned as `Err` with its text, after which
     /// the stream should not be read further.
-    pub fn show(&mut self, m: &JsonMessage, now: i64, out: &mut impl Write) -> Result<(), ShowError> {
+    pub fn show(
+        &mut self,
+        m: &JsonMessage,
+        now: i64,
+        out: &mut impl Write,
+    ) -> Result<(), ShowError> {
         if m.aux.is_some() {
             return Ok(());
         }
@@ -204,7 +213,11 @@ impl ProgressPrinter {
             }
         }
         if m.time_nano != 0 || m.time != 0 {
-            let secs = if m.time_nano != 0 { m.time_nano / 1_000_000_000 } else { m.time };
+            let secs = if m.time_nano != 0 {
+                m.time_nano / 1_000_000_000
+            } else {
+                m.time
+            };
             write!(out, "{} ", super::units::rfc3339(secs))?;
         }
         if !m.id.is_empty() {
@@ -255,10 +268,17 @@ mod tests {
             format!("[{}>{}]    1.2MB/3.4MB", "=".repeat(17), " ".repeat(33))
         );
         assert_eq!(p.render(80, 0), "   1.2MB/3.4MB");
-        let timed = ProgressDetail { start: 100, ..p.clone() };
+        let timed = ProgressDetail {
+            start: 100,
+            ..p.clone()
+        };
         // 10 s for 1.2 MB, 2.2 MB left: 18 s.
         assert!(timed.render(200, 110).ends_with("1.2MB/3.4MB 18s"));
-        let over = ProgressDetail { current: 5, total: 3, ..Default::default() };
+        let over = ProgressDetail {
+            current: 5,
+            total: 3,
+            ..Default::default()
+        };
         assert_eq!(over.render(80, 0), "      5B");
         assert_eq!(ProgressDetail::default().render(200, 0), "");
     }
@@ -306,11 +326,21 @@ mod tests {
     fn errors_end_the_stream() {
         let mut p = ProgressPrinter::new(false, 80);
         let e = p
-            .show(&msg(r#"{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}"#), 0, &mut Vec::new())
+            .show(
+                &msg(
+                    r#"{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}"#,
+                ),
+                0,
+                &mut Vec::new(),
+            )
             .unwrap_err();
         assert_eq!(e.to_string(), "manifest unknown");
         let e = p
-            .show(&msg(r#"{"errorDetail":{"code":401,"message":"x"}}"#), 0, &mut Vec::new())
+            .show(
+                &msg(r#"{"errorDetail":{"code":401,"message":"x"}}"#),
+                0,
+                &mut Vec::new(),
+            )
             .unwrap_err();
         assert_eq!(e.to_string(), "authentication is required");
     }

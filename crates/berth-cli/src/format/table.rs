@@ -6,7 +6,10 @@
 pub fn tabwrite(text: &str) -> String {
     const MIN_WIDTH: usize = 10;
     const PADDING: usize = 3;
-    let lines: Vec<Vec<&str>> = text.split_inclusive('\n').map(|l| l.split('\t').collect()).collect();
+    let lines: Vec<Vec<&str>> = text
+        .split_inclusive('\n')
+        .map(|l| l.split('\t').collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
     for cells in &lines {
         // Every cell but the last is tab-terminated.

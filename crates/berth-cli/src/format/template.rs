@@ -171,7 +171,11 @@ fn parse_nodes(
                                 (alt, Some(e)) if e == "end" => alt,
                                 _ => return err(format!("missing {{{{end}}}} for {word}")),
                             },
-                            _ => return err(format!("unexpected EOF: missing {{{{end}}}} for {word}")),
+                            _ => {
+                                return err(format!(
+                                    "unexpected EOF: missing {{{{end}}}} for {word}"
+                                ))
+                            }
                         };
                         nodes.push(if word == "if" {
                             Node::If(pipe, body, alt)
@@ -312,10 +316,18 @@ fn exec_nodes(nodes: &[Node], dot: &Val, out: &mut String) -> Result<(), Templat
                     Json::Array(items) => items,
                     Json::Object(mut members) => {
                         members.sort_by(|a, b| a.0.cmp(&b.0));
-                        members.into_iter().map(|(_, v)| v.inner().clone()).collect()
+                        members
+                            .into_iter()
+                            .map(|(_, v)| v.inner().clone())
+                            .collect()
                     }
                     Json::Null => Vec::new(),
-                    other => return err(format!("range can't iterate over {}", print(&Val::new(other)))),
+                    other => {
+                        return err(format!(
+                            "range can't iterate over {}",
+                            print(&Val::new(other))
+                        ))
+                    }
                 };
                 if items.is_empty() {
                     exec_nodes(alt, dot, out)?;
@@ -375,22 +387,31 @@ fn eval_arg(a: &Arg, dot: &Val) -> Result<Val, TemplateError> {
         Arg::Field(path) => {
             let mut v = dot.clone();
             for name in path {
-                v = match &v.json {
-                    Json::Object(_) => match v.json.get(name) {
-                        Some(j) => Val {
-                            json: j.inner().clone(),
-                            field: Some(name.clone()),
+                v =
+                    match &v.json {
+                        Json::Object(_) => match v.json.get(name) {
+                            Some(j) => Val {
+                                json: j.inner().clone(),
+                                field: Some(name.clone()),
+                            },
+                            None => {
+                                return err(format!(
+                                    "executing at <.{}>: can't evaluate field {name}",
+                                    path.join(".")
+                                ))
+                            }
                         },
-                        None => {
+                        Json::Null => {
                             return err(format!(
-                                "executing at <.{}>: can't evaluate field {name}",
+                                "executing at <.{}>: nil pointer evaluating .{name}",
                                 path.join(".")
                             ))
                         }
-                    },
-                    Json::Null => return err(format!("executing at <.{}>: nil pointer evaluating .{name}", path.join("."))),
-                    _ => return err(format!("executing at <.{}>: can't evaluate field {name} in a non-struct value", path.join("."))),
-                };
+                        _ => return err(format!(
+                            "executing at <.{}>: can't evaluate field {name} in a non-struct value",
+                            path.join(".")
+                        )),
+                    };
             }
             Ok(v)
         }
@@ -401,7 +422,10 @@ fn arity(name: &str, args: &[Val], n: usize) -> Result<(), TemplateError> {
     if args.len() == n {
         Ok(())
     } else {
-        err(format!("wrong number of args for {name}: want {n} got {}", args.len()))
+        err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        ))
     }
 }
 
@@ -432,13 +456,19 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
                 v = match (&v, &k.json) {
                     (Json::OmitEmpty(inner), _) => index_one(inner, &k.json)?,
                     (Json::Array(a), Json::Number(n)) => {
-                        let i: usize = n.parse().map_err(|_| TemplateError(format!("error calling index: bad index {n}")))?;
+                        let i: usize = n.parse().map_err(|_| {
+                            TemplateError(format!("error calling index: bad index {n}"))
+                        })?;
                         match a.get(i) {
                             Some(x) => x.clone(),
-                            None => return err(format!("error calling index: index out of range: {i}")),
+                            None => {
+                                return err(format!("error calling index: index out of range: {i}"))
+                            }
                         }
                     }
-                    (Json::Object(_), Json::String(key)) => v.get(key).cloned().unwrap_or(Json::Null),
+                    (Json::Object(_), Json::String(key)) => {
+                        v.get(key).cloned().unwrap_or(Json::Null)
+                    }
                     (Json::Null, _) => Json::Null,
                     _ => return err("error calling index: cannot index this value"),
                 };
@@ -458,7 +488,9 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
             arity(name, &args, 2)?;
             let (text, sep) = (s(&args[0]), s(&args[1]));
             Ok(Val::new(Json::Array(
-                text.split(sep.as_str()).map(|p| Json::String(p.into())).collect(),
+                text.split(sep.as_str())
+                    .map(|p| Json::String(p.into()))
+                    .collect(),
             )))
         }
         "upper" | "lower" | "title" => {
@@ -483,8 +515,12 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
 fn index_one(v: &Json, k: &Json) -> Result<Json, TemplateError> {
     match (v.inner(), k) {
         (Json::Array(a), Json::Number(n)) => {
-            let i: usize = n.parse().map_err(|_| TemplateError(format!("error calling index: bad index {n}")))?;
-            a.get(i).map(|x| x.inner().clone()).ok_or_else(|| TemplateError(format!("error calling index: index out of range: {i}")))
+            let i: usize = n
+                .parse()
+                .map_err(|_| TemplateError(format!("error calling index: bad index {n}")))?;
+            a.get(i).map(|x| x.inner().clone()).ok_or_else(|| {
+                TemplateError(format!("error calling index: index out of range: {i}"))
+            })
         }
         (Json::Object(_), Json::String(key)) => Ok(v.get(key).cloned().unwrap_or(Json::Null)),
         (Json::Null, _) => Ok(Json::Null),
@@ -564,23 +600,44 @@ mod tests {
             run("{{json .Config}}", IMG).unwrap(),
             r#"{"Cmd":["sh","-c","echo hi"],"Entrypoint":null,"Labels":null,"Env":["A=1"]}"#
         );
-        assert_eq!(run("{{.Config.Entrypoint}} {{.Config.Labels}}", IMG).unwrap(), "[] map[]");
-        assert_eq!(run("{{.RootFS | json}}", IMG).unwrap(), r#"{"Type":"layers","Layers":["sha256:1","sha256:2"]}"#);
-        assert_eq!(run(r#"{{join .RepoTags ","}}"#, IMG).unwrap(), "busybox:latest,b:1");
+        assert_eq!(
+            run("{{.Config.Entrypoint}} {{.Config.Labels}}", IMG).unwrap(),
+            "[] map[]"
+        );
+        assert_eq!(
+            run("{{.RootFS | json}}", IMG).unwrap(),
+            r#"{"Type":"layers","Layers":["sha256:1","sha256:2"]}"#
+        );
+        assert_eq!(
+            run(r#"{{join .RepoTags ","}}"#, IMG).unwrap(),
+            "busybox:latest,b:1"
+        );
         assert_eq!(run("{{upper .RootFS.Type}}", IMG).unwrap(), "LAYERS");
     }
 
     #[test]
     fn control_and_trim() {
-        assert_eq!(run("{{range .RepoTags}}<{{.}}>{{end}}", IMG).unwrap(), "<busybox:latest><b:1>");
-        assert_eq!(run("{{if .Config.Labels}}y{{else}}n{{end}}", IMG).unwrap(), "n");
+        assert_eq!(
+            run("{{range .RepoTags}}<{{.}}>{{end}}", IMG).unwrap(),
+            "<busybox:latest><b:1>"
+        );
+        assert_eq!(
+            run("{{if .Config.Labels}}y{{else}}n{{end}}", IMG).unwrap(),
+            "n"
+        );
         assert_eq!(run("a  {{- .Size -}}  b", IMG).unwrap(), "a1234b");
-        assert_eq!(run("{{range .Config.Entrypoint}}x{{else}}none{{end}}", IMG).unwrap(), "none");
+        assert_eq!(
+            run("{{range .Config.Entrypoint}}x{{else}}none{{end}}", IMG).unwrap(),
+            "none"
+        );
     }
 
     #[test]
     fn errors() {
-        assert!(run("{{.Nope}}", IMG).unwrap_err().0.contains("can't evaluate field Nope"));
+        assert!(run("{{.Nope}}", IMG)
+            .unwrap_err()
+            .0
+            .contains("can't evaluate field Nope"));
         assert!(run("{{.Size", IMG).is_err());
         assert!(run("{{nofunc .}}", IMG).is_err());
         assert!(run("{{if .Size}}", IMG).is_err());

@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(go_time_string(0), "1970-01-01 00:00:00 +0000 UTC");
-        assert_eq!(go_time_string(1_796_158_200), "2026-12-01 20:50:00 +0000 UTC");
+        assert_eq!(
+            go_time_string(1_796_158_200),
+            "2026-12-01 20:50:00 +0000 UTC"
+        );
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
