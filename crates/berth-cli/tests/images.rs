@@ -399,3 +399,138 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
         "Loaded image: busybox:latest\n"
     );
 }
+
+/// A real `docker-registry` (distribution 2.8) with htpasswd auth, started inside the private
+/// dockerd's network namespace so that the daemon reaches it on its own 127.0.0.1; killed on
+/// drop.
+struct Registry {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Registry {
+    fn start(env: &Env, user: &str, password: &str) -> Registry {
+        let pid = std::fs::read_to_string(env.dockerd.dir().join("pid")).unwrap().trim().to_string();
+        let nsenter = |args: &[&str]| {
+            let mut c = Command::new("nsenter");
+            c.args(["-t", &pid, "-n", "--"]).args(args);
+            c
+        };
+        run_command(&mut nsenter(&["ip", "link", "set", "lo", "up"]), None, TIMEOUT).unwrap().assert_success();
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Command::new("htpasswd");
+        h.args(["-Bbn", user, password]);
+        let entry = run_command(&mut h, None, TIMEOUT).unwrap();
+        entry.assert_success();
+        std::fs::write(dir.path().join("htpasswd"), &entry.stdout).unwrap();
+        // A namespace of our own: any port is free in it.
+        let addr = "127.0.0.1:5000".to_string();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: berth-test\n    path: {pw}\n",
+            root = dir.path().join("data").display(),
+            pw = dir.path().join("htpasswd").display(),
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = nsenter(&["docker-registry", "serve", config_path.to_str().unwrap()])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let reg = Registry { child, _dir: dir, addr };
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            // 401 from /v2/ means it is up.
+            let url = format!("http://{}/v2/", reg.addr);
+            let probe = run_command(&mut nsenter(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &url]), None, TIMEOUT).unwrap();
+            if probe.stdout == "401" {
+                return reg;
+            }
+            assert!(std::time::Instant::now() < deadline, "registry did not start: {probe}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn login_push_pull_logout_against_a_real_registry() {
+    let env = Env::start();
+    let reg = Registry::start(&env, "tester", "s3cret");
+    let image = format!("{}/team/bb:latest", reg.addr);
+    env.docker(&["tag", "busybox", &image]).assert_success();
+
+    // Without credentials the push fails inside the stream, exit 1.
+    let b = env.berth(&["push", &image]);
+    b.assert_code(1);
+    assert!(b.stdout.starts_with(&format!("The push refers to repository [{}/team/bb]\n", reg.addr)), "{b}");
+    assert!(b.stderr.contains("no basic auth credentials"), "{b}");
+
+    // A wrong password is refused by the daemon's /auth and nothing is stored.
+    let b = env.berth(&["login", "-u", "tester", "-p", "wrong", &reg.addr]);
+    b.assert_code(1);
+    assert!(b.stderr.contains("401 Unauthorized"), "{b}");
+    let config = env.dockerd.dir().join("cli").join("config.json");
+    assert!(!std::fs::read_to_string(&config).unwrap_or_default().contains(&reg.addr));
+
+    let login = run_command(
+        &mut env.berth_command(&["login", "-u", "tester", "--password-stdin", &reg.addr]),
+        Some(b"s3cret\n"),
+        TIMEOUT,
+    )
+    .unwrap();
+    login.assert_success();
+    assert_eq!(login.stdout, "Login Succeeded\n");
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(stored["auths"][&reg.addr]["auth"], "dGVzdGVyOnMzY3JldA==", "{stored}");
+
+    // Push with the stored credentials; then the same push again by berth and by docker
+    // ("Layer already exists") prints the same bytes.
+    let b = env.berth(&["push", &image]);
+    b.assert_success();
+    assert!(b.stdout.contains(": Pushed\n"), "{b}");
+    assert!(b.stdout.contains("latest: digest: sha256:"), "{b}");
+    env.same(&["push", &image]);
+    let q = env.berth(&["push", "-q", &image]);
+    q.assert_success();
+    assert_eq!(q.stdout, format!("{image}\n"));
+
+    // Pull: the untagged name comes back, as docker pulls it, byte for byte.
+    let name = format!("{}/team/bb", reg.addr);
+    env.docker(&["rmi", &image]).assert_success();
+    let b = env.berth(&["pull", &name]);
+    b.assert_success();
+    env.docker(&["rmi", &image]).assert_success();
+    let d = env.docker(&["pull", &name]);
+    d.assert_success();
+    assert_eq!(b.stdout, d.stdout);
+    assert!(b.stdout.starts_with("Using default tag: latest\nlatest: Pulling from team/bb\n"), "{b}");
+    assert!(b.stdout.ends_with(&format!("Status: Downloaded newer image for {image}\n{image}\n")), "{b}");
+    // Up to date, quiet, and a tag that does not exist.
+    env.same(&["pull", &image]);
+    let q = env.berth(&["pull", "-q", &image]);
+    q.assert_success();
+    assert_eq!(q.stdout, format!("{image}\n"));
+    let b = env.berth(&["pull", &format!("{name}:nope")]);
+    b.assert_code(1);
+    assert!(b.stderr.contains("manifest unknown"), "{b}");
+
+    // Logout forgets the credentials: pulling a fresh copy now needs them again.
+    let b = env.berth(&["logout", &reg.addr]);
+    b.assert_success();
+    assert_eq!(b.stdout, format!("Removing login credentials for {}\n", reg.addr));
+    assert_eq!(env.berth(&["logout", &reg.addr]).stdout, format!("Not logged in to {}\n", reg.addr));
+    env.docker(&["rmi", &image]).assert_success();
+    let b = env.berth(&["pull", &image]);
+    b.assert_code(1);
+    assert!(b.stderr.contains("no basic auth credentials"), "{b}");
+}
