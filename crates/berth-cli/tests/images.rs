@@ -411,13 +411,22 @@ struct Registry {
 
 impl Registry {
     fn start(env: &Env, user: &str, password: &str) -> Registry {
-        let pid = std::fs::read_to_string(env.dockerd.dir().join("pid")).unwrap().trim().to_string();
+        let pid = std::fs::read_to_string(env.dockerd.dir().join("pid"))
+            .unwrap()
+            .trim()
+            .to_string();
         let nsenter = |args: &[&str]| {
             let mut c = Command::new("nsenter");
             c.args(["-t", &pid, "-n", "--"]).args(args);
             c
         };
-        run_command(&mut nsenter(&["ip", "link", "set", "lo", "up"]), None, TIMEOUT).unwrap().assert_success();
+        run_command(
+            &mut nsenter(&["ip", "link", "set", "lo", "up"]),
+            None,
+            TIMEOUT,
+        )
+        .unwrap()
+        .assert_success();
         let dir = tempfile::tempdir().unwrap();
         let mut h = Command::new("htpasswd");
         h.args(["-Bbn", user, password]);
@@ -440,16 +449,28 @@ impl Registry {
             .stderr(log)
             .spawn()
             .unwrap();
-        let reg = Registry { child, _dir: dir, addr };
+        let reg = Registry {
+            child,
+            _dir: dir,
+            addr,
+        };
         let deadline = std::time::Instant::now() + TIMEOUT;
         loop {
             // 401 from /v2/ means it is up.
             let url = format!("http://{}/v2/", reg.addr);
-            let probe = run_command(&mut nsenter(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &url]), None, TIMEOUT).unwrap();
+            let probe = run_command(
+                &mut nsenter(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &url]),
+                None,
+                TIMEOUT,
+            )
+            .unwrap();
             if probe.stdout == "401" {
                 return reg;
             }
-            assert!(std::time::Instant::now() < deadline, "registry did not start: {probe}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "registry did not start: {probe}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -472,7 +493,13 @@ fn login_push_pull_logout_against_a_real_registry() {
     // Without credentials the push fails inside the stream, exit 1.
     let b = env.berth(&["push", &image]);
     b.assert_code(1);
-    assert!(b.stdout.starts_with(&format!("The push refers to repository [{}/team/bb]\n", reg.addr)), "{b}");
+    assert!(
+        b.stdout.starts_with(&format!(
+            "The push refers to repository [{}/team/bb]\n",
+            reg.addr
+        )),
+        "{b}"
+    );
     assert!(b.stderr.contains("no basic auth credentials"), "{b}");
 
     // A wrong password is refused by the daemon's /auth and nothing is stored.
@@ -480,7 +507,9 @@ fn login_push_pull_logout_against_a_real_registry() {
     b.assert_code(1);
     assert!(b.stderr.contains("401 Unauthorized"), "{b}");
     let config = env.dockerd.dir().join("cli").join("config.json");
-    assert!(!std::fs::read_to_string(&config).unwrap_or_default().contains(&reg.addr));
+    assert!(!std::fs::read_to_string(&config)
+        .unwrap_or_default()
+        .contains(&reg.addr));
 
     let login = run_command(
         &mut env.berth_command(&["login", "-u", "tester", "--password-stdin", &reg.addr]),
@@ -490,8 +519,12 @@ fn login_push_pull_logout_against_a_real_registry() {
     .unwrap();
     login.assert_success();
     assert_eq!(login.stdout, "Login Succeeded\n");
-    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    assert_eq!(stored["auths"][&reg.addr]["auth"], "dGVzdGVyOnMzY3JldA==", "{stored}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(
+        stored["auths"][&reg.addr]["auth"], "dGVzdGVyOnMzY3JldA==",
+        "{stored}"
+    );
 
     // Push with the stored credentials; then the same push again by berth and by docker
     // ("Layer already exists") prints the same bytes.
@@ -513,8 +546,17 @@ fn login_push_pull_logout_against_a_real_registry() {
     let d = env.docker(&["pull", &name]);
     d.assert_success();
     assert_eq!(b.stdout, d.stdout);
-    assert!(b.stdout.starts_with("Using default tag: latest\nlatest: Pulling from team/bb\n"), "{b}");
-    assert!(b.stdout.ends_with(&format!("Status: Downloaded newer image for {image}\n{image}\n")), "{b}");
+    assert!(
+        b.stdout
+            .starts_with("Using default tag: latest\nlatest: Pulling from team/bb\n"),
+        "{b}"
+    );
+    assert!(
+        b.stdout.ends_with(&format!(
+            "Status: Downloaded newer image for {image}\n{image}\n"
+        )),
+        "{b}"
+    );
     // Up to date, quiet, and a tag that does not exist.
     env.same(&["pull", &image]);
     let q = env.berth(&["pull", "-q", &image]);
@@ -524,13 +566,79 @@ fn login_push_pull_logout_against_a_real_registry() {
     b.assert_code(1);
     assert!(b.stderr.contains("manifest unknown"), "{b}");
 
+    // The stream dockerd sends for a pull whose layer must be downloaded, rendered for a
+    // terminal: one line per layer redrawn in place, the bar, then docker's closing lines.
+    env.docker(&["rmi", &image, "busybox"]).assert_success();
+    let auth = base64_url(&format!(
+        r#"{{"username":"tester","password":"s3cret","serveraddress":"{}"}}"#,
+        reg.addr
+    ));
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--unix-socket"])
+        .arg(env.dockerd.socket())
+        .args(["-X", "POST", "-H", &format!("X-Registry-Auth: {auth}")])
+        .arg(format!(
+            "http://d/v1.41/images/create?fromImage={}%2Fteam%2Fbb&tag=latest",
+            reg.addr.replace(':', "%3A")
+        ));
+    let stream = run_command(&mut curl, None, TIMEOUT).unwrap();
+    stream.assert_success();
+    let tty = render(&stream.stdout, true);
+    assert!(tty.contains(": Pulling fs layer \r"), "{tty:?}");
+    assert!(tty.contains(": Downloading ["), "{tty:?}");
+    assert!(tty.contains(": Pull complete \r"), "{tty:?}");
+    assert!(tty.contains("\x1b[1BDigest: sha256:"), "{tty:?}");
+    assert!(
+        tty.ends_with(&format!("Status: Downloaded newer image for {image}\n")),
+        "{tty:?}"
+    );
+    // dockerd renders each bar itself (200 columns): berth's bar is the same text.
+    for line in stream.stdout.lines().filter(|l| l.contains("\"progress\"")) {
+        let m: berth_cli::format::progress::JsonMessage = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            m.progress_detail.unwrap().render(200, 0),
+            m.progress_message,
+            "{line}"
+        );
+    }
+    let plain = render(&stream.stdout, false);
+    assert!(
+        !plain.contains("Downloading") && !plain.contains('\x1b'),
+        "{plain}"
+    );
+
     // Logout forgets the credentials: pulling a fresh copy now needs them again.
     let b = env.berth(&["logout", &reg.addr]);
     b.assert_success();
-    assert_eq!(b.stdout, format!("Removing login credentials for {}\n", reg.addr));
-    assert_eq!(env.berth(&["logout", &reg.addr]).stdout, format!("Not logged in to {}\n", reg.addr));
+    assert_eq!(
+        b.stdout,
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    assert_eq!(
+        env.berth(&["logout", &reg.addr]).stdout,
+        format!("Not logged in to {}\n", reg.addr)
+    );
     env.docker(&["rmi", &image]).assert_success();
     let b = env.berth(&["pull", &image]);
     b.assert_code(1);
     assert!(b.stderr.contains("no basic auth credentials"), "{b}");
+}
+
+fn base64_url(s: &str) -> String {
+    let mut c = Command::new("base64");
+    c.arg("-w0");
+    let out = run_command(&mut c, Some(s.as_bytes()), TIMEOUT).unwrap();
+    out.stdout.replace('+', "-").replace('/', "_")
+}
+
+/// A recorded progress stream rendered by berth's printer (terminal 120 columns wide).
+fn render(stream: &str, tty: bool) -> String {
+    use berth_cli::format::progress::{JsonMessage, ProgressPrinter};
+    let mut out = Vec::new();
+    let mut printer = ProgressPrinter::new(tty, 120);
+    for line in stream.lines().filter(|l| !l.trim().is_empty()) {
+        let m: JsonMessage = serde_json::from_str(line).unwrap();
+        printer.show(&m, 0, &mut out).unwrap();
+    }
+    String::from_utf8(out).unwrap()
 }

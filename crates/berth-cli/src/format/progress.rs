@@ -322,6 +322,48 @@ mod tests {
         );
     }
 
+    /// A pull of a one-layer image from a docker-registry, as dockerd 20.10 streamed it.
+    const RECORDED_PULL: &str = include_str!("testdata/pull-progress.ndjson");
+
+    #[test]
+    fn recorded_pull_stream() {
+        let msgs: Vec<JsonMessage> = RECORDED_PULL.lines().map(msg).collect();
+        // dockerd renders the bar at 200 columns into "progress": ours is the same text.
+        let mut bars = 0;
+        for m in &msgs {
+            if let (Some(p), false) = (&m.progress_detail, m.progress_message.is_empty()) {
+                assert_eq!(p.render(200, 0), m.progress_message);
+                bars += 1;
+            }
+        }
+        assert_eq!(bars, 6);
+        let render = |tty| {
+            let mut p = ProgressPrinter::new(tty, 80);
+            let mut out = Vec::new();
+            for m in &msgs {
+                p.show(m, 0, &mut out).unwrap();
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let plain = render(false);
+        assert_eq!(
+            plain,
+            "latest: Pulling from team/bb\n679330060321: Pulling fs layer\n\
+             679330060321: Download complete\n679330060321: Pull complete\n\
+             Digest: sha256:f4d11d474602943e4d257d64c68acd1be01befd8f60d15dbb6a2e6358a58d497\n\
+             Status: Downloaded newer image for 127.0.0.1:5000/team/bb:latest\n"
+        );
+        let tty = render(true);
+        let redraw = "\x1b[1A\x1b[2K\r679330060321: ";
+        assert!(tty.starts_with(&format!(
+            "latest: Pulling from team/bb\n\n{redraw}Pulling fs layer \r\x1b[1B"
+        )));
+        assert!(tty.contains(&format!("{redraw}Downloading  32.77kB/1.069MB\r\x1b[1B")));
+        assert!(tty.contains(&format!("{redraw}Extracting  1.069MB/1.069MB\r\x1b[1B")));
+        assert!(tty.contains(&format!("{redraw}Pull complete \r\x1b[1BDigest: sha256:")));
+        assert_eq!(tty.matches("\x1b[2K").count(), 9);
+    }
+
     #[test]
     fn errors_end_the_stream() {
         let mut p = ProgressPrinter::new(false, 80);

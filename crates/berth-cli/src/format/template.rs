@@ -387,31 +387,32 @@ fn eval_arg(a: &Arg, dot: &Val) -> Result<Val, TemplateError> {
         Arg::Field(path) => {
             let mut v = dot.clone();
             for name in path {
-                v =
-                    match &v.json {
-                        Json::Object(_) => match v.json.get(name) {
-                            Some(j) => Val {
-                                json: j.inner().clone(),
-                                field: Some(name.clone()),
-                            },
-                            None => {
-                                return err(format!(
-                                    "executing at <.{}>: can't evaluate field {name}",
-                                    path.join(".")
-                                ))
-                            }
+                v = match &v.json {
+                    Json::Object(_) => match v.json.get(name) {
+                        Some(j) => Val {
+                            json: j.inner().clone(),
+                            field: Some(name.clone()),
                         },
-                        Json::Null => {
+                        None => {
                             return err(format!(
-                                "executing at <.{}>: nil pointer evaluating .{name}",
+                                "executing at <.{}>: can't evaluate field {name}",
                                 path.join(".")
                             ))
                         }
-                        _ => return err(format!(
+                    },
+                    Json::Null => {
+                        return err(format!(
+                            "executing at <.{}>: nil pointer evaluating .{name}",
+                            path.join(".")
+                        ))
+                    }
+                    _ => {
+                        return err(format!(
                             "executing at <.{}>: can't evaluate field {name} in a non-struct value",
                             path.join(".")
-                        )),
-                    };
+                        ))
+                    }
+                };
             }
             Ok(v)
         }
