@@ -82,3 +82,40 @@ pub enum ImageCommand {
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_verb_parses() {
+        // clap's own consistency checks (e.g. one short flag used twice with the global -H).
+        Cli::command().debug_assert();
+        for line in [
+            "berth images -a -q --digests --no-trunc --filter dangling=true --format json busybox",
+            "berth image ls",
+            "berth image list",
+            "berth image inspect -f {{.Id}} a b",
+            "berth history --human=false --no-trunc -q busybox",
+            "berth pull --platform linux/amd64 -q busybox",
+            "berth push -a busybox",
+            "berth tag a b",
+            "berth rmi -f --no-prune a b",
+            "berth image rm a",
+            "berth image remove a",
+            "berth image prune -a -f --filter until=1h",
+            "berth save -o x.tar a b",
+            "berth load -i x.tar -q",
+            "berth login -u u --password-stdin 127.0.0.1:5000",
+            "berth logout",
+            "berth -H unix:///x.sock image history a",
+        ] {
+            let args: Vec<&str> = line.split(' ').collect();
+            assert!(Cli::try_parse_from(&args).is_ok(), "{line}");
+        }
+        assert!(Cli::try_parse_from(["berth", "images", "--filter", "nokey"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "rmi"]).is_err());
+    }
+}

@@ -13,13 +13,12 @@ pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// The width of the terminal on stdout; 200 when it has none (as moby assumes).
+/// The width of the terminal on stdout (0 for a terminal whose size was never set: no bar, as
+/// with docker); 200 when stdout is no terminal (as moby assumes).
 pub fn stdout_width() -> usize {
     rustix::termios::tcgetwinsize(std::io::stdout())
         .ok()
-        .map(|w| usize::from(w.ws_col))
-        .filter(|&w| w > 0)
-        .unwrap_or(200)
+        .map_or(200, |w| usize::from(w.ws_col))
 }
 
 /// One line of stdin, without its newline.

@@ -646,6 +646,31 @@ fn login_push_pull_logout_against_a_real_registry() {
         "{plain}"
     );
 
+    // `berth pull` on a real terminal (a pty): the lines are drawn and redrawn in place.
+    env.docker(&["rmi", &image]).assert_success();
+    let mut pty =
+        berth_testutil::pty::PtyChild::spawn(env.berth_command(&["pull", &image])).unwrap();
+    let status = pty.wait(TIMEOUT).unwrap();
+    let screen = pty.output();
+    assert!(status.success(), "{screen:?}");
+    assert!(screen.contains("\x1b[2K\r"), "{screen:?}");
+    assert!(screen.contains(": Pull complete \r"), "{screen:?}");
+    // The pty has no size set: counts without a bar, as docker prints them there.
+    let extracting = screen.split(": Extracting ").nth(1).unwrap_or("");
+    assert!(
+        extracting
+            .split('\r')
+            .next()
+            .is_some_and(|c| c.contains("B/") && !c.contains('[')),
+        "{screen:?}"
+    );
+    assert!(
+        screen.ends_with(&format!(
+            "Status: Downloaded newer image for {image}\r\n{image}\r\n"
+        )),
+        "{screen:?}"
+    );
+
     // Logout forgets the credentials: pulling a fresh copy now needs them again.
     let b = env.berth(&["logout", &reg.addr]);
     b.assert_success();
