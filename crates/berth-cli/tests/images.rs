@@ -187,6 +187,13 @@ fn inspect_and_history_match_docker() {
         &["history", "busybox"][..],
         &["history", "--no-trunc", "busybox"],
         &["history", "-q", "busybox"],
+        &["history", "--format", "{{json .}}", "busybox"],
+        &[
+            "history",
+            "--format",
+            "table {{.ID}}\\t{{.CreatedAt}}\\t{{.Comment}}",
+            "busybox",
+        ],
         &[
             "image",
             "history",

@@ -55,11 +55,6 @@ pub(crate) async fn run(
             let n = |k: &str| l.get(k).and_then(Json::as_i64).unwrap_or(0);
             let id = s("Id");
             let created_by = s("CreatedBy").replace('\t', " ");
-            let tags = l
-                .get("Tags")
-                .map(Json::strings)
-                .unwrap_or_default()
-                .join(", ");
             rows.push(object(vec![
                 ("Comment", s("Comment")),
                 ("CreatedAt", rfc3339(n("Created"))),
@@ -88,7 +83,6 @@ pub(crate) async fn run(
                         n("Size").to_string()
                     },
                 ),
-                ("Tags", tags),
             ]));
         }
     }
@@ -99,7 +93,6 @@ pub(crate) async fn run(
         ("CreatedSince", "CREATED".into()),
         ("ID", "IMAGE".into()),
         ("Size", "SIZE".into()),
-        ("Tags", "TAGS".into()),
     ]);
     out.write_all(list.render(&header, &rows)?.as_bytes())?;
     Ok(())
