@@ -35,6 +35,10 @@ pub(crate) enum Msg {
     Ready,
     /// The parent recorded the init (state, pid file): the init may go on.
     Saved,
+    /// The seccomp user-notification listener travels with this message;
+    /// the parent hands it to `listenerPath` and answers `SeccompDone`.
+    SeccompListener,
+    SeccompDone,
     /// Setup failed; the init exits.
     Error(String),
 }

@@ -92,19 +92,38 @@ fn connect_console(path: &Option<PathBuf>) -> Result<Option<OwnedFd>> {
     }
 }
 
-fn compile_seccomp(spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
+/// Hands a seccomp listener of process `pid` to the spec's `listenerPath`.
+fn seccomp_listener(
+    spec: &Spec,
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    fd: OwnedFd,
+) -> Result<()> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Err(ContainerError::Init(
+            "a seccomp listener without a seccomp profile".into(),
+        ));
+    };
+    let Some(path) = profile.listener_path() else {
+        return Err(ContainerError::InvalidConfig(
+            "linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath".into(),
+        ));
+    };
+    let bundle = bundle.to_string_lossy();
+    let state = HookState::new(id, status, pid, &bundle, spec);
+    let metadata = profile.listener_metadata().as_deref().unwrap_or("");
+    crate::seccomp_agent::send_listener(path, metadata, &state, fd.as_fd())
+}
+
+/// The seccomp program of `spec`, compiled once per host and kept in the
+/// state root (see [`Store::seccomp_cache`]).
+fn compile_seccomp(store: &Store, spec: &Spec) -> Result<Option<berth_seccomp::Program>> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
-    let program = berth_seccomp::compile(profile)?;
-    if program.wants_listener() {
-        // The listener descriptor would have to travel to linux.seccomp.listenerPath;
-        // until it does, refuse rather than run with a closed listener.
-        return Err(ContainerError::Unsupported(
-            "seccomp SCMP_ACT_NOTIFY (listenerPath) is not supported by berth-runtime yet".into(),
-        ));
-    }
-    Ok(Some(program))
+    Ok(Some(store.seccomp_cache().get_or_compile(profile)?))
 }
 
 fn cap_masks(p: &Process, last_cap: u32) -> Result<Option<CapMasks>> {
@@ -129,6 +148,25 @@ pub fn create(
     opts: &CreateOptions,
     foreground: bool,
 ) -> Result<Created> {
+    create_with(store, bundle, opts, foreground, StartBy::Fifo)
+}
+
+/// How a created init is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartBy {
+    /// A later `start` opens `exec.fifo` (runc's create/start split).
+    Fifo,
+    /// `run`: the init goes on as soon as its state is saved; no fifo.
+    Saved,
+}
+
+fn create_with(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    foreground: bool,
+    start_by: StartBy,
+) -> Result<Created> {
     let terminal = bundle
         .spec
         .process()
@@ -148,7 +186,7 @@ pub fn create(
     }
     let lock = store.create_dir(&opts.id)?;
     let mut cgroup = None;
-    let res = create_locked(store, opts, bundle, &lock, &mut cgroup);
+    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -164,6 +202,7 @@ fn create_locked(
     bundle: &Bundle,
     lock: &crate::store::Lock,
     cgroup_out: &mut Option<berth_cgroups::Manager>,
+    start_by: StartBy,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let id = opts.id.as_str();
@@ -172,7 +211,7 @@ fn create_locked(
         .as_ref()
         .ok_or_else(|| ContainerError::InvalidConfig("process must be specified".into()))?;
     let plan = NamespacePlan::from_spec(linux_namespaces(spec))?;
-    let seccomp = compile_seccomp(spec)?;
+    let seccomp = compile_seccomp(store, spec)?;
     let last_cap = capabilities::last_cap();
     let caps = cap_masks(process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;
@@ -194,23 +233,10 @@ fn create_locked(
         .map(berth_cgroups::Manager::join_handles)
         .transpose()?;
 
-    let dir = store.dir(id);
-    let fifo = dir.join(EXEC_FIFO);
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        Mode::from_raw_mode(0o622),
-        0,
-    )
-    .map_err(|e| ContainerError::io("create exec fifo", &fifo, e.into()))?;
-    let _ = std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622));
-    let state_dir = rustix::fs::open(
-        &dir,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ContainerError::io("open", &dir, e.into()))?;
+    let state_dir = match start_by {
+        StartBy::Fifo => Some(make_exec_fifo(&store.dir(id))?),
+        StartBy::Saved => None,
+    };
 
     let bundle_str = bundle.path.to_string_lossy().into_owned();
     let linux = spec.linux().as_ref();
@@ -273,12 +299,36 @@ fn create_locked(
             .unwrap_or_default(),
         create_runtime_hooks: &create_runtime_hooks,
         on_ready: &save,
+        on_seccomp_listener: &|pid, fd| {
+            seccomp_listener(spec, id, "creating", pid, &bundle.path, fd)
+        },
     };
     let spawned = spawn::spawn(&cfg, &parent)?;
     Ok(Created {
         pid: spawned.pid,
         console: spawned.console,
     })
+}
+
+/// Makes `exec.fifo` in the container's state directory and returns the
+/// directory as an `O_PATH` descriptor for the init to open the fifo in.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let fifo = dir.join(EXEC_FIFO);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(0o622),
+        0,
+    )
+    .map_err(|e| ContainerError::io("create exec fifo", &fifo, e.into()))?;
+    let _ = std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622));
+    rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ContainerError::io("open", dir, e.into()))
 }
 
 /// The signal mask of the calling thread (blocked signals are restored in the
@@ -444,15 +494,45 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
-    if let Some(h) = s.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
-        let bundle = s.bundle.to_string_lossy();
-        let st = HookState::new(id, "running", s.pid, &bundle, &s.spec);
+    poststart(id, s.pid, &s.bundle, &s.spec, || {
+        let _ = berth_sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+    })
+}
+
+/// Runs the poststart hooks of a started container; if one fails the
+/// container is killed, as runc does.
+fn poststart(id: &str, pid: i32, bundle: &Path, spec: &Spec, kill: impl FnOnce()) -> Result<()> {
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+        let bundle = bundle.to_string_lossy();
+        let st = HookState::new(id, "running", pid, &bundle, spec);
         if let Err(e) = hooks::run("poststart", h, &st) {
-            let _ = berth_sys::process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            kill();
             return Err(e);
         }
     }
     Ok(())
+}
+
+/// `create` then start in one process: the init is released when its state
+/// is saved (no exec.fifo), then the poststart hooks run.
+fn create_and_start(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    foreground: bool,
+) -> Result<Created> {
+    let created = create_with(store, bundle, opts, foreground, StartBy::Saved)?;
+    // The init is our child and not yet reaped: its pid cannot be reused.
+    let kill = || {
+        if let Some(p) = rustix::process::Pid::from_raw(created.pid) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    };
+    if let Err(e) = poststart(&opts.id, created.pid, &bundle.path, &bundle.spec, kill) {
+        let _ = delete(store, &opts.id, true);
+        return Err(e);
+    }
+    Ok(created)
 }
 
 /// `run`: create, start, and (unless `detach`) wait for the process and
@@ -465,19 +545,14 @@ pub fn run(
     keep: bool,
 ) -> Result<i32> {
     if detach {
-        let created = create(store, bundle, opts, false)?;
+        let created = create_and_start(store, bundle, opts, false)?;
         drop(created.console);
-        start(store, &opts.id)?;
         return Ok(0);
     }
     let old =
         berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
     let result = (|| {
-        let created = create(store, bundle, opts, true)?;
-        if let Err(e) = start(store, &opts.id) {
-            let _ = delete(store, &opts.id, true);
-            return Err(e);
-        }
+        let created = create_and_start(store, bundle, opts, true)?;
         let code = crate::foreground::wait_foreground(created.pid, created.console)?;
         if !keep {
             delete(store, &opts.id, true)?;
@@ -669,7 +744,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             })
             .collect::<Result<Vec<_>>>()?,
     )?;
-    let seccomp = compile_seccomp(&s.spec)?;
+    let seccomp = compile_seccomp(store, &s.spec)?;
     let last_cap = capabilities::last_cap();
     let caps = cap_masks(&opts.process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;
@@ -716,6 +791,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             gid_mappings: &[],
             create_runtime_hooks: &no_hooks,
             on_ready: &record,
+            on_seccomp_listener: &|pid, fd| {
+                seccomp_listener(&s.spec, &opts.id, "running", pid, &s.bundle, fd)
+            },
         };
         let spawned = spawn::spawn(&cfg, &parent)?;
         if opts.detach {

@@ -25,8 +25,10 @@ use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
 #[derive(Debug)]
 pub(crate) enum InitKind {
     /// `create`: set up the rootfs, then wait on `exec.fifo` in the state
-    /// directory (held open as an `O_PATH` descriptor) before exec'ing.
-    Create { state_dir: OwnedFd },
+    /// directory (held open as an `O_PATH` descriptor) before exec'ing; with
+    /// no directory (`run`, which starts the container itself) the parent's
+    /// `Saved` is the start signal and no fifo exists.
+    Create { state_dir: Option<OwnedFd> },
     /// `exec`: the namespaces (mount included) are joined; exec right away.
     Exec,
 }
@@ -274,9 +276,18 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         .collect();
     if let (Some(prog), false) = (cfg.seccomp, nnp) {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping it.
-        prog.install().ctx("load seccomp filter")?;
+        install_seccomp(prog, chan)?;
     }
     finalize_process(cfg)?;
+    // A listener must reach the parent while it still listens (before Ready).
+    let late_seccomp = match cfg.seccomp {
+        Some(prog) if nnp && prog.wants_listener() => {
+            install_seccomp(prog, chan)?;
+            None
+        }
+        Some(prog) if nnp => Some(prog),
+        _ => None,
+    };
     // From here on the init outlives the runtime (create returns): stop
     // dying with it, then wait until the runtime has recorded us. If the
     // runtime died before that, nobody knows this init: exit quietly.
@@ -288,12 +299,15 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         _ => berth_sys::process::exit_immediately(1),
     }
     if let InitKind::Create { state_dir } = &cfg.kind {
-        wait_for_start(state_dir)?;
+        if let Some(dir) = state_dir {
+            wait_for_start(dir)?;
+        }
         container_hooks(cfg, "startContainer", "running", |h| {
             h.start_container().as_ref()
         })?;
     }
-    if let (Some(prog), true) = (cfg.seccomp, nnp) {
+    if let Some(prog) = late_seccomp {
+        // As late as possible, so that the profile need not allow the runtime's own syscalls.
         prog.install().ctx("load seccomp filter")?;
     }
     let umask = process.user().umask().unwrap_or(0o022);
@@ -464,6 +478,24 @@ fn finalize_process(cfg: &InitConfig<'_>) -> InitResult {
         )));
     }
     Ok(())
+}
+
+/// Loads the filter; a user-notification listener goes to the parent, which
+/// hands it to the agent at `listenerPath` before the init goes on.
+fn install_seccomp(prog: &berth_seccomp::Program, chan: &Channel) -> InitResult {
+    let Some(listener) = prog.install().ctx("load seccomp filter")? else {
+        return Ok(());
+    };
+    chan.send_with_fd(&Msg::SeccompListener, Some(listener.as_fd()))
+        .map_err(|e| InitError(e.to_string()))?;
+    drop(listener);
+    match chan.recv() {
+        Ok(Some((Msg::SeccompDone, _))) => Ok(()),
+        Ok(Some((Msg::Error(e), _))) => Err(InitError(e)),
+        _ => Err(InitError(
+            "the runtime did not hand the seccomp listener to the agent".into(),
+        )),
+    }
 }
 
 /// Blocks until `start` opens `exec.fifo` for reading, then signals it.

@@ -20,6 +20,7 @@ mod init;
 pub mod mount_options;
 pub mod namespaces;
 mod rootfs;
+mod seccomp_agent;
 pub mod signal;
 mod spawn;
 pub mod state;

@@ -27,6 +27,8 @@ pub(crate) struct ParentSide<'a> {
     pub create_runtime_hooks: &'a dyn Fn(i32) -> Result<()>,
     /// Records the ready init (state, pid file) before it is let go on.
     pub on_ready: &'a dyn Fn(&Spawned) -> Result<()>,
+    /// Hands the init's seccomp listener to the spec's `listenerPath`.
+    pub on_seccomp_listener: &'a dyn Fn(i32, OwnedFd) -> Result<()>,
 }
 
 impl std::fmt::Debug for ParentSide<'_> {
@@ -122,6 +124,18 @@ fn drive(
                 chan.send(&Msg::HooksDone)?;
             }
             Some((Msg::Console, fd)) => console = fd,
+            Some((Msg::SeccompListener, fd)) => {
+                let fd = fd.ok_or_else(|| {
+                    ContainerError::Init(
+                        "the seccomp listener message carried no descriptor".into(),
+                    )
+                })?;
+                if let Err(e) = (parent.on_seccomp_listener)(pid, fd) {
+                    let _ = chan.send(&Msg::Error(e.to_string()));
+                    return Err(e);
+                }
+                chan.send(&Msg::SeccompDone)?;
+            }
             Some((Msg::Ready, _)) => {
                 let spawned = Spawned { pid, console };
                 (parent.on_ready)(&spawned)?;

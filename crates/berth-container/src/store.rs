@@ -14,6 +14,8 @@ use crate::state::SavedState;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The directory of compiled seccomp programs under the root.
+pub const SECCOMP_CACHE: &str = "@seccomp-cache";
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -48,6 +50,12 @@ impl Store {
         let root = fs::canonicalize(root)
             .map_err(|e| ContainerError::io("resolve state root", root, e))?;
         Ok(Store { root })
+    }
+
+    /// Compiled seccomp programs, in `ROOT/@seccomp-cache` (a name no
+    /// container id can take: `@` is not allowed in ids).
+    pub fn seccomp_cache(&self) -> berth_seccomp::ProgramCache {
+        berth_seccomp::ProgramCache::new(self.root.join(SECCOMP_CACHE))
     }
 
     pub fn root(&self) -> &Path {

@@ -300,7 +300,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompErro
     bpf::decode(&bytes)
 }
 
-fn libseccomp_version() -> String {
+pub(crate) fn libseccomp_version() -> String {
     match libseccomp::ScmpVersion::current() {
         Ok(v) => format!("{}.{}.{}", v.major, v.minor, v.micro),
         Err(_) => "(unknown version)".into(),

@@ -8,6 +8,8 @@
 //! * [`Program::install`] runs in the container's init just before `execve`, where
 //!   only async-signal-safe work is allowed: it is one `seccomp(2)` call on memory
 //!   that already exists, with no allocation and no libseccomp.
+//! * [`ProgramCache`] keeps compiled programs on disk so that a profile is
+//!   compiled once per host (libseccomp takes ~15 ms for Docker's default profile).
 //!
 //! # Semantics (those of runc's `libcontainer/seccomp`)
 //!
@@ -41,6 +43,7 @@
 
 mod arch;
 mod bpf;
+mod cache;
 mod compile;
 mod enosys;
 mod error;
@@ -49,6 +52,7 @@ mod sys;
 use std::fmt;
 use std::os::fd::OwnedFd;
 
+pub use cache::ProgramCache;
 pub use compile::compile;
 pub use error::SeccompError;
 

@@ -182,3 +182,136 @@ conformance!(seccomp_default_errno_with_allow_list, |rt| {
         "defaultErrnoRet 1 is EPERM:\n{out}"
     );
 });
+
+conformance!(
+    a_profile_is_compiled_once_and_the_cached_program_holds,
+    |rt| {
+        // berth keeps compiled programs under its root (`@seccomp-cache`); every start with the
+        // same profile must behave the same, from the cache or not, and a damaged entry must
+        // neither fail a start nor weaken the filter.
+        let b = Bundle::new()
+            .tmpfs("/tmp", &[])
+            .seccomp(deny(&["mkdir", "mkdirat"], "SCMP_ACT_ERRNO", Some(13)))
+            .sh("mkdir /tmp/x; echo mkdir=$?");
+        let cache = rt.root().join("@seccomp-cache");
+        for round in 0..3 {
+            assert_eq!(run_ok(rt, &b), "mkdir=1\n", "round {round}");
+            if rt.name() != "berth" {
+                continue;
+            }
+            let entries: Vec<_> = std::fs::read_dir(&cache)
+                .expect("berth stores compiled programs")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert_eq!(entries.len(), 1, "one profile, one entry: {entries:?}");
+            if round == 1 {
+                std::fs::write(&entries[0], b"BSC1 not a program").expect("damage the entry");
+            }
+        }
+        assert!(rt.list_json().is_empty(), "the cache is not a container");
+    }
+);
+
+/// Receives the one message of a seccomp agent connection: the JSON state and the listener.
+fn receive_listener(
+    stream: &std::os::unix::net::UnixStream,
+) -> std::io::Result<(Value, std::os::fd::OwnedFd)> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = rustix::net::recvmsg(
+        stream,
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
+    let mut fd = None;
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = msg {
+            fd = fds.into_iter().next().or(fd);
+        }
+    }
+    let state = serde_json::from_slice(&buf[..got.bytes]).map_err(std::io::Error::other)?;
+    let fd = fd.ok_or_else(|| std::io::Error::other("no descriptor with the message"))?;
+    Ok((state, fd))
+}
+
+/// errno 18, "Invalid cross-device link": an answer only the agent gives to mkdir.
+const EXDEV: i32 = 18;
+
+conformance!(seccomp_notify_hands_the_listener_to_the_agent, |rt| {
+    notify_agent(rt, false);
+});
+
+conformance!(seccomp_notify_with_no_new_privileges, |rt| {
+    // With no_new_privs the filter loads late; the listener must still reach the agent.
+    notify_agent(rt, true);
+});
+
+/// An agent at listenerPath receives the container's state and the listener, and answers
+/// every mkdir with EXDEV: the container sees the agent's answer.
+fn notify_agent(rt: &berth_testutil::Runtime, no_new_privileges: bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind agent socket");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let (state, fd) = match receive_listener(&stream) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _ = tx.send(Ok(state));
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        // Until the last process of the filter is gone (receive fails).
+        while let Ok(req) = libseccomp::ScmpNotifReq::receive(raw) {
+            let resp = libseccomp::ScmpNotifResp::new_error(
+                req.id,
+                -EXDEV,
+                libseccomp::ScmpNotifRespFlags::empty(),
+            );
+            let _ = resp.respond(raw);
+        }
+    });
+    let mut profile = deny(&["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY", None);
+    profile["listenerPath"] = json!(socket.to_string_lossy());
+    profile["listenerMetadata"] = json!("agent=test");
+    let b = Bundle::new()
+        .tmpfs("/tmp", &[])
+        .seccomp(profile)
+        .no_new_privileges(no_new_privileges)
+        .sh("mkdir /tmp/x; echo mkdir=$?; touch /tmp/f && echo touch=ok");
+    let id = berth_testutil::unique_id("notify");
+    let out = rt.run(&b, &id);
+    out.assert_success();
+    assert_eq!(out.stdout, "mkdir=1\ntouch=ok\n", "{out}");
+    assert!(out.stderr.contains("Invalid cross-device link"), "{out}");
+
+    let state = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the agent was called")
+        .expect("the agent got state and listener");
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["metadata"], "agent=test", "{state}");
+    assert_eq!(state["state"]["id"], id.as_str(), "{state}");
+    assert_eq!(state["state"]["status"], "creating", "{state}");
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+    assert_eq!(state["pid"], state["state"]["pid"], "{state}");
+}
+
+conformance!(seccomp_notify_without_an_agent_fails_cleanly, |rt| {
+    let mut profile = deny(&["mkdir"], "SCMP_ACT_NOTIFY", None);
+    let dir = tempfile::tempdir().expect("temp dir");
+    profile["listenerPath"] = json!(dir.path().join("nobody.sock").to_string_lossy());
+    let b = Bundle::new().seccomp(profile).args(&["true"]);
+    let out = run(rt, &b);
+    out.assert_failure();
+    crate::common::assert_nothing_left(rt, &b);
+});
