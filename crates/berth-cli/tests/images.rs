@@ -298,6 +298,31 @@ fn save_and_load_round_trip() {
     let d = env.docker(&["load", "-i", tar_s]);
     assert_eq!(b.stdout, d.stdout);
 
+    // Failures leave nothing behind: an unknown name, a file that is not an image archive.
+    let bad = dir.path().join("bad.tar");
+    let b = env.berth(&["save", "-o", bad.to_str().unwrap(), "nope:1"]);
+    b.assert_code(1);
+    assert_eq!(
+        b.stderr,
+        "berth: Error response from daemon: reference does not exist\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["bb.tar"], "{b}");
+    std::fs::write(&bad, b"not a tar").unwrap();
+    let b = env.berth(&["load", "-i", bad.to_str().unwrap()]);
+    b.assert_code(1);
+    assert!(b.stderr.starts_with("berth: "), "{b}");
+    let b = env.berth(&[
+        "load",
+        "-i",
+        dir.path().join("absent.tar").to_str().unwrap(),
+    ]);
+    b.assert_code(1);
+    assert!(b.stderr.contains("cannot open"), "{b}");
+
     // Through stdout and stdin.
     let piped = dir.path().join("piped.tar");
     let mut cmd = env.berth_command(&["save", "busybox"]);
