@@ -171,6 +171,8 @@ fn inspect_and_history_match_docker() {
         "{{json .RootFS}}",
         "{{.Config.Entrypoint}} {{.Config.Labels}}",
         "{{range .RepoTags}}[{{.}}]{{end}}",
+        r#"{{if eq .Os "linux"}}L{{else}}?{{end}} {{printf "%s|%d|%q" .Os .Size .Architecture}}"#,
+        "{{with .RootFS}}{{.Type}} {{len .Layers}}{{end}} {{not .Config.Labels}}",
     ] {
         env.same(&["image", "inspect", "-f", f, "busybox"]);
     }

@@ -1,7 +1,8 @@
 //! The part of Go's `text/template` that docker users write in `--format`/`-f`: text,
 //! `{{.Field.Sub}}`, `{{.}}`, pipelines (`{{.X | json}}`), the functions `json`, `len`,
-//! `index`, `join`, `split`, `upper`, `lower`, `title`, `println`, and `{{range}}`, `{{if}}`
-//! / `{{else}}` / `{{end}}`, with `{{-`/`-}}` trimming. Values print as Go's `%v` prints them
+//! `index`, `join`, `split`, `upper`, `lower`, `title`, `println`, `printf` (`%s %v %d %q`),
+//! `eq`, `ne`, `not`, `and`, `or`, and `{{range}}`, `{{if}}`, `{{with}}` / `{{else}}` /
+//! `{{end}}`, with `{{-`/`-}}` trimming (no variables). Values print as Go's `%v` prints them
 //! (`[a b]` for lists, `map[k:v]` for maps); docker's templates run on typed Go structs, so a
 //! field that does not exist is an error, and a null list or map prints as Go prints a nil one.
 
@@ -28,6 +29,7 @@ enum Node {
     Action(Pipeline),
     If(Pipeline, Vec<Node>, Vec<Node>),
     Range(Pipeline, Vec<Node>, Vec<Node>),
+    With(Pipeline, Vec<Node>, Vec<Node>),
 }
 
 type Pipeline = Vec<Command>;
@@ -162,7 +164,7 @@ fn parse_nodes(
                 let (word, rest) = a.split_once(' ').unwrap_or((a.as_str(), ""));
                 match word {
                     "end" | "else" => return Ok((nodes, Some(word.to_string()))),
-                    "if" | "range" => {
+                    "if" | "range" | "with" => {
                         let pipe = parse_pipeline(rest)?;
                         let (body, end) = parse_nodes(tokens, pos)?;
                         let alt = match end.as_deref() {
@@ -177,10 +179,10 @@ fn parse_nodes(
                                 ))
                             }
                         };
-                        nodes.push(if word == "if" {
-                            Node::If(pipe, body, alt)
-                        } else {
-                            Node::Range(pipe, body, alt)
+                        nodes.push(match word {
+                            "if" => Node::If(pipe, body, alt),
+                            "with" => Node::With(pipe, body, alt),
+                            _ => Node::Range(pipe, body, alt),
                         });
                     }
                     _ if a.starts_with("/*") => {}
@@ -309,6 +311,14 @@ fn exec_nodes(nodes: &[Node], dot: &Val, out: &mut String) -> Result<(), Templat
             Node::If(p, body, alt) => {
                 let v = eval_pipeline(p, dot)?;
                 exec_nodes(if truthy(&v.json) { body } else { alt }, dot, out)?;
+            }
+            Node::With(p, body, alt) => {
+                let v = eval_pipeline(p, dot)?;
+                if truthy(&v.json) {
+                    exec_nodes(body, &v, out)?;
+                } else {
+                    exec_nodes(alt, dot, out)?;
+                }
             }
             Node::Range(p, body, alt) => {
                 let v = eval_pipeline(p, dot)?;
@@ -504,12 +514,75 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
             };
             Ok(Val::new(Json::String(r)))
         }
+        "eq" => {
+            if args.len() < 2 {
+                return err("wrong number of args for eq: want at least 2");
+            }
+            let first = args[0].json.inner();
+            let r = args[1..].iter().any(|a| a.json.inner() == first);
+            Ok(Val::new(Json::Bool(r)))
+        }
+        "ne" => {
+            arity(name, &args, 2)?;
+            Ok(Val::new(Json::Bool(
+                args[0].json.inner() != args[1].json.inner(),
+            )))
+        }
+        "not" => {
+            arity(name, &args, 1)?;
+            Ok(Val::new(Json::Bool(!truthy(&args[0].json))))
+        }
+        "and" | "or" => {
+            let want = name == "or";
+            let mut last = None;
+            for a in args {
+                let stop = truthy(&a.json) == want;
+                last = Some(a);
+                if stop {
+                    break;
+                }
+            }
+            last.ok_or_else(|| TemplateError(format!("wrong number of args for {name}")))
+        }
+        "printf" => {
+            let Some((f, rest)) = args.split_first() else {
+                return err("wrong number of args for printf");
+            };
+            Ok(Val::new(Json::String(printf(&print(f), rest))))
+        }
         "println" => {
             let parts: Vec<String> = args.iter().map(print).collect();
             Ok(Val::new(Json::String(parts.join(" ") + "\n")))
         }
         _ => err(format!("function {name:?} not defined")),
     }
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use: `%s`, `%v`, `%d`, `%q`, `%%`.
+fn printf(format: &str, args: &[Val]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some(verb @ ('s' | 'v' | 'd' | 'q')) => match args.next() {
+                Some(a) if verb == 'q' => out.push_str(&Json::String(print(a)).to_go_json()),
+                Some(a) => out.push_str(&print(a)),
+                None => out.push_str(&format!("%!{verb}(MISSING)")),
+            },
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push_str("%!(NOVERB)"),
+        }
+    }
+    out
 }
 
 /// `index` of an unwrapped value by one key.
@@ -629,6 +702,32 @@ mod tests {
         assert_eq!(run("a  {{- .Size -}}  b", IMG).unwrap(), "a1234b");
         assert_eq!(
             run("{{range .Config.Entrypoint}}x{{else}}none{{end}}", IMG).unwrap(),
+            "none"
+        );
+    }
+
+    #[test]
+    fn comparisons_printf_with() {
+        assert_eq!(
+            run(r#"{{if eq .RootFS.Type "layers"}}y{{end}}"#, IMG).unwrap(),
+            "y"
+        );
+        assert_eq!(
+            run(r#"{{if ne .Size 1234}}y{{else}}n{{end}}"#, IMG).unwrap(),
+            "n"
+        );
+        assert_eq!(run("{{not .Config.Labels}}", IMG).unwrap(), "true");
+        assert_eq!(run("{{or .Config.Labels .Size}}", IMG).unwrap(), "1234");
+        assert_eq!(
+            run(r#"{{printf "%s=%d %q %%" .Id .Size .RootFS.Type}}"#, IMG).unwrap(),
+            r#"sha256:abc=1234 "layers" %"#
+        );
+        assert_eq!(
+            run("{{with .RootFS}}{{.Type}}{{end}}", IMG).unwrap(),
+            "layers"
+        );
+        assert_eq!(
+            run("{{with .Config.Labels}}x{{else}}none{{end}}", IMG).unwrap(),
             "none"
         );
     }
