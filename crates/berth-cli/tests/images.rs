@@ -65,8 +65,11 @@ impl Env {
         run_command(&mut self.berth_command(args), None, TIMEOUT).unwrap()
     }
 
+    /// The docker CLI, in UTC as berth prints dates.
     fn docker(&self, args: &[&str]) -> Output {
-        self.dockerd.docker(args)
+        let mut cmd = self.dockerd.docker_command(args);
+        cmd.env("TZ", "UTC");
+        run_command(&mut cmd, None, TIMEOUT).unwrap()
     }
 
     /// `berth ARGS` and `docker ARGS` print the same stdout and both succeed. Outputs with a
@@ -630,8 +633,9 @@ fn login_push_pull_logout_against_a_real_registry() {
         )),
         "{b}"
     );
-    // Up to date, quiet, and a tag that does not exist.
+    // Up to date, for a platform, quiet, and a tag that does not exist.
     env.same(&["pull", &image]);
+    env.same(&["pull", "--platform", "linux/amd64", &image]);
     let q = env.berth(&["pull", "-q", &image]);
     q.assert_success();
     assert_eq!(q.stdout, format!("{image}\n"));
