@@ -35,7 +35,8 @@ pub use client::Client;
 pub use error::CliError;
 pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
 
-/// Runs one command line and returns the process's exit code; errors are printed as one line.
+/// Runs one command line and returns the process's exit code; errors are printed as one
+/// `berth: ...` line each (several when several names failed).
 pub fn run(cli: Cli) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -45,7 +46,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("berth: {e}");
+            for line in e.to_string().lines() {
+                eprintln!("berth: {line}");
+            }
             ExitCode::FAILURE
         }
     }

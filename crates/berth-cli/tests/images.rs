@@ -262,9 +262,13 @@ fn tag_and_rmi_like_docker() {
     );
     // A missing name fails after the others were removed.
     env.berth(&["tag", "busybox", "t:1"]).assert_success();
-    let b = env.berth(&["rmi", "nope:1", "t:1"]);
+    let b = env.berth(&["rmi", "nope:1", "t:1", "nope:2"]);
     b.assert_code(1);
     assert_eq!(b.stdout, "Untagged: t:1\n");
+    assert_eq!(
+        b.stderr,
+        "berth: Error response from daemon: No such image: nope:1\nberth: Error response from daemon: No such image: nope:2\n"
+    );
     assert!(
         b.stderr
             .contains("Error response from daemon: No such image: nope:1"),
