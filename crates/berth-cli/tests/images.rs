@@ -640,6 +640,7 @@ fn login_push_pull_logout_against_a_real_registry() {
     // Up to date, for a platform, quiet, and a tag that does not exist.
     env.same(&["pull", &image]);
     env.same(&["pull", "--platform", "linux/amd64", &image]);
+    env.same(&["pull", "-a", &name]);
     let q = env.berth(&["pull", "-q", &image]);
     q.assert_success();
     assert_eq!(q.stdout, format!("{image}\n"));
