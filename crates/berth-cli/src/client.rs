@@ -179,7 +179,7 @@ impl Client {
             .await
     }
 
-    /// `method /v1.41{path}` with an empty body, the answer decoded from JSON.
+    /// `method /v1.41{path}` with a JSON `body`, the answer decoded from JSON.
     pub async fn call_json<T: DeserializeOwned>(
         &self,
         method: Method,

@@ -3,14 +3,16 @@
 //! * cli.rs: [`Cli`], the global flags (`-H/--host`) and the verbs.
 //! * host.rs: which daemon to talk to: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then
 //!   berthd's default socket.
-//! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper), decoding the
-//!   API's JSON into the `berth_api::types` structs.
+//! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper): bodies whole
+//!   or streamed from a file, answers decoded from JSON, read chunk by chunk, or shown as a
+//!   progress stream.
 //! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
 //!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `login`, `logout`); each prints
 //!   what docker prints.
 //! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
 //!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
-//!   progress-stream renderer (`progress`).
+//!   progress-stream renderer (`progress`). Public, so that tests can feed it streams
+//!   recorded from a real dockerd.
 //! * reference.rs: image names normalised as docker's CLI does before calling the API.
 //! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
 //! * terminal.rs: tty checks, the terminal width, password prompts.
