@@ -641,6 +641,15 @@ fn login_push_pull_logout_against_a_real_registry() {
     env.same(&["pull", &image]);
     env.same(&["pull", "--platform", "linux/amd64", &image]);
     env.same(&["pull", "-a", &name]);
+    // Pulled images have repository digests: rows with and without them.
+    let with_digests = env.same(&["images", "--digests"]);
+    assert!(
+        with_digests.contains(&format!("{name}   latest    sha256:")),
+        "{with_digests}"
+    );
+    env.same(&["images"]);
+    env.same(&["images", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"]);
+    env.same(&["image", "inspect", "-f", "{{json .RepoDigests}}", &image]);
     let q = env.berth(&["pull", "-q", &image]);
     q.assert_success();
     assert_eq!(q.stdout, format!("{image}\n"));

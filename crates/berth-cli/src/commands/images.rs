@@ -81,11 +81,13 @@ pub(crate) async fn run(
             DEFAULT_TABLE
         },
     )?;
+    // docker shows digest rows when asked to, or when the format prints them.
+    let show_digests = args.digests || format.is_some_and(|f| f.contains("{{.Digest}}"));
     let now = now_unix();
     let mut rows = Vec::new();
     if let Json::Array(images) = &images {
         for image in images {
-            for (repo, tag, digest) in repo_tags(image, args.digests) {
+            for (repo, tag, digest) in repo_tags(image, show_digests) {
                 rows.push(row(image, repo, tag, digest, !args.no_trunc, now));
             }
         }
