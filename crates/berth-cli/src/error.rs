@@ -1,8 +1,11 @@
-//! What can go wrong talking to berthd, each printed as one line.
+//! What can go wrong in a `berth` command, each printed as one `berth: ...` line.
 
 use std::io;
+use std::path::PathBuf;
 
 use berth_api::{Host, DEFAULT_HOST};
+
+use crate::format::template::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -21,6 +24,9 @@ pub enum CliError {
     /// The daemon answered with an error; docker's wording.
     #[error("Error response from daemon: {message}")]
     Daemon { status: u16, message: String },
+    /// A progress stream ended with an error message (printed as the daemon wrote it).
+    #[error("{0}")]
+    Stream(String),
     #[error("HTTP exchange with berthd at {host} failed: {source}")]
     Http { host: Host, source: hyper::Error },
     #[error("cannot decode berthd's answer to {path}: {source}")]
@@ -30,6 +36,27 @@ pub enum CliError {
     },
     #[error("unsupported --format {0:?}: only \"json\" is supported for now")]
     Format(String),
+    /// A `--format`/`-f` template that does not parse or run.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// An image reference docker's grammar refuses.
+    #[error("{reason}: {reference:?}")]
+    Reference { reference: String, reason: String },
+    /// A command line that parses but makes no sense (`save` to a terminal, a bad filter).
+    #[error("{0}")]
+    Usage(String),
+    /// The credentials file.
+    #[error(transparent)]
+    Registry(#[from] berth_registry::RegistryError),
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Several names failed (`rmi a b`, `inspect a b`): one message per line.
+    #[error("{}", .0.join("\n"))]
+    Several(Vec<String>),
     #[error("cannot write the output: {0}")]
     Output(#[from] io::Error),
     #[error("cannot start the async runtime: {0}")]

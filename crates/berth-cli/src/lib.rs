@@ -3,27 +3,42 @@
 //! * cli.rs: [`Cli`], the global flags (`-H/--host`) and the verbs.
 //! * host.rs: which daemon to talk to: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then
 //!   berthd's default socket.
-//! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper), decoding the
-//!   API's JSON into the `berth_api::types` structs.
-//! * commands/: one file per verb (`version`, `info`); each prints what docker prints.
+//! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper): bodies whole
+//!   or streamed from a file, answers decoded from JSON, read chunk by chunk, or shown as a
+//!   progress stream.
+//! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
+//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `login`, `logout`); each prints
+//!   what docker prints.
+//! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
+//!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
+//!   progress-stream renderer (`progress`). Public, so that tests can feed it streams
+//!   recorded from a real dockerd.
+//! * reference.rs: image names normalised as docker's CLI does before calling the API.
+//! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
+//! * terminal.rs: tty checks, the terminal width, password prompts.
 //! * error.rs: [`CliError`], printed as one `berth: ...` line.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod auth;
 mod cli;
 mod client;
 mod commands;
 mod error;
+pub mod format;
 mod host;
+mod reference;
+mod terminal;
 
 use std::process::ExitCode;
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, ImageCommand};
 pub use client::Client;
 pub use error::CliError;
 pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
 
-/// Runs one command line and returns the process's exit code; errors are printed as one line.
+/// Runs one command line and returns the process's exit code; errors are printed as one
+/// `berth: ...` line each (several when several names failed).
 pub fn run(cli: Cli) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -33,7 +48,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("berth: {e}");
+            for line in e.to_string().lines() {
+                eprintln!("berth: {line}");
+            }
             ExitCode::FAILURE
         }
     }
