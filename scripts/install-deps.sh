@@ -5,4 +5,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine ca-certificates \
-    umoci skopeo gzip tar zstd
+    umoci skopeo gzip tar zstd \
+    docker-registry podman debootstrap

@@ -223,7 +223,7 @@ pub fn run(args: &[String]) -> Result<()> {
             _ => usage(),
         }
     }
-    for bin in ["docker-registry", "skopeo", "umoci", "debootstrap", "dockerd", "docker", "podman", "unshare"] {
+    for bin in ["docker-registry", "skopeo", "debootstrap", "tar", "gzip", "dockerd", "docker", "podman", "unshare"] {
         if !which(bin) {
             bail!("{bin} not found: run scripts/install-deps.sh");
         }

@@ -251,13 +251,14 @@ impl Drop for Dockerd {
     }
 }
 
-/// Entries of `dir` except `skip` (0 if it does not exist).
+/// Entries of `dir` except `skip` and dot files (0 if it does not exist).
 fn count_entries(dir: &Path, skip: &[&str]) -> usize {
     fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter(|e| !skip.iter().any(|s| e.file_name() == *s))
+        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
         .count()
 }
 

@@ -3,7 +3,7 @@
 //! ```text
 //! DIR/rootfs/        debootstrap --variant=minbase bookworm, apt caches emptied (as Debian's
 //!                    official images are)
-//! DIR/oci/           OCI image layout, tag `bench`, built with umoci:
+//! DIR/oci/           OCI image layout, tag `bench`, each layer `tar --format=pax | gzip -n`:
 //!                      1. the rootfs                          (/)
 //!                      2. 64 MiB of random data                (/opt/bench-random)
 //!                      3. 16,000 small text files of 1-8 KiB   (/opt/bench-small)
@@ -18,7 +18,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest as _, Sha256};
@@ -27,7 +27,7 @@ use sha2::{Digest as _, Sha256};
 pub(crate) const TAG: &str = "bench";
 
 /// Bumped when the recipe changes, so an old cache is rebuilt.
-const RECIPE: u64 = 1;
+const RECIPE: u64 = 2;
 
 const RANDOM_FILES: usize = 8;
 const RANDOM_FILE_BYTES: usize = 8 << 20;
@@ -204,28 +204,23 @@ pub(crate) fn ensure(dir: &Path) -> Result<Fixture> {
         fs::remove_dir_all(&work)?;
     }
     eprintln!("fixture: generating the random and small-file layers...");
-    write_random(&work.join("random"))?;
-    write_small(&work.join("small"))?;
+    write_random(&work.join("random/opt/bench-random"))?;
+    write_small(&work.join("small/opt/bench-small"))?;
     let layout = dir.join("oci");
     if layout.exists() {
         fs::remove_dir_all(&layout)?;
     }
-    let image = format!("{}:{TAG}", layout.display());
-    eprintln!("fixture: building the OCI layout with umoci...");
-    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout))?;
-    run(Command::new("umoci").args(["new", "--image", &image]))?;
-    let insert = |src: &Path, target: &str| {
-        run(Command::new("umoci")
-            .args(["insert", "--image", &image])
-            .arg(src)
-            .arg(target))
-    };
-    insert(&root, "/")?;
-    insert(&work.join("random"), "/opt/bench-random")?;
-    insert(&work.join("small"), "/opt/bench-small")?;
-    run(Command::new("umoci").args(["insert", "--image", &image, "--whiteout", "/usr/share/doc"]))?;
-    run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "/bin/sh"]))?;
-    run(Command::new("umoci").args(["gc", "--layout"]).arg(&layout))?;
+    eprintln!("fixture: writing the OCI layout (tar | gzip)...");
+    let whiteout = work.join("whiteout");
+    fs::create_dir_all(whiteout.join("usr/share"))?;
+    fs::write(whiteout.join("usr/share/.wh.doc"), "")?;
+    let layers = [
+        layer_blob(&layout, &root, &["."])?,
+        layer_blob(&layout, &work.join("random"), &["opt/bench-random"])?,
+        layer_blob(&layout, &work.join("small"), &["opt/bench-small"])?,
+        layer_blob(&layout, &whiteout, &["usr/share/.wh.doc"])?,
+    ];
+    write_layout(&layout, &layers)?;
     fs::remove_dir_all(&work)?;
 
     let (manifest, layers) = read_layout(&layout)?;
@@ -299,6 +294,118 @@ fn read_layout(layout: &Path) -> Result<(String, Vec<Layer>)> {
         });
     }
     Ok((manifest, layers))
+}
+
+/// Tars `names` under `src` (GNU tar, pax format, numeric owners, xattrs),
+/// gzips it into the layout's blobs and returns (digest, size, diff ID).
+fn layer_blob(layout: &Path, src: &Path, names: &[&str]) -> Result<Layer> {
+    let blobs = layout.join("blobs/sha256");
+    fs::create_dir_all(&blobs)?;
+    let tmp = blobs.join("layer.tmp");
+    let mut tar = Command::new("tar")
+        .args(["--format=pax", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
+        .arg(src)
+        .arg("-c")
+        .args(names)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("spawn tar")?;
+    let mut gzip = Command::new("gzip")
+        .args(["-n", "-6"])
+        .stdin(Stdio::piped())
+        .stdout(fs::File::create(&tmp)?)
+        .spawn()
+        .context("spawn gzip")?;
+    let (Some(out), Some(mut gz_in)) = (tar.stdout.take(), gzip.stdin.take()) else {
+        bail!("tar or gzip without a pipe");
+    };
+    let mut hashing = Hashing {
+        inner: out,
+        hash: Sha256::new(),
+        count: 0,
+    };
+    io::copy(&mut hashing, &mut gz_in).context("tar | gzip")?;
+    drop(gz_in);
+    if !tar.wait()?.success() || !gzip.wait()?.success() {
+        bail!("tar -C {} {names:?} | gzip failed", src.display());
+    }
+    let diff_id = format!("sha256:{}", hex::encode(hashing.hash.finalize()));
+    let (digest, size) = {
+        let mut f = Hashing {
+            inner: fs::File::open(&tmp)?,
+            hash: Sha256::new(),
+            count: 0,
+        };
+        io::copy(&mut f, &mut io::sink())?;
+        (format!("sha256:{}", hex::encode(f.hash.finalize())), f.count)
+    };
+    fs::rename(&tmp, blob_path(layout, &digest)?)?;
+    Ok(Layer {
+        digest,
+        size,
+        diff_id,
+    })
+}
+
+/// Writes a blob by its digest; returns (digest, size).
+fn put_blob(layout: &Path, data: &[u8]) -> Result<(String, u64)> {
+    let digest = format!("sha256:{}", sha256_hex(data));
+    fs::write(blob_path(layout, &digest)?, data)?;
+    Ok((digest, data.len() as u64))
+}
+
+/// The config, manifest, index.json and oci-layout of the image.
+fn write_layout(layout: &Path, layers: &[Layer]) -> Result<()> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let created = "2026-01-01T00:00:00Z";
+    let config = serde_json::json!({
+        "created": created,
+        "architecture": arch,
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": ["/bin/sh"],
+        },
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| &l.diff_id).collect::<Vec<_>>()},
+        "history": [
+            {"created": created, "created_by": "debootstrap --variant=minbase bookworm"},
+            {"created": created, "created_by": "random data in /opt/bench-random"},
+            {"created": created, "created_by": "small files in /opt/bench-small"},
+            {"created": created, "created_by": "rm -rf /usr/share/doc"},
+        ],
+    });
+    let (config_digest, config_size) = put_blob(layout, &serde_json::to_vec(&config)?)?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config_size,
+        },
+        "layers": layers.iter().map(|l| serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": l.digest,
+            "size": l.size,
+        })).collect::<Vec<_>>(),
+    });
+    let (m_digest, m_size) = put_blob(layout, &serde_json::to_vec(&manifest)?)?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": m_digest,
+            "size": m_size,
+            "annotations": {"org.opencontainers.image.ref.name": TAG},
+        }],
+    });
+    fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
+    fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    Ok(())
 }
 
 /// A reader that hashes and counts what passes through it.
