@@ -72,7 +72,10 @@ enum Kind {
     Podman(Podman),
     Skopeo(PathBuf),
     Library(LibraryStores),
-    Command { pull: String, remove: Option<String> },
+    Command {
+        pull: String,
+        remove: Option<String>,
+    },
 }
 
 struct Puller {
@@ -102,7 +105,11 @@ fn skopeo(args: &[&str]) -> Result<()> {
         .output()
         .context("spawn skopeo")?;
     if !out.status.success() {
-        bail!("skopeo {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "skopeo {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -149,14 +156,23 @@ impl Puller {
             }
             Kind::Skopeo(dir) => {
                 let dest = format!("dir:{}", dir.display());
-                skopeo(&["copy", "--quiet", "--src-tls-verify=false", &format!("docker://{image}"), &dest])?;
+                skopeo(&[
+                    "copy",
+                    "--quiet",
+                    "--src-tls-verify=false",
+                    &format!("docker://{image}"),
+                    &dest,
+                ])?;
             }
             Kind::Library(l) => {
                 let Some((images, snaps)) = &l.stores else {
                     bail!("library stores not open");
                 };
                 let got = library::pull(images, snaps, registry, REPO, TAG)?;
-                if got.layers != fix.layers || got.unpacked != fix.unpacked || got.bytes != fix.compressed {
+                if got.layers != fix.layers
+                    || got.unpacked != fix.unpacked
+                    || got.bytes != fix.compressed
+                {
                     bail!(
                         "library pull got {} layers, {} bytes, {} unpacked; the fixture has {}, {}, {}",
                         got.layers,
@@ -223,7 +239,17 @@ pub fn run(args: &[String]) -> Result<()> {
             _ => usage(),
         }
     }
-    for bin in ["docker-registry", "skopeo", "debootstrap", "tar", "gzip", "dockerd", "docker", "podman", "unshare"] {
+    for bin in [
+        "docker-registry",
+        "skopeo",
+        "debootstrap",
+        "tar",
+        "gzip",
+        "dockerd",
+        "docker",
+        "podman",
+        "unshare",
+    ] {
         if !which(bin) {
             bail!("{bin} not found: run scripts/install-deps.sh");
         }
@@ -267,12 +293,18 @@ fn measure(
         &format!("oci:{}:{}", fix.layout.display(), fixture::TAG),
         &format!("docker://{image}"),
     ])?;
-    eprintln!("pushed {image} with skopeo in {:.2} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "pushed {image} with skopeo in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let berth = match berth_cmd {
         Some(pull) => Puller {
             name: "berth (--berth-cmd)",
-            kind: Kind::Command { pull, remove: berth_rm },
+            kind: Kind::Command {
+                pull,
+                remove: berth_rm,
+            },
             times: Vec::new(),
         },
         None => Puller {
@@ -305,11 +337,14 @@ fn measure(
     ];
     for round in 0..=runs {
         for p in pullers.iter_mut() {
-            p.remove(&image).with_context(|| format!("{}: remove the image", p.name))?;
+            p.remove(&image)
+                .with_context(|| format!("{}: remove the image", p.name))?;
             let t = Instant::now();
-            p.pull(&image, &reg, fix).with_context(|| format!("{}: pull", p.name))?;
+            p.pull(&image, &reg, fix)
+                .with_context(|| format!("{}: pull", p.name))?;
             let el = t.elapsed();
-            p.check(&image, fix).with_context(|| format!("{}: check", p.name))?;
+            p.check(&image, fix)
+                .with_context(|| format!("{}: check", p.name))?;
             if round > 0 {
                 p.times.push(el);
             }
@@ -324,7 +359,10 @@ fn measure(
     println!(
         "pull of {image} from a loopback registry ({runs} runs each, interleaved, after one warm-up)"
     );
-    println!("{:<34} {:>8} {:>10} {:>8}", "puller", "mean s", "median s", "min s");
+    println!(
+        "{:<34} {:>8} {:>10} {:>8}",
+        "puller", "mean s", "median s", "min s"
+    );
     let secs = |t: &[Duration]| {
         let (mean, median, _) = crate::summary(t);
         let min = t.iter().min().map_or(0.0, Duration::as_secs_f64);
@@ -345,7 +383,10 @@ fn measure(
         );
     }
     let (s, _, _) = secs(&pullers[3].times);
-    println!("berth mean is {:.2}x skopeo's floor (download only, no unpack)", b / s);
+    println!(
+        "berth mean is {:.2}x skopeo's floor (download only, no unpack)",
+        b / s
+    );
     drop(pullers);
     drop(registry);
     Ok(())

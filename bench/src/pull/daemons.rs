@@ -21,7 +21,10 @@ fn free_port() -> Result<u16> {
 }
 
 fn signal(pid: u32, sig: rustix::process::Signal) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(pid, sig);
     }
 }
@@ -136,9 +139,15 @@ impl Registry {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(st) = reg.child.try_wait()? {
-                bail!("docker-registry exited ({st}): see {}", reg.dir.join("registry.log").display());
+                bail!(
+                    "docker-registry exited ({st}): see {}",
+                    reg.dir.join("registry.log").display()
+                );
             }
-            if ureq::get(&format!("http://127.0.0.1:{port}/v2/")).call().is_ok() {
+            if ureq::get(&format!("http://127.0.0.1:{port}/v2/"))
+                .call()
+                .is_ok()
+            {
                 return Ok(reg);
             }
             if Instant::now() > deadline {
@@ -185,7 +194,16 @@ impl Dockerd {
         write_file(&dir.join("daemon.json"), "{}\n")?;
         let log = fs::File::create(dir.join("dockerd.log"))?;
         let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c", PRELUDE, "sh"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                PRELUDE,
+                "sh",
+            ])
             .arg(&dir)
             .arg("dockerd")
             .arg("--config-file")
@@ -210,13 +228,19 @@ impl Dockerd {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(st) = d.child.try_wait()? {
-                bail!("dockerd exited ({st}): see {}", d.dir.join("dockerd.log").display());
+                bail!(
+                    "dockerd exited ({st}): see {}",
+                    d.dir.join("dockerd.log").display()
+                );
             }
             if d.dir.join("docker.sock").exists() && d.docker(&["version"]).is_ok() {
                 return Ok(d);
             }
             if Instant::now() > deadline {
-                bail!("dockerd did not answer: see {}", d.dir.join("dockerd.log").display());
+                bail!(
+                    "dockerd did not answer: see {}",
+                    d.dir.join("dockerd.log").display()
+                );
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -225,14 +249,21 @@ impl Dockerd {
     /// Runs the docker CLI against this daemon; returns its stdout.
     pub(crate) fn docker(&self, args: &[&str]) -> Result<String> {
         let out = Command::new("docker")
-            .env("DOCKER_HOST", format!("unix://{}", self.dir.join("docker.sock").display()))
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.join("docker.sock").display()),
+            )
             .env("DOCKER_CONFIG", self.dir.join("cli"))
             .args(args)
             .stdin(Stdio::null())
             .output()
             .context("spawn docker")?;
         if !out.status.success() {
-            bail!("docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "docker {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -296,7 +327,11 @@ impl Podman {
     pub(crate) fn podman(&self, args: &[&str]) -> Result<String> {
         let out = self.command(args).output().context("spawn podman")?;
         if !out.status.success() {
-            bail!("podman {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "podman {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

@@ -64,7 +64,10 @@ fn run(cmd: &mut Command) -> Result<()> {
 /// format), else deb.debian.org.
 fn debian_mirror() -> String {
     let mut texts = Vec::new();
-    for p in ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"] {
+    for p in [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ] {
         if let Ok(t) = fs::read_to_string(p) {
             texts.push(t);
         }
@@ -77,7 +80,11 @@ fn debian_mirror() -> String {
                 }
             }
             let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() >= 3 && f[0] == "deb" && f[2].starts_with("bookworm") && !f[1].contains("security") {
+            if f.len() >= 3
+                && f[0] == "deb"
+                && f[2].starts_with("bookworm")
+                && !f[1].contains("security")
+            {
                 return f[1].to_string();
             }
         }
@@ -104,7 +111,7 @@ impl Rng {
 fn seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
+        .map(|d| d.as_secs() ^ (u64::from(d.subsec_nanos()) << 32))
         .unwrap_or(1)
 }
 
@@ -125,10 +132,38 @@ fn write_random(dir: &Path) -> Result<()> {
 /// Small text files that compress about 5:1, like source trees and configs.
 fn write_small(dir: &Path) -> Result<()> {
     const WORDS: &[&str] = &[
-        "container", "image", "layer", "digest", "manifest", "config", "runtime", "mount",
-        "overlay", "snapshot", "registry", "blob", "tag", "pull", "push", "network", "volume",
-        "cgroup", "namespace", "seccomp", "capability", "process", "signal", "socket", "daemon",
-        "shim", "state", "bundle", "rootfs", "whiteout", "opaque", "chain",
+        "container",
+        "image",
+        "layer",
+        "digest",
+        "manifest",
+        "config",
+        "runtime",
+        "mount",
+        "overlay",
+        "snapshot",
+        "registry",
+        "blob",
+        "tag",
+        "pull",
+        "push",
+        "network",
+        "volume",
+        "cgroup",
+        "namespace",
+        "seccomp",
+        "capability",
+        "process",
+        "signal",
+        "socket",
+        "daemon",
+        "shim",
+        "state",
+        "bundle",
+        "rootfs",
+        "whiteout",
+        "opaque",
+        "chain",
     ];
     let mut rng = Rng(seed() ^ 0x5555);
     for d in 0..SMALL_FILES / 250 {
@@ -140,7 +175,7 @@ fn write_small(dir: &Path) -> Result<()> {
             let mut line = 0;
             while text.len() < want {
                 line += 1;
-                text.push_str(&format!("{line:04} {:08x}", rng.next() as u32));
+                text.push_str(&format!("{line:04} {:08x}", rng.next() >> 32));
                 for _ in 0..8 {
                     text.push(' ');
                     text.push_str(WORDS[rng.below(WORDS.len())]);
@@ -172,7 +207,12 @@ fn rootfs(dir: &Path) -> Result<PathBuf> {
         .arg(&mirror)
         .stdout(log.try_clone()?)
         .stderr(log))
-    .with_context(|| format!("debootstrap (log: {})", dir.join("debootstrap.log").display()))?;
+    .with_context(|| {
+        format!(
+            "debootstrap (log: {})",
+            dir.join("debootstrap.log").display()
+        )
+    })?;
     // As Debian's official images: no package cache, no package lists.
     for sub in ["var/cache/apt/archives", "var/lib/apt/lists"] {
         let p = tmp.join(sub);
@@ -237,7 +277,10 @@ pub(crate) fn ensure(dir: &Path) -> Result<Fixture> {
         "compressed": compressed,
         "unpacked": unpacked,
     });
-    fs::write(dir.join("fixture.json"), serde_json::to_vec_pretty(&record)?)?;
+    fs::write(
+        dir.join("fixture.json"),
+        serde_json::to_vec_pretty(&record)?,
+    )?;
     load(dir)
 }
 
@@ -278,12 +321,20 @@ fn read_layout(layout: &Path) -> Result<(String, Vec<Layer>)> {
         bail!("manifest blob {manifest} does not match its digest");
     }
     let m: serde_json::Value = serde_json::from_slice(&mdata)?;
-    let config_digest = m["config"]["digest"].as_str().context("manifest has no config")?;
+    let config_digest = m["config"]["digest"]
+        .as_str()
+        .context("manifest has no config")?;
     let config = read_json(&blob_path(layout, config_digest)?)?;
-    let diff_ids = config["rootfs"]["diff_ids"].as_array().context("config has no diff_ids")?;
+    let diff_ids = config["rootfs"]["diff_ids"]
+        .as_array()
+        .context("config has no diff_ids")?;
     let descs = m["layers"].as_array().context("manifest has no layers")?;
     if descs.len() != diff_ids.len() {
-        bail!("manifest has {} layers, config {} diff_ids", descs.len(), diff_ids.len());
+        bail!(
+            "manifest has {} layers, config {} diff_ids",
+            descs.len(),
+            diff_ids.len()
+        );
     }
     let mut layers = Vec::new();
     for (d, id) in descs.iter().zip(diff_ids) {
@@ -303,7 +354,13 @@ fn layer_blob(layout: &Path, src: &Path, names: &[&str]) -> Result<Layer> {
     fs::create_dir_all(&blobs)?;
     let tmp = blobs.join("layer.tmp");
     let mut tar = Command::new("tar")
-        .args(["--format=pax", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C"])
+        .args([
+            "--format=pax",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "-C",
+        ])
         .arg(src)
         .arg("-c")
         .args(names)
@@ -337,7 +394,10 @@ fn layer_blob(layout: &Path, src: &Path, names: &[&str]) -> Result<Layer> {
             count: 0,
         };
         io::copy(&mut f, &mut io::sink())?;
-        (format!("sha256:{}", hex::encode(f.hash.finalize())), f.count)
+        (
+            format!("sha256:{}", hex::encode(f.hash.finalize())),
+            f.count,
+        )
     };
     fs::rename(&tmp, blob_path(layout, &digest)?)?;
     Ok(Layer {
@@ -404,7 +464,10 @@ fn write_layout(layout: &Path, layers: &[Layer]) -> Result<()> {
         }],
     });
     fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
-    fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
     Ok(())
 }
 
@@ -439,14 +502,25 @@ fn verify_layer(layout: &Path, l: &Layer) -> Result<u64> {
         count: 0,
     };
     io::copy(&mut tar, &mut io::sink()).with_context(|| format!("gunzip {}", l.digest))?;
-    let (diff_id, unpacked) = (format!("sha256:{}", hex::encode(tar.hash.finalize())), tar.count);
+    let (diff_id, unpacked) = (
+        format!("sha256:{}", hex::encode(tar.hash.finalize())),
+        tar.count,
+    );
     io::copy(&mut blob, &mut io::sink())?;
     let digest = format!("sha256:{}", hex::encode(blob.hash.finalize()));
     if digest != l.digest || blob.count != l.size {
-        bail!("layer {} reads as {digest} ({} bytes)", l.digest, blob.count);
+        bail!(
+            "layer {} reads as {digest} ({} bytes)",
+            l.digest,
+            blob.count
+        );
     }
     if diff_id != l.diff_id {
-        bail!("layer {} has diff ID {diff_id}, the config says {}", l.digest, l.diff_id);
+        bail!(
+            "layer {} has diff ID {diff_id}, the config says {}",
+            l.digest,
+            l.diff_id
+        );
     }
     Ok(unpacked)
 }
@@ -464,7 +538,9 @@ fn load(dir: &Path) -> Result<Fixture> {
     }
     for l in &layers {
         let p = blob_path(&layout, &l.digest)?;
-        let len = fs::metadata(&p).with_context(|| format!("stat {}", p.display()))?.len();
+        let len = fs::metadata(&p)
+            .with_context(|| format!("stat {}", p.display()))?
+            .len();
         if len != l.size {
             bail!("{} has {len} bytes, expected {}", p.display(), l.size);
         }

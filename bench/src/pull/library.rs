@@ -64,7 +64,10 @@ fn get_document(url: &str, accept: Option<&str>) -> Result<(Option<String>, Vec<
         .read_to_end(&mut data)
         .with_context(|| format!("read {url}"))?;
     if data.len() as u64 > berth_image::MAX_DOCUMENT {
-        bail!("{url}: document larger than {} bytes", berth_image::MAX_DOCUMENT);
+        bail!(
+            "{url}: document larger than {} bytes",
+            berth_image::MAX_DOCUMENT
+        );
     }
     Ok((media_type, data))
 }
