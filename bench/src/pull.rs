@@ -9,7 +9,8 @@
 //! a random 127.0.0.1 port and pushes the image with skopeo, a private
 //! dockerd and podman with private directories (daemons.rs). Each run
 //! removes the image from every puller first (untimed, and checked: no
-//! layer directory left), then times one pull per puller, interleaved.
+//! layer directory left) and syncs, then times one pull per puller,
+//! interleaved; each pull is checked afterwards (all layers there).
 //! After one warm-up round (registry blobs in the page cache for everyone)
 //! come `--runs` measured rounds.
 //!
@@ -339,6 +340,9 @@ fn measure(
         for p in pullers.iter_mut() {
             p.remove(&image)
                 .with_context(|| format!("{}: remove the image", p.name))?;
+            // Write back what the removal and the previous pulls left dirty,
+            // so that no pull pays for another's.
+            rustix::fs::sync();
             let t = Instant::now();
             p.pull(&image, &reg, fix)
                 .with_context(|| format!("{}: pull", p.name))?;

@@ -105,15 +105,26 @@ fn pull_layer(
     let mut opts = UnpackOptions::new(layer.digest.as_str());
     opts.compression = Compression::from_media_type(&layer.media_type);
     opts.expected_diff_id = Some(diff_id.to_string());
+    let t = std::time::Instant::now();
     let applied = snapshots
         .apply_layer(chain_id, parent, &mut tee, &opts)
         .with_context(|| format!("unpack {}", layer.digest))?;
     // The tar ends before the compressed stream does (padding, gzip
     // trailer): the rest still belongs to the blob.
     io::copy(&mut tee, &mut io::sink()).with_context(|| format!("read {url}"))?;
+    let unpacked_at = t.elapsed();
     tee.sink
         .commit(&layer.digest, layer.size)
         .with_context(|| format!("commit {}", layer.digest))?;
+    if std::env::var_os("BERTH_BENCH_VERBOSE").is_some() {
+        eprintln!(
+            "  layer {} ({} bytes): download+unpack {:.3} s, commit (fsync) {:.3} s",
+            layer.digest.short(),
+            layer.size,
+            unpacked_at.as_secs_f64(),
+            (t.elapsed() - unpacked_at).as_secs_f64()
+        );
+    }
     Ok(applied.unpacked.map_or(0, |u| u.tar_size))
 }
 
