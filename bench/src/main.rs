@@ -17,6 +17,8 @@
 //! berth beside `docker pull`, `podman pull` and `skopeo copy` (the floor),
 //! see pull.rs.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -351,3 +351,18 @@ impl Drop for Podman {
         remove_dir(&self.dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_skip_dot_files_and_the_named_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["l", ".has-mount-program", "abc", "def"] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        assert_eq!(count_entries(dir.path(), &["l"]), 2);
+        assert_eq!(count_entries(&dir.path().join("missing"), &[]), 0);
+    }
+}

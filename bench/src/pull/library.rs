@@ -200,3 +200,25 @@ pub(crate) fn pull(
         unpacked,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_as_the_image_spec() {
+        // Reference values from `printf '%s %s' A B | sha256sum`.
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        assert_eq!(
+            a.as_str(),
+            "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+        );
+        let chains = chain_ids(&[a.clone(), b]);
+        assert_eq!(chains[0], a.to_string());
+        assert_eq!(
+            chains[1],
+            "sha256:51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676"
+        );
+    }
+}
