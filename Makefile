@@ -1,5 +1,5 @@
 # berth: `make help` lists the targets.
-.PHONY: help build release demo test test-unit lint bench clean
+.PHONY: help build release demo test test-unit lint bench bench-pull clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ lint: ## clippy with warnings as errors, and rustfmt check
 bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200 --berth $(RUNTIME_STATIC)
 	target/release/berth-bench stats --containers 100 --rounds 5 --berth $(RUNTIME_STATIC)
+
+bench-pull: ## Image pull: berth vs docker pull, podman pull, skopeo (root; builds a ~130 MB fixture once)
+	cargo build --release -p berth-bench
+	target/release/berth-bench pull --runs 5
 
 clean: ## Remove build output
 	cargo clean

@@ -5,4 +5,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine ca-certificates \
-    umoci skopeo gzip tar zstd curl docker-registry apache2-utils openssl
+    umoci skopeo gzip tar zstd curl docker-registry apache2-utils openssl podman debootstrap

@@ -11,6 +11,13 @@
 //! `RUNTIME events --stats ID` for each (berth-runtime and runc) and as the
 //! library call the daemon will make (`berth_container::container::stats`),
 //! see stats.rs.
+//!
+//! `berth-bench pull [--runs N] [--fixture-dir DIR] [--berth-cmd CMD] [--berth-rm-cmd CMD]`:
+//! the time to pull a ~130 MB multi-layer image from a loopback registry,
+//! berth beside `docker pull`, `podman pull` and `skopeo copy` (the floor),
+//! see pull.rs.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,12 +25,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod pull;
 mod stats;
 
 fn usage() -> ! {
     eprintln!(
         "usage: berth-bench runtime [--runs N] [--berth PATH] [--runc PATH]\n       \
-         berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]"
+         berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]\n       \
+         berth-bench pull [--runs N] [--fixture-dir DIR] [--berth-cmd CMD] [--berth-rm-cmd CMD]"
     );
     std::process::exit(2)
 }
@@ -33,6 +42,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("runtime") => runtime(&args[1..]),
         Some("stats") => stats::run(&args[1..]),
+        Some("pull") => pull::run(&args[1..]),
         _ => usage(),
     }
 }

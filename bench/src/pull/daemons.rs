@@ -1,0 +1,368 @@
+//! The processes the pull benchmark starts and stops: a Distribution
+//! registry on a random loopback port, a private dockerd, and the private
+//! directories podman is run with. Each owns a temp directory under the
+//! benchmark's base directory and undoes everything in `Drop`: processes
+//! killed by pid, mounts under its directory detached, directory removed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::fixture::write_file;
+
+/// A port that was free a moment ago on 127.0.0.1.
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn signal(pid: u32, sig: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+/// Pids of the processes whose command line mentions `dir` (what a daemon
+/// we started under `dir` left running: containerd, shims).
+fn processes_mentioning(dir: &Path) -> Vec<u32> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if let Ok(cmdline) = fs::read(e.path().join("cmdline")) {
+            if cmdline.windows(needle.len()).any(|w| w == needle) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Mount points in this namespace at or under `dir`, deepest first.
+pub(crate) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let prefix = dir.to_string_lossy().into_owned();
+    let mut points: Vec<PathBuf> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        // mountinfo escapes spaces as \040; our paths have none.
+        .filter(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
+        .map(PathBuf::from)
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    points
+}
+
+/// Detaches every mount under `dir`, then removes it.
+pub(crate) fn remove_dir(dir: &Path) {
+    for p in mounts_under(dir) {
+        if let Err(e) = rustix::mount::unmount(&p, rustix::mount::UnmountFlags::DETACH) {
+            eprintln!("cleanup: umount {}: {e}", p.display());
+        }
+    }
+    if dir.exists() {
+        if let Err(e) = fs::remove_dir_all(dir) {
+            eprintln!("cleanup: remove {}: {e}", dir.display());
+        }
+    }
+}
+
+/// Kills `child` (TERM, then KILL after `grace`) and anything else whose
+/// command line names `dir`.
+fn stop(child: &mut Child, dir: &Path, grace: Duration) {
+    signal(child.id(), rustix::process::Signal::TERM);
+    let deadline = Instant::now() + grace;
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Leftovers (containerd outlives a killed dockerd for a moment).
+    for _ in 0..50 {
+        let left = processes_mentioning(dir);
+        if left.is_empty() {
+            break;
+        }
+        for pid in left {
+            signal(pid, rustix::process::Signal::KILL);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `docker-registry serve` on 127.0.0.1 with its storage in a temp dir.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Registry {
+    pub(crate) fn start(base: &Path) -> Result<Self> {
+        let dir = base.join("registry");
+        fs::create_dir_all(dir.join("storage"))?;
+        let port = free_port()?;
+        let config = dir.join("config.yml");
+        write_file(
+            &config,
+            &format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("storage").display()
+            ),
+        )?;
+        let log = fs::File::create(dir.join("registry.log"))?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("spawn docker-registry (apt-get install docker-registry)")?;
+        let mut reg = Registry { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = reg.child.try_wait()? {
+                bail!(
+                    "docker-registry exited ({st}): see {}",
+                    reg.dir.join("registry.log").display()
+                );
+            }
+            if ureq::get(&format!("http://127.0.0.1:{port}/v2/"))
+                .call()
+                .is_ok()
+            {
+                return Ok(reg);
+            }
+            if Instant::now() > deadline {
+                bail!("docker-registry did not answer on 127.0.0.1:{port}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        stop(&mut self.child, &self.dir, Duration::from_secs(5));
+        remove_dir(&self.dir);
+    }
+}
+
+/// Runs before dockerd inside its private mount namespace: a tmpfs on /run
+/// hides the host's (dockerd and containerd create sockets there), and
+/// /etc/docker is covered so dockerd's key.json lands in our directory.
+const PRELUDE: &str = r#"set -e
+d="$1"; shift
+mount -t tmpfs -o mode=755 berth-bench-run /run
+if [ -d /etc/docker ]; then mount --bind "$d/etc-docker" /etc/docker; fi
+exec "$@"
+"#;
+
+/// A private dockerd. It stays in the host network namespace (it must
+/// reach the registry on 127.0.0.1) but touches no host networking
+/// (`--bridge none`, no iptables rules); it has its own mount namespace,
+/// data root, exec root and socket.
+#[derive(Debug)]
+pub(crate) struct Dockerd {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Dockerd {
+    pub(crate) fn start(base: &Path) -> Result<Self> {
+        let dir = base.join("dockerd");
+        for sub in ["etc-docker", "cli", "root", "exec", "tmp"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        write_file(&dir.join("daemon.json"), "{}\n")?;
+        let log = fs::File::create(dir.join("dockerd.log"))?;
+        let child = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                PRELUDE,
+                "sh",
+            ])
+            .arg(&dir)
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--data-root")
+            .arg(dir.join("root"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .args(["--bridge", "none", "--iptables=false", "--ip6tables=false"])
+            .args(["--ip-masq=false", "--storage-driver", "overlay2"])
+            .env("TMPDIR", dir.join("tmp"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("spawn unshare dockerd (apt-get install docker.io)")?;
+        let mut d = Dockerd { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(st) = d.child.try_wait()? {
+                bail!(
+                    "dockerd exited ({st}): see {}",
+                    d.dir.join("dockerd.log").display()
+                );
+            }
+            if d.dir.join("docker.sock").exists() && d.docker(&["version"]).is_ok() {
+                return Ok(d);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "dockerd did not answer: see {}",
+                    d.dir.join("dockerd.log").display()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs the docker CLI against this daemon; returns its stdout.
+    pub(crate) fn docker(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("docker")
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.join("docker.sock").display()),
+            )
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("spawn docker")?;
+        if !out.status.success() {
+            bail!(
+                "docker {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The overlay2 layer directories in the data root (`l` excluded): none
+    /// once every image is removed.
+    pub(crate) fn layer_dirs(&self) -> usize {
+        count_entries(&self.dir.join("root/overlay2"), &["l"])
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        stop(&mut self.child, &self.dir, Duration::from_secs(20));
+        remove_dir(&self.dir);
+    }
+}
+
+/// Entries of `dir` except `skip` and dot files (0 if it does not exist).
+fn count_entries(dir: &Path, skip: &[&str]) -> usize {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !skip.iter().any(|s| e.file_name() == *s))
+        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
+        .count()
+}
+
+/// podman with private root, runroot and tmpdir (it has no daemon).
+#[derive(Debug)]
+pub(crate) struct Podman {
+    dir: PathBuf,
+}
+
+impl Podman {
+    pub(crate) fn new(base: &Path) -> Result<Self> {
+        let dir = base.join("podman");
+        for sub in ["root", "run", "tmp"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        Ok(Podman { dir })
+    }
+
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("root"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args(["--cgroup-manager=cgroupfs", "--events-backend=file"])
+            .args(["--storage-driver", "overlay"])
+            .args(args)
+            .env("TMPDIR", self.dir.join("tmp"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub(crate) fn podman(&self, args: &[&str]) -> Result<String> {
+        let out = self.command(args).output().context("spawn podman")?;
+        if !out.status.success() {
+            bail!(
+                "podman {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The overlay layer directories in the store (`l` excluded).
+    pub(crate) fn layer_dirs(&self) -> usize {
+        count_entries(&self.dir.join("root/overlay"), &["l"])
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rmi", "--all", "--force"]);
+        for pid in processes_mentioning(&self.dir) {
+            signal(pid, rustix::process::Signal::KILL);
+        }
+        remove_dir(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_skip_dot_files_and_the_named_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["l", ".has-mount-program", "abc", "def"] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        assert_eq!(count_entries(dir.path(), &["l"]), 2);
+        assert_eq!(count_entries(&dir.path().join("missing"), &[]), 0);
+    }
+}
