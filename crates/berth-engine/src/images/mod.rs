@@ -6,13 +6,22 @@
 //! * pull.rs: [`ImageService::pull`], registry to content store to snapshots, with progress.
 //! * progress.rs: [`PullProgress`], the events a pull reports (dockerd's messages).
 //! * query.rs: the read and edit operations, and docker's image filters.
+//! * save.rs: [`ImageService::save_plan`] and [`ImageService::save`], images as one tar that
+//!   both docker-archive (dockerd 20.10) and OCI-layout loaders read.
+//! * load.rs: [`ImageService::load`], a docker-archive or OCI layout tar into the stores.
+//! * import.rs: [`ImageService::import`], a rootfs tar as a one-layer image (`docker import`),
+//!   with changes.rs applying `--change` Dockerfile instructions to its config.
 //!
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
 //! (`ImageService::blocking`), so the async threads only move bytes.
 
+mod changes;
+mod import;
+mod load;
 mod progress;
 mod pull;
 mod query;
+mod save;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +35,9 @@ use crate::error::EngineError;
 
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
+pub use import::ImportOptions;
+pub use load::{LoadEvent, LoadSender, LoadedImage};
+pub use save::SavePlan;
 pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
 
 /// Images under the daemon's root: `<root>/image` (content and metadata) and
