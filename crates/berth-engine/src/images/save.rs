@@ -115,7 +115,19 @@ impl ImageService {
                                 }
                             }
                             if !found {
-                                add(s.store.lookup(name)?.id, None);
+                                // dockerd names the image as typed.
+                                let image = s.store.lookup(name).map_err(|e| {
+                                    if e.kind() == berth_image::ErrorKind::NotFound {
+                                        EngineError::image(
+                                            berth_image::MetadataError::NoSuchImage {
+                                                image: name.clone(),
+                                            },
+                                        )
+                                    } else {
+                                        EngineError::image(e)
+                                    }
+                                })?;
+                                add(image.id, None);
                             }
                         }
                         Some(r) if !is_id => {
