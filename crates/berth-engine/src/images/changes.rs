@@ -117,7 +117,10 @@ fn set_map_entry(config: &mut Map<String, Value>, key: &str, k: String, v: Value
 
 /// Applies each change (one Dockerfile instruction per string; a string may hold several
 /// lines) to `config`.
-pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<(), EngineError> {
+pub(crate) fn apply(
+    config: &mut Map<String, Value>,
+    changes: &[String],
+) -> Result<(), EngineError> {
     for change in changes {
         for line in change.lines() {
             let line = line.trim();
@@ -160,7 +163,11 @@ pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Resu
                         return Err(bad("EXPOSE requires at least one argument".into()));
                     }
                     for p in ports {
-                        let p = if p.contains('/') { p } else { format!("{p}/tcp") };
+                        let p = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
                         set_map_entry(config, "ExposedPorts", p, json!({}));
                     }
                 }
@@ -189,7 +196,11 @@ pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Resu
                     } else {
                         format!("{}/{dir}", old.trim_end_matches('/'))
                     };
-                    let new = if new.starts_with('/') { new } else { format!("/{new}") };
+                    let new = if new.starts_with('/') {
+                        new
+                    } else {
+                        format!("/{new}")
+                    };
                     config.insert("WorkingDir".into(), json!(new));
                 }
                 "USER" => {

@@ -44,7 +44,11 @@ const MAX_LINK_HOPS: usize = 16;
 pub enum LoadEvent {
     /// A layer applied: `id` is the first 12 hex digits of its diff ID (dockerd's
     /// `Loading layer` line, sent only when the client did not ask for quiet).
-    Layer { id: String, current: u64, total: u64 },
+    Layer {
+        id: String,
+        current: u64,
+        total: u64,
+    },
     /// A line of text: `Loaded image: busybox:latest\n`, `Loaded image ID: sha256:...\n`, or
     /// that a tag moved (`The image x:y already exists, renaming the old one ...`).
     Message(String),
@@ -282,14 +286,24 @@ fn parse_config(s: &Inner, digest: &Digest) -> Result<ImageConfig, EngineError> 
 
 /// The media type for a layer blob, from its first bytes.
 fn layer_media_type(s: &Inner, blob: &Digest) -> Result<String, EngineError> {
-    let mut f = s.store.content().open_blob(blob).map_err(EngineError::image)?;
+    let mut f = s
+        .store
+        .content()
+        .open_blob(blob)
+        .map_err(EngineError::image)?;
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) => return Err(EngineError::io("read", s.store.content().blob_path(blob), e)),
+            Err(e) => {
+                return Err(EngineError::io(
+                    "read",
+                    s.store.content().blob_path(blob),
+                    e,
+                ))
+            }
         }
     }
     Ok(match Compression::detect(&head[..n]) {
@@ -397,11 +411,7 @@ fn oci_name(
 }
 
 /// The images of an OCI layout.
-fn oci_layout(
-    s: &Inner,
-    entries: &Entries,
-    index: &Digest,
-) -> Result<Vec<Candidate>, EngineError> {
+fn oci_layout(s: &Inner, entries: &Entries, index: &Digest) -> Result<Vec<Candidate>, EngineError> {
     let raw = read_document(s, index)?;
     let index = match Manifest::parse(Some(mt::OCI_INDEX), &raw, "index.json")
         .map_err(EngineError::image)?
@@ -492,7 +502,11 @@ fn unpack(
         opts.compression = Compression::from_media_type(media_type);
         opts.expected_diff_id = Some(diff_id.to_string());
         let parent = i.checked_sub(1).map(|p| chains[p].to_string());
-        let file = s.store.content().open_blob(blob).map_err(EngineError::image)?;
+        let file = s
+            .store
+            .content()
+            .open_blob(blob)
+            .map_err(EngineError::image)?;
         let applied = s.snapshots.apply_layer(
             chains[i].as_str(),
             parent.as_deref(),
@@ -644,7 +658,8 @@ mod tests {
         e.files.insert("blobs/sha256/x".into(), (d.clone(), 1));
         e.links
             .insert("l1/layer.tar".into(), normalize("l1/../blobs/sha256/x"));
-        e.links.insert("l2/layer.tar".into(), Some("l1/layer.tar".into()));
+        e.links
+            .insert("l2/layer.tar".into(), Some("l1/layer.tar".into()));
         e.links.insert("bad".into(), normalize("../../etc"));
         assert_eq!(e.resolve("l2/layer.tar", "layer").unwrap().0, d);
         assert!(e

@@ -33,12 +33,12 @@ use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;
 
-pub use progress::{LayerStatus, ProgressSender, PullProgress};
-pub use pull::{PullOptions, PullOutcome};
 pub use import::ImportOptions;
 pub use load::{LoadEvent, LoadSender, LoadedImage};
-pub use save::SavePlan;
+pub use progress::{LayerStatus, ProgressSender, PullProgress};
+pub use pull::{PullOptions, PullOutcome};
 pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
+pub use save::SavePlan;
 
 /// Images under the daemon's root: `<root>/image` (content and metadata) and
 /// `<root>/snapshots` (unpacked layers).

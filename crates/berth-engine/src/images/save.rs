@@ -143,18 +143,18 @@ impl ImageService {
                 }
                 let mut out = Vec::new();
                 for (id, tags) in wanted {
-                    let image = md
-                        .image(&id)?
-                        .ok_or_else(|| EngineError::image(berth_image::MetadataError::NoSuchImage {
+                    let image = md.image(&id)?.ok_or_else(|| {
+                        EngineError::image(berth_image::MetadataError::NoSuchImage {
                             image: id.to_string(),
-                        }))?;
+                        })
+                    })?;
                     let raw_config = s
                         .store
                         .content()
                         .read_blob(&id, berth_image::MAX_DOCUMENT)
                         .map_err(EngineError::image)?;
-                    let config = ImageConfig::parse(&raw_config, id.as_str())
-                        .map_err(EngineError::image)?;
+                    let config =
+                        ImageConfig::parse(&raw_config, id.as_str()).map_err(EngineError::image)?;
                     if config.rootfs.diff_ids.is_empty() {
                         return Err(EngineError::InvalidParameter(
                             "empty export - not implemented".into(),
@@ -326,13 +326,8 @@ fn layer_reader(
         .content()
         .open_blob(&layer.blob)
         .map_err(EngineError::image)?;
-    Decompressor::new(io::BufReader::with_capacity(1 << 20, f), layer.compression).map_err(|e| {
-        EngineError::io(
-            "read",
-            s.store.content().blob_path(&layer.blob),
-            e,
-        )
-    })
+    Decompressor::new(io::BufReader::with_capacity(1 << 20, f), layer.compression)
+        .map_err(|e| EngineError::io("read", s.store.content().blob_path(&layer.blob), e))
 }
 
 /// The size of a layer's uncompressed tar, checked against its diff ID.
@@ -404,11 +399,7 @@ fn write_archive<W: Write>(
     images: &[SaveImage],
     w: &mut ArchiveWriter<W>,
 ) -> Result<(), EngineError> {
-    w.file(
-        "oci-layout",
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-        0,
-    )?;
+    w.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, 0)?;
     w.dir("blobs/", 0)?;
     w.dir("blobs/sha256/", 0)?;
 
@@ -516,7 +507,11 @@ fn write_archive<W: Write>(
             if written_dirs.insert(v1_id.clone()) {
                 w.dir(&format!("{v1_id}/"), mtime)?;
                 w.file(&format!("{v1_id}/VERSION"), b"1.0", mtime)?;
-                w.file(&format!("{v1_id}/json"), &to_json(&Value::Object(out)), mtime)?;
+                w.file(
+                    &format!("{v1_id}/json"),
+                    &to_json(&Value::Object(out)),
+                    mtime,
+                )?;
                 w.symlink(
                     &format!("{v1_id}/layer.tar"),
                     &format!("../blobs/sha256/{}", layer.diff_id.hex()),
