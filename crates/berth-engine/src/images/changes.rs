@@ -221,10 +221,11 @@ pub(crate) fn apply(
                     on.push(rest.to_owned());
                     config.insert("OnBuild".into(), json!(on));
                 }
+                // dockerd names the instruction in lower case.
                 _ => {
                     return Err(bad(format!(
                         "{} is not a valid change command",
-                        instruction
+                        instruction.to_ascii_lowercase()
                     )))
                 }
             }
@@ -278,7 +279,7 @@ mod tests {
     fn unknown_instructions_are_refused_in_dockerds_words() {
         let mut c = empty_config();
         let e = apply(&mut c, &["RUN true".into()]).unwrap_err();
-        assert_eq!(e.to_string(), "RUN is not a valid change command");
+        assert_eq!(e.to_string(), "run is not a valid change command");
         assert!(apply(&mut c, &["ENV".into()]).is_err());
     }
 }

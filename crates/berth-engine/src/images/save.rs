@@ -12,7 +12,9 @@
 //! <config hex>.json              the config again, where manifest.json points
 //! index.json, oci-layout         the OCI layout: one descriptor per tag, named with
 //!                                io.containerd.image.name and org.opencontainers.image.ref.name
-//! manifest.json, repositories    dockerd's: Config, RepoTags, Layers; repo -> tag -> v1 id
+//! manifest.json, repositories    dockerd's: Config (`<hex>.json`), RepoTags, Layers (the
+//!                                `blobs/sha256/<diff id hex>` files, as docker 25 names them);
+//!                                repo -> tag -> v1 id
 //! ```
 //!
 //! Names are resolved as dockerd's `docker save` does: `repo` alone means every tag of the
@@ -518,7 +520,10 @@ fn write_archive<W: Write>(
                     mtime,
                 )?;
             }
-            legacy_layers.push(format!("{v1_id}/layer.tar"));
+            // manifest.json names the layer's regular file, as docker 25 does: readers that
+            // do not follow symlinks in the tar (skopeo's docker-archive, containerd's
+            // importer) find it there; dockerd 20.10 reads any path.
+            legacy_layers.push(format!("blobs/sha256/{}", layer.diff_id.hex()));
             parent = Some(v1_id);
         }
         w.file(
