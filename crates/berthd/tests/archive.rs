@@ -633,16 +633,32 @@ fn oci_archives_from_skopeo_and_by_hand_load_and_berthds_archives_read_as_both_f
     );
 }
 
+/// The blobs in berthd's content store and its ingests in progress.
+fn blobs(d: &Berthd) -> (Vec<String>, usize) {
+    let content = d.root().join("image/content");
+    let mut names: Vec<String> = fs::read_dir(content.join("blobs/sha256"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let ingests = fs::read_dir(content.join("ingest")).map_or(0, |rd| rd.count());
+    (names, ingests)
+}
+
 /// Loads `archive` with the docker CLI; it must fail with `want` in the message and leave
-/// the images and layers as they were.
+/// the images, layers and blobs as they were.
 fn refused(d: &Berthd, archive: &Path, want: &str) {
     let images = d.docker(&["images", "-aq", "--no-trunc"]).stdout;
     let layers = snapshots(d);
+    let stored = blobs(d);
     let out = d.docker(&["load", "-i", archive.to_str().unwrap()]);
     out.assert_failure();
     assert!(out.stderr.contains(want), "{}: {out}", archive.display());
     assert_eq!(d.docker(&["images", "-aq", "--no-trunc"]).stdout, images);
     assert_eq!(snapshots(d), layers, "{}", archive.display());
+    assert_eq!(blobs(d), stored, "{}", archive.display());
 }
 
 #[test]

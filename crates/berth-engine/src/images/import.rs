@@ -100,8 +100,14 @@ impl ImageService {
             service: self.clone(),
             id: lease.clone(),
         };
-        self.blocking(move |s| import(s, &lease, tar, name, run_config, &options))
-            .await
+        self.blocking(move |s| {
+            let result = import(s, &lease, tar, name, run_config, &options);
+            if result.is_err() {
+                super::load::discard(s, &lease);
+            }
+            result
+        })
+        .await
     }
 }
 

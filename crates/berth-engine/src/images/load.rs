@@ -15,8 +15,8 @@
 //!    safe unpack, its uncompressed digest checked against the config's diff ID.
 //! 4. Only when every image is complete are they registered and tagged; a tag taken from
 //!    another image leaves that one dangling, as dockerd says. On any failure before that,
-//!    the layers this load created are removed and nothing is registered; the lease's end lets
-//!    garbage collection take the blobs.
+//!    the layers this load created are removed, nothing is registered, and the lease is ended
+//!    and garbage collected at once, so no blob of the archive stays behind.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -163,8 +163,26 @@ impl ImageService {
             service: self.clone(),
             id: lease.clone(),
         };
-        self.blocking(move |s| load(s, &lease, archive, progress.as_ref()))
-            .await
+        self.blocking(move |s| {
+            let result = load(s, &lease, archive, progress.as_ref());
+            if result.is_err() {
+                discard(s, &lease);
+            }
+            result
+        })
+        .await
+    }
+}
+
+/// After a failed load or import: ends its lease at once and collects what it stored, so that
+/// no blob of it stays behind (the lease guard's later delete finds nothing).
+pub(crate) fn discard(s: &Inner, lease: &str) {
+    if let Err(e) = s.store.metadata().delete_lease(lease) {
+        tracing::warn!("lease {lease}: {e}");
+        return;
+    }
+    if let Err(e) = s.store.gc(&berth_image::GcOptions::default()) {
+        tracing::warn!("garbage collection after a failed load: {e}");
     }
 }
 
