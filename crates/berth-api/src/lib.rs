@@ -10,7 +10,9 @@
 //!   paths are answered 404 `page not found`, as dockerd does.
 //! * handlers/: one file per group of endpoints (system.rs: `/_ping`, `/version`, `/info`;
 //!   images.rs: `/images/create` (pull, streamed), `/images/json`, `/images/{name}/json`,
-//!   `/history`, `/tag`, `DELETE /images/{name}`, `/images/prune`); a handler parses the request
+//!   `/history`, `/tag`, `DELETE /images/{name}`, `/images/prune`; archive.rs: save
+//!   `/images/get` and `/images/{name}/get` streamed as a tar, `/images/load` and import
+//!   `/images/create?fromSrc=-` reading the request body); a handler parses the request
 //!   into a typed call on the [`berth_engine::Engine`] and renders the result. query.rs decodes
 //!   query strings, dockerd's booleans and the `filters` JSON.
 //! * error.rs: [`ApiError`], mapping engine error kinds to status codes (404, 409, 400, 503,
