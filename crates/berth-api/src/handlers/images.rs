@@ -28,12 +28,8 @@ pub(super) async fn create(
     engine: Arc<Engine>,
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    // An import (`fromSrc`) is routed to archive.rs before this.
     let q = Query::parse(req.uri().query());
-    if q.get("fromSrc").is_some() {
-        return Err(ApiError::InvalidParameter(
-            "importing images (fromSrc) is not supported yet".into(),
-        ));
-    }
     let from = q.string("fromImage");
     if from.is_empty() {
         return Err(ApiError::InvalidParameter("fromImage is required".into()));
