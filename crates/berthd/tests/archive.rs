@@ -5,7 +5,7 @@
 //! pull gives, and skopeo reads berthd's archives both as docker-archive and as OCI archive;
 //! `docker import` gives dockerd's layer; hostile archives are refused and leave nothing behind.
 //! Needs docker.io (dockerd and the CLI), docker-registry, skopeo, umoci, busybox-static, tar,
-//! gzip and curl; root.
+//! gzip and curl; root. busybox's httpd serves the import from a URL on loopback.
 
 #![allow(clippy::unwrap_used)]
 
@@ -512,7 +512,67 @@ fn docker_import_gives_dockerds_layer_and_config() {
     let url = "http://d/v1.41/images/create?fromSrc=http%3A%2F%2F192.0.2.1%2Fx.tar&repo=u";
     let (status, _, body) = parse_response(&berthd.curl(&["-i", "-X", "POST", url]).stdout);
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("not supported"), "{body}");
+    assert!(body.contains("is refused"), "{body}");
+
+    // A URL on this machine is fetched: the same layer as from the file.
+    let server = HttpServer::start(work.path());
+    let url = format!("http://127.0.0.1:{}/rootfs.tar.gz", server.port);
+    let out = berthd.docker(&["import", "-c", "CMD [\"sh\"]", &url, "fromurl:1"]);
+    out.assert_success();
+    let show = [
+        "image",
+        "inspect",
+        "-f",
+        "{{.RootFS.Layers}} {{.Config.Cmd}}",
+        "fromurl:1",
+    ];
+    assert_eq!(
+        berthd.docker(&show).stdout_trimmed(),
+        format!("[{diff_id}] [sh]")
+    );
+    let h = ["history", "--format", "{{.Comment}}", "fromurl:1"];
+    assert_eq!(berthd.docker(&h).stdout, format!("Imported from {url}\n"));
+    let missing = format!("http://127.0.0.1:{}/nosuch.tar", server.port);
+    let out = berthd.docker(&["import", &missing]);
+    assert!(out.assert_failure().stderr.contains("404"), "{out}");
+}
+
+/// busybox's httpd on a free loopback port serving `dir`, killed in Drop.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> HttpServer {
+        let port = common::registry::free_port();
+        let child = Command::new("/bin/busybox")
+            .args(["httpd", "-f", "-p"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-h")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = HttpServer { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The archive endpoints: save (`GET /images/get?names=..`, `GET /images/{name}/get`, the tar
 //! streamed as `application/x-tar`), load (`POST /images/load`, the tar in the request body,
 //! dockerd's JSON lines back) and import (`POST /images/create?fromSrc=-`, a rootfs tar in the
-//! body). The request body reaches the engine as a blocking reader fed from the connection;
-//! the archive goes out through a channel body, so neither side is held in memory.
+//! body, or from a URL on this machine only). The request body reaches the engine as a
+//! blocking reader fed from the connection; the archive goes out through a channel body, so
+//! neither side is held in memory.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -202,7 +203,8 @@ pub(super) fn is_import(req: &Request<Incoming>) -> bool {
     Query::parse(req.uri().query()).get("fromSrc").is_some()
 }
 
-/// `POST /images/create?fromSrc=-&repo=R&tag=T&message=M&changes=C`: the body is the tar.
+/// `POST /images/create?fromSrc=-&repo=R&tag=T&message=M&changes=C`: the body is the tar
+/// (`fromSrc=http://127.0.0.1:PORT/x.tar`: fetched, loopback only).
 /// Answers `{"status":"sha256:..."}` once the image is stored; errors are HTTP errors, as
 /// dockerd's, since nothing was written before them.
 pub(super) async fn import(
@@ -212,14 +214,11 @@ pub(super) async fn import(
     let query = req.uri().query().map(str::to_owned);
     let q = Query::parse(query.as_deref());
     let source = q.string("fromSrc");
-    if source != "-" {
-        // berthd fetches nothing on a client's behalf: only loopback hosts would be allowed,
-        // and even those are refused until there is a need.
-        return Err(ApiError::InvalidParameter(format!(
-            "importing from a URL ({source}) is not supported: berthd does not download \
-             archives; fetch it yourself and import it from standard input (-)"
-        )));
-    }
+    let tar = if source == "-" {
+        body_reader(req.into_body())
+    } else {
+        body_reader(fetch_loopback(&source).await?)
+    };
     let repo = q.string("repo");
     let tag = q.string("tag");
     let reference = match (repo.is_empty(), tag.is_empty()) {
@@ -233,8 +232,7 @@ pub(super) async fn import(
         changes: all_values(query.as_deref(), "changes"),
         source,
     };
-    let reader = body_reader(req.into_body());
-    let id = engine.images().import(reader, options).await?;
+    let id = engine.images().import(tar, options).await?;
     let mut line = serde_json::to_vec(&t::ProgressMessage {
         status: Some(id.to_string()),
         ..Default::default()
@@ -244,9 +242,91 @@ pub(super) async fn import(
     Ok(json_stream_response(full(line)))
 }
 
+/// The body of `GET url`, for an import from a URL. berthd sends traffic to no other host
+/// than this machine's: only `http://` URLs whose host is a loopback address (127.0.0.0/8,
+/// `::1`) or `localhost` are fetched, without following redirects; anything else is refused
+/// before any connection.
+async fn fetch_loopback(url: &str) -> Result<Incoming, ApiError> {
+    let refuse = |why: &str| {
+        ApiError::InvalidParameter(format!(
+            "importing from {url} is refused: {why}; berthd fetches only http:// URLs on this \
+             machine (127.0.0.1, ::1, localhost), else download it and import it from \
+             standard input (-)"
+        ))
+    };
+    let uri: hyper::Uri = url.parse().map_err(|_| refuse("not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(refuse("not an http:// URL"));
+    }
+    let host = uri.host().ok_or_else(|| refuse("no host"))?;
+    let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| refuse("the host is not a loopback address"))?
+    };
+    if !ip.is_loopback() {
+        return Err(refuse("the host is not a loopback address"));
+    }
+    let port = uri.port_u16().unwrap_or(80);
+    let failed = |e: String| ApiError::InvalidParameter(format!("Get \"{url}\": {e}"));
+    let stream = tokio::net::TcpStream::connect((ip, port))
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("import download: {e}");
+        }
+    });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = uri.authority().map_or(host, |a| a.as_str());
+    let req = Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| failed(e.to_string()))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(failed(format!("status {}", resp.status())));
+    }
+    Ok(resp.into_body())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_loopback_urls_are_fetched() {
+        for url in [
+            "http://192.0.2.1/x.tar",
+            "https://127.0.0.1/x.tar",
+            "http://example.com/x.tar",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            let e = fetch_loopback(url).await.unwrap_err();
+            assert!(e.to_string().contains("is refused"), "{url}: {e}");
+        }
+        // A loopback port where nothing listens: refused by the kernel, not by the rule.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = fetch_loopback(&format!("http://127.0.0.1:{port}/x.tar"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("Get \""), "{e}");
+    }
 
     #[test]
     fn repeated_query_values() {
