@@ -441,7 +441,7 @@ fn docker_import_gives_dockerds_layer_and_config() {
     ];
     let show = "{{.RootFS.Layers}} {{.Config.Cmd}} {{.Config.Env}} {{.Config.WorkingDir}} \
                 {{.Config.User}} {{.Config.ExposedPorts}} {{.Config.Labels}} {{.Config.Volumes}} \
-                {{.Config.Entrypoint}} {{.Architecture}} {{.Os}}";
+                {{.Config.Entrypoint}} {{.Architecture}} {{.Os}} {{.Comment}}";
     let mut sources = vec![tar.clone(), gz.clone()];
     if zstd_ok {
         sources.push(zst);
