@@ -940,3 +940,51 @@ fn berth_cli_imports_saves_and_loads_through_berthd() {
         format!("{} [{}]", image.config_id, image.diff_ids.join(" "))
     );
 }
+
+#[test]
+fn the_vfs_driver_loads_layers_in_order_with_the_whiteouts_applied() {
+    let image = WhiteoutImage::build();
+    let d = Berthd::start_with(&["--storage-driver", "vfs"]);
+    let out = d.docker(&["load", "-i", image.oci_archive.to_str().unwrap()]);
+    assert_eq!(out.assert_success().stdout, "Loaded image: wh:oci\n");
+    // The top layer's tree (chain id of both diff IDs) is the container's root filesystem.
+    let chain_input = tempfile::NamedTempFile::new().unwrap();
+    fs::write(chain_input.path(), image.diff_ids.join(" ")).unwrap();
+    let top = d
+        .root()
+        .join("snapshots/vfs/snapshots")
+        .join(format!("sha256+{}", sha256_hex(chain_input.path())))
+        .join("diff");
+    let names = |dir: &str| {
+        let mut v: Vec<String> = fs::read_dir(top.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("etc"), ["b"]);
+    assert_eq!(names("dir"), ["z"]);
+    assert!(top.join("bin/busybox").is_file());
+    // And the archive berthd saves from it still carries the whiteouts (the blobs, not the
+    // applied tree): the second layer lists them.
+    let work = tempfile::tempdir().unwrap();
+    let saved = work.path().join("s.tar");
+    d.docker(&["save", "-o", saved.to_str().unwrap(), "wh:oci"])
+        .assert_success();
+    let x = work.path().join("x");
+    fs::create_dir_all(&x).unwrap();
+    run(Command::new("tar").arg("-C").arg(&x).arg("-xf").arg(&saved));
+    let layer2 = x
+        .join("blobs/sha256")
+        .join(image.diff_ids[1].trim_start_matches("sha256:"));
+    let listing = run(Command::new("tar").arg("-tf").arg(&layer2));
+    assert!(
+        listing.lines().any(|l| l.ends_with("etc/.wh.a")),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().any(|l| l.ends_with("dir/.wh..wh..opq")),
+        "{listing}"
+    );
+}
