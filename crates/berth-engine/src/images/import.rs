@@ -72,6 +72,21 @@ impl ImageService {
         tar: Box<dyn Read + Send>,
         options: ImportOptions,
     ) -> Result<Digest, EngineError> {
+        let mut tar = tar;
+        let result = self.import_inner(&mut tar, options).await;
+        if result.is_err() {
+            // Read what the client still sends, so that it gets the answer rather than a
+            // broken pipe.
+            let _ = tokio::task::spawn_blocking(move || super::load::drain(&mut tar)).await;
+        }
+        result
+    }
+
+    async fn import_inner(
+        &self,
+        tar: &mut Box<dyn Read + Send>,
+        options: ImportOptions,
+    ) -> Result<Digest, EngineError> {
         // Refuse a bad name or change before reading the body.
         let name = options
             .reference
@@ -100,21 +115,28 @@ impl ImageService {
             service: self.clone(),
             id: lease.clone(),
         };
-        self.blocking(move |s| {
-            let result = import(s, &lease, tar, name, run_config, &options);
-            if result.is_err() {
-                super::load::discard(s, &lease);
-            }
-            result
-        })
-        .await
+        // The reader goes to the blocking pool and comes back for the caller to drain.
+        let mut owned: Box<dyn Read + Send> = Box::new(io::empty());
+        std::mem::swap(&mut owned, tar);
+        let (result, back) = self
+            .blocking(move |s| {
+                let mut owned = owned;
+                let result = import(s, &lease, &mut owned, name, run_config, &options);
+                if result.is_err() {
+                    super::load::discard(s, &lease);
+                }
+                Ok((result, owned))
+            })
+            .await?;
+        *tar = back;
+        result
     }
 }
 
 fn import(
     s: &Inner,
     lease: &str,
-    tar: Box<dyn Read + Send>,
+    tar: &mut Box<dyn Read + Send>,
     name: Option<Reference>,
     run_config: serde_json::Map<String, Value>,
     options: &ImportOptions,

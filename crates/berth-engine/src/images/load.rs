@@ -164,14 +164,27 @@ impl ImageService {
             id: lease.clone(),
         };
         self.blocking(move |s| {
-            let result = load(s, &lease, archive, progress.as_ref());
+            let mut archive = archive;
+            let result = load(s, &lease, &mut archive, progress.as_ref());
             if result.is_err() {
                 discard(s, &lease);
+                // Read what the client still sends, so that it gets the answer rather than
+                // a broken pipe.
+                drain(&mut archive);
             }
             result
         })
         .await
     }
+}
+
+/// Most bytes read and dropped from a request whose load or import failed.
+const MAX_DRAIN: u64 = 1 << 30;
+
+/// Reads and drops the rest of `r` (at most [`MAX_DRAIN`] bytes), so that a client still
+/// sending the body of a failed request reads its answer instead of meeting a closed socket.
+pub(crate) fn drain(r: &mut dyn Read) {
+    let _ = io::copy(&mut r.take(MAX_DRAIN), &mut io::sink());
 }
 
 /// After a failed load or import: ends its lease at once and collects what it stored, so that
@@ -571,7 +584,7 @@ fn roll_back(s: &Inner, created: &[String]) {
 fn load(
     s: &Inner,
     lease: &str,
-    archive: Box<dyn Read + Send>,
+    archive: &mut Box<dyn Read + Send>,
     progress: Option<&LoadSender>,
 ) -> Result<Vec<LoadedImage>, EngineError> {
     let entries = ingest(s, lease, archive)?;

@@ -332,8 +332,18 @@ fn layer_reader(
         .map_err(|e| EngineError::io("read", s.store.content().blob_path(&layer.blob), e))
 }
 
-/// The size of a layer's uncompressed tar, checked against its diff ID.
+/// The size of a layer's uncompressed tar, checked against its diff ID. A blob stored
+/// uncompressed whose digest is the diff ID was verified when it was committed: its size is
+/// the blob's; any other is decompressed once to count and hash it.
 fn layer_size(s: &super::Inner, layer: &SaveLayer) -> Result<u64, EngineError> {
+    if layer.blob == layer.diff_id && layer.compression == Some(Compression::None) {
+        return Ok(s
+            .store
+            .content()
+            .info(&layer.blob)
+            .map_err(EngineError::image)?
+            .size);
+    }
     let mut r = layer_reader(s, layer)?;
     let mut hashing = DigestWriter::new(Sink);
     io::copy(&mut r, &mut hashing)
