@@ -789,6 +789,15 @@ fn hostile_and_malformed_archives_are_refused_and_leave_nothing_registered() {
     });
     refused(&d, &wrong_digest, "holds content of digest");
 
+    let empty_index = image.oci_archive_edited("emptyindex", |dir| {
+        fs::write(
+            dir.join("index.json"),
+            r#"{"schemaVersion":2,"manifests":[]}"#,
+        )
+        .unwrap();
+    });
+    refused(&d, &empty_index, "names no image");
+
     let bad_json = image.docker_archive_edited("badjson", |dir| {
         fs::write(dir.join("manifest.json"), "{not json").unwrap();
     });
@@ -847,6 +856,21 @@ fn hostile_and_malformed_archives_are_refused_and_leave_nothing_registered() {
         assert_eq!(l["progressDetail"]["current"], l["progressDetail"]["total"]);
     }
     assert_eq!(lines.last().unwrap()["stream"], "Loaded image: wh:1\n");
+
+    // An OCI index that also names an image for another platform, whose blobs the archive
+    // does not carry (a multi-platform save cut to one): this host's image loads.
+    let multi = image.oci_archive_edited("multi", |dir| {
+        let mut index: Value =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        index["manifests"][0]["platform"] = json!({"architecture": "amd64", "os": "linux"});
+        let mut other = index["manifests"][0].clone();
+        other["digest"] = json!(format!("sha256:{}", "0".repeat(64)));
+        other["platform"] = json!({"architecture": "s390x", "os": "linux"});
+        index["manifests"].as_array_mut().unwrap().push(other);
+        fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    });
+    let out = d.docker(&["load", "-i", multi.to_str().unwrap()]);
+    assert_eq!(out.assert_success().stdout, "Loaded image: wh:oci\n");
 }
 
 #[test]

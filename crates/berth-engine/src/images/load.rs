@@ -8,8 +8,8 @@
 //!    its name. Symlinks and hard links are recorded as aliases of the paths they name; no
 //!    entry may leave the archive (`..` above the top, an absolute name).
 //! 2. The index (`manifest.json` first, as dockerd 20.10, else `index.json`) names, for each
-//!    image, its config and layers by path (docker-archive) or digest (OCI, an index narrowed
-//!    to the host's platform). Paths are resolved inside the archive; one that leaves it is
+//!    image, its config and layers by path (docker-archive) or digest (OCI: entries for other
+//!    platforms skipped when one is for the host's, a nested index narrowed to it). Paths are resolved inside the archive; one that leaves it is
 //!    refused. The config must list as many diff IDs as there are layers.
 //! 3. Every layer is applied from its blob (uncompressed, gzip or zstd) with the snapshotter's
 //!    safe unpack, its uncompressed digest checked against the config's diff ID.
@@ -34,7 +34,7 @@ use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
 
 /// Most entries a loaded archive may have.
-const MAX_ENTRIES: u64 = 1_000_000;
+const MAX_ENTRIES: u64 = 100_000;
 
 /// How many links are followed to find a file.
 const MAX_LINK_HOPS: usize = 16;
@@ -456,7 +456,18 @@ fn oci_layout(s: &Inner, entries: &Entries, index: &Digest) -> Result<Vec<Candid
     };
     let matcher = Platform::host().matcher();
     let mut out: Vec<Candidate> = Vec::new();
-    for top in &index.manifests {
+    // Entries for other platforms (a multi-platform save) are skipped when some entry is for
+    // this host's; an archive of only foreign images loads them all, as a pull by
+    // `--platform` would have stored them.
+    let for_host =
+        |d: &&berth_image::Descriptor| d.platform.as_ref().is_none_or(|p| matcher.matches(p));
+    let entries_wanted: Vec<&berth_image::Descriptor> =
+        if index.manifests.iter().any(|d| for_host(&d)) {
+            index.manifests.iter().filter(for_host).collect()
+        } else {
+            index.manifests.iter().collect()
+        };
+    for top in entries_wanted {
         let name = oci_name(top.annotations.as_ref())?;
         let mut desc = top.clone();
         let mut found = None;
@@ -512,6 +523,11 @@ fn oci_layout(s: &Inner, entries: &Entries, index: &Digest) -> Result<Vec<Candid
             manifest_media_type: media_type,
             layers,
             tags: name.into_iter().collect(),
+        });
+    }
+    if out.is_empty() {
+        return Err(EngineError::InvalidArchive {
+            reason: "invalid index.json: it names no image".into(),
         });
     }
     Ok(out)
