@@ -1012,3 +1012,87 @@ fn the_vfs_driver_loads_layers_in_order_with_the_whiteouts_applied() {
         "{listing}"
     );
 }
+
+/// The leases in berthd's metadata (a pull, load, import or save in progress holds one).
+fn leases(d: &Berthd) -> Vec<String> {
+    berth_image::Metadata::open(d.root().join("image/metadata.db"))
+        .unwrap()
+        .leases()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+fn wait_for_no_lease(d: &Berthd) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let l = leases(d);
+        if l.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "leases left: {l:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_client_that_goes_away_mid_save_or_mid_load_leaves_no_lease_and_the_daemon_serves_on() {
+    let image = WhiteoutImage::build();
+    let d = Berthd::start();
+    d.docker(&["load", "-i", image.docker_archive.to_str().unwrap()])
+        .assert_success();
+    // Save: the client reads 10 kB and hangs up.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "curl -s --unix-socket {} 'http://d/v1.41/images/get?names=wh:1' | head -c 10000 | wc -c",
+        d.socket().display()
+    ));
+    let out = run_command(&mut cmd, None, TIMEOUT).unwrap();
+    assert_eq!(out.assert_success().stdout_trimmed(), "10000");
+    wait_for_no_lease(&d);
+    // Load: half an archive, then the connection closes (curl's upload ends early).
+    let data = fs::read(&image.oci_archive).unwrap();
+    let half = tempfile::NamedTempFile::new().unwrap();
+    fs::write(half.path(), &data[..data.len() / 2]).unwrap();
+    let body = format!("@{}", half.path().display());
+    let out = d.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/x-tar",
+        "--data-binary",
+        &body,
+        "http://d/v1.41/images/load",
+    ]);
+    assert!(out.stdout.contains("errorDetail"), "{out}");
+    wait_for_no_lease(&d);
+    // And a client that hangs up while it uploads (1 s at 200 kB/s of a 2 MB archive).
+    let body = format!("@{}", image.oci_archive.display());
+    let out = d.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/x-tar",
+        "--limit-rate",
+        "200k",
+        "--max-time",
+        "1",
+        "--data-binary",
+        &body,
+        "http://d/v1.41/images/load",
+    ]);
+    assert_eq!(out.code(), Some(28), "curl timed out: {out}");
+    wait_for_no_lease(&d);
+    assert_eq!(
+        d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .stdout,
+        "wh:1\n"
+    );
+    // The daemon still saves whole archives.
+    let work = tempfile::tempdir().unwrap();
+    let saved = work.path().join("s.tar");
+    d.docker(&["save", "-o", saved.to_str().unwrap(), "wh:1"])
+        .assert_success();
+    run(Command::new("tar").arg("-tf").arg(&saved));
+}
