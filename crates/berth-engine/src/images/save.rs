@@ -401,6 +401,10 @@ fn v1_json(image: &SaveImage, index: usize) -> Map<String, Value> {
         }
     } else {
         m.insert("created".into(), json!("1970-01-01T00:00:00Z"));
+        m.insert(
+            "container_config".into(),
+            Value::Object(super::changes::empty_config()),
+        );
         m.insert("os".into(), json!(image.config.os));
     }
     m
