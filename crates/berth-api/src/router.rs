@@ -33,6 +33,10 @@ pub enum Route {
     ImageTag(String),
     /// `DELETE /images/{name}`
     ImageDelete(String),
+    /// `POST /images/{name}/push`
+    ImagePush(String),
+    /// `POST /auth`
+    Auth,
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -63,6 +67,10 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         (&Method::POST, ["images", name @ .., "tag"]) if valid_name(name) => {
             Route::ImageTag(name.join("/"))
         }
+        (&Method::POST, ["images", name @ .., "push"]) if valid_name(name) => {
+            Route::ImagePush(name.join("/"))
+        }
+        (&Method::POST, ["auth"]) => Route::Auth,
         (&Method::DELETE, ["images", name @ ..]) if valid_name(name) => {
             Route::ImageDelete(name.join("/"))
         }
@@ -156,6 +164,12 @@ mod tests {
             r(Method::DELETE, "/images/a/b"),
             Some(Route::ImageDelete("a/b".into()))
         );
+        assert_eq!(
+            r(Method::POST, "/v1.41/images/127.0.0.1:5000/team/app/push"),
+            Some(Route::ImagePush("127.0.0.1:5000/team/app".into()))
+        );
+        assert_eq!(r(Method::POST, "/v1.41/auth"), Some(Route::Auth));
+        assert_eq!(r(Method::GET, "/auth"), None);
         assert_eq!(r(Method::GET, "/images//json"), None);
         assert_eq!(r(Method::DELETE, "/images"), None);
     }

@@ -3,6 +3,7 @@
 //! headers dockerd's middleware adds (`Api-Version`, `Ostype`, `Server`, `Docker-Experimental`).
 
 mod images;
+mod push;
 mod query;
 mod system;
 
@@ -34,6 +35,8 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::ImageHistory(name) => images::history(&engine, &name).await,
             Route::ImageTag(name) => images::tag(&engine, &name, &req).await,
             Route::ImageDelete(name) => images::delete(&engine, &name, &req).await,
+            Route::ImagePush(name) => push::push(engine, &name, req).await,
+            Route::Auth => push::auth(&engine, req).await,
         },
         Err(e) => Err(e),
     };
