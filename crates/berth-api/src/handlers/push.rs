@@ -164,14 +164,17 @@ fn render(event: &PushProgress) -> Vec<p::PushMessage> {
 /// `POST /auth` with an `AuthConfig` body: the credentials checked against the registry.
 /// 200 `{"IdentityToken":"","Status":"Login Succeeded"}`; refused credentials: 401 with
 /// dockerd's `login attempt to ... failed with status: 401 Unauthorized`.
-pub(super) async fn auth(engine: &Engine, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn auth(
+    engine: &Engine,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let body = read_body(req).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         // Go's decoder on an empty body.
         return Err(ApiError::InvalidParameter("EOF".into()));
     }
-    let auth: t::AuthConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
+    let auth: t::AuthConfig =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
     // The CLI sends username and password; `auth` (base64 `user:password`) is the
     // config.json form.
     let (username, password) = if auth.username.is_empty() && auth.password.is_empty() {

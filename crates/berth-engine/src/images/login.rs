@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(registry_host("http://127.0.0.1:5000/"), "127.0.0.1:5000");
         assert_eq!(registry_host("https://index.docker.io/v1/"), "docker.io");
         assert_eq!(registry_host(""), "docker.io");
-        assert_eq!(registry_host("Registry.Example.com/v2/"), "registry.example.com");
+        assert_eq!(
+            registry_host("Registry.Example.com/v2/"),
+            "registry.example.com"
+        );
     }
 
     #[test]

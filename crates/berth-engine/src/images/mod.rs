@@ -30,9 +30,9 @@ use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;
 
+pub use login::{LoginOptions, LoginOutcome};
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
-pub use login::{LoginOptions, LoginOutcome};
 pub use push::{
     PushLayerStatus, PushOptions, PushProgress, PushProgressSender, PushedTag,
     MAX_CONCURRENT_UPLOADS,

@@ -16,7 +16,8 @@
 //!    compressed blob from the content store (`Pushing` with its byte count, `Pushed`).
 //!    Layers with a non-distributable media type are not pushed.
 //! 5. The config (and an index's other manifests) without progress lines, then the manifest
-//!    under the tag; `TAG: digest: sha256:... size: N` ends the tag.
+//!    under the tag; `TAG: digest: sha256:... size: N` ends the tag, and the name
+//!    `repo@digest` is recorded (docker's RepoDigests), as dockerd does.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -71,7 +72,10 @@ pub enum PushProgress {
 pub enum PushLayerStatus {
     Preparing,
     Waiting,
-    Pushing { current: u64, total: u64 },
+    Pushing {
+        current: u64,
+        total: u64,
+    },
     Pushed,
     AlreadyExists,
     /// Mounted from this repository of the same registry (its path, `team/app`).
@@ -267,6 +271,7 @@ impl ImageService {
         progress: Option<&PushProgressSender>,
     ) -> Result<PushedTag, EngineError> {
         let tag = record.reference.tag().unwrap_or("latest").to_owned();
+        let image_id = record.image_id.clone();
         let repo = repository.path().to_owned();
 
         // The lease first, then the plan: every blob it names is held until the push ends.
@@ -306,9 +311,11 @@ impl ImageService {
                 },
             );
         }
-        let uploads = plan.layers.iter().rev().map(|l| {
-            self.push_layer(registry, &repo, l, permits.clone(), has_creds, progress)
-        });
+        let uploads = plan
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.push_layer(registry, &repo, l, permits.clone(), has_creds, progress));
         futures_util::future::try_join_all(uploads).await?;
 
         for config in &plan.configs {
@@ -334,15 +341,26 @@ impl ImageService {
                 .map_err(|e| push_error(e, has_creds))?;
         }
         let size = plan.top.bytes.len() as u64;
+        let media_type = plan.top.media_type.clone();
         let digest = registry
-            .put_manifest(&repo, &tag, plan.top.bytes.into(), &plan.top.media_type)
+            .put_manifest(&repo, &tag, plan.top.bytes.into(), &media_type)
             .await
             .map_err(|e| push_error(e, has_creds))?;
-        Ok(PushedTag {
-            tag,
-            digest: Digest::parse(digest.as_str()).map_err(EngineError::image)?,
-            size,
-        })
+        let digest = Digest::parse(digest.as_str()).map_err(EngineError::image)?;
+        // As dockerd: the pushed name's `repo@digest` (RepoDigests), unless that digest
+        // already names an image here.
+        {
+            let (by_digest, target) = (repository.with_digest(digest.clone()), digest.clone());
+            self.blocking(move |s| {
+                let md = s.store.metadata();
+                if md.get_ref(&by_digest)?.is_none() {
+                    md.set_ref(&by_digest, &image_id, &target, &media_type)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(PushedTag { tag, digest, size })
     }
 
     /// Makes one layer present in `repo`: there already, mounted, or uploaded.
@@ -431,11 +449,7 @@ impl ImageService {
 }
 
 /// What the push of `record` sends (blocking: reads the stores).
-fn plan(
-    s: &super::Inner,
-    record: &RefRecord,
-    repository: &Reference,
-) -> Result<Plan, EngineError> {
+fn plan(s: &super::Inner, record: &RefRecord, repository: &Reference) -> Result<Plan, EngineError> {
     let content = s.store.content();
     let md = s.store.metadata();
     let image = md
@@ -788,7 +802,11 @@ mod tests {
         let e = push_error(unauthorized(None, "", 401), true);
         assert_eq!(e.to_string(), "unauthorized: authentication required");
         let e = push_error(
-            unauthorized(Some(ErrorCode::Unauthorized), "authentication required", 401),
+            unauthorized(
+                Some(ErrorCode::Unauthorized),
+                "authentication required",
+                401,
+            ),
             true,
         );
         assert_eq!(e.to_string(), "unauthorized: authentication required");
@@ -809,7 +827,10 @@ mod tests {
 
     #[test]
     fn layer_states_are_dockerds() {
-        assert_eq!(PushLayerStatus::AlreadyExists.text(), "Layer already exists");
+        assert_eq!(
+            PushLayerStatus::AlreadyExists.text(),
+            "Layer already exists"
+        );
         assert_eq!(
             PushLayerStatus::MountedFrom("library/bb".into()).text(),
             "Mounted from library/bb"
