@@ -28,10 +28,13 @@ fn dockerd_netns(d: &Dockerd) -> PathBuf {
     PathBuf::from(format!("/proc/{}/ns/net", pid.trim()))
 }
 
+/// Runs the docker CLI against one daemon, with what to feed its stdin.
+type DockerFn<'a> = Box<dyn Fn(&[&str], Option<&[u8]>) -> Output + 'a>;
+
 /// One daemon and the suffix of its repositories.
 struct Side<'a> {
     suffix: &'static str,
-    run: Box<dyn Fn(&[&str], Option<&[u8]>) -> Output + 'a>,
+    run: DockerFn<'a>,
 }
 
 impl Side<'_> {
