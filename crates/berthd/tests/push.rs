@@ -514,3 +514,45 @@ fn an_index_goes_back_whole_when_every_platform_is_here() {
     );
     copy_out(&format!("{host}/m:v1"), None);
 }
+
+#[test]
+fn layers_past_five_wait_for_an_upload_to_finish() {
+    let registry = RegistryServer::start();
+    let host = registry.host();
+    // Seven layers: the two of the base image and five notes on top.
+    let mut image = BuiltImage::build("l0");
+    for i in 1..=5 {
+        image = image.derive(&format!("l{i}"));
+    }
+    image.push(&host, "seven:1");
+    let d = Berthd::start();
+    let name = format!("{host}/seven:1");
+    d.docker(&["pull", &name]).assert_success();
+    let ids = layer_ids(&d, &name);
+    assert_eq!(ids.len(), 7, "{ids:?}");
+
+    let empty = RegistryServer::start();
+    let target = format!("{}/seven:1", empty.host());
+    d.docker(&["tag", &name, &target]).assert_success();
+    let lines = push_stream(&d, &target.replace(":1", ""), Some("1"), NO_AUTH);
+    let states = |id: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["id"] == id)
+            .filter_map(|l| l["status"].as_str().map(str::to_owned))
+            .filter(|s| s != "Pushing")
+            .collect()
+    };
+    // Topmost first: the five top layers take the uploads, the two at the base wait.
+    for (i, id) in ids.iter().enumerate() {
+        let expected: &[&str] = if i < 2 {
+            &["Preparing", "Waiting", "Pushed"]
+        } else {
+            &["Preparing", "Pushed"]
+        };
+        assert_eq!(states(id), expected, "layer {i} {id}: {lines:?}");
+    }
+    let digest = repo_digest(&d, &name);
+    assert_eq!(sha256(&raw_manifest(&target, None).unwrap()), digest);
+    copy_out(&target, None);
+}
