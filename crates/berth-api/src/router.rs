@@ -21,6 +21,10 @@ pub enum Route {
     Info,
     /// `POST /images/create` (pull)
     ImageCreate,
+    /// `POST /images/{name}/push`
+    ImagePush(String),
+    /// `POST /auth`
+    Auth,
     /// `GET /images/json`
     ImageList,
     /// `POST /images/prune`
@@ -33,10 +37,6 @@ pub enum Route {
     ImageTag(String),
     /// `DELETE /images/{name}`
     ImageDelete(String),
-    /// `POST /images/{name}/push`
-    ImagePush(String),
-    /// `POST /auth`
-    Auth,
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -147,6 +147,12 @@ mod tests {
     fn image_routes_take_names_with_slashes() {
         let r = |m: Method, p: &str| route(&m, p).map(|m| m.route).ok();
         assert_eq!(r(Method::GET, "/v1.41/images/json"), Some(Route::ImageList));
+        assert_eq!(
+            r(Method::POST, "/v1.41/images/127.0.0.1:5000/team/app/push"),
+            Some(Route::ImagePush("127.0.0.1:5000/team/app".into()))
+        );
+        assert_eq!(r(Method::POST, "/v1.41/auth"), Some(Route::Auth));
+        assert_eq!(r(Method::GET, "/auth"), None);
         assert_eq!(r(Method::POST, "/images/create"), Some(Route::ImageCreate));
         assert_eq!(
             r(Method::GET, "/images/127.0.0.1:5000/a/b:v1/json"),
@@ -164,12 +170,6 @@ mod tests {
             r(Method::DELETE, "/images/a/b"),
             Some(Route::ImageDelete("a/b".into()))
         );
-        assert_eq!(
-            r(Method::POST, "/v1.41/images/127.0.0.1:5000/team/app/push"),
-            Some(Route::ImagePush("127.0.0.1:5000/team/app".into()))
-        );
-        assert_eq!(r(Method::POST, "/v1.41/auth"), Some(Route::Auth));
-        assert_eq!(r(Method::GET, "/auth"), None);
         assert_eq!(r(Method::GET, "/images//json"), None);
         assert_eq!(r(Method::DELETE, "/images"), None);
     }

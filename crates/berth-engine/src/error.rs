@@ -72,9 +72,6 @@ pub enum EngineError {
     /// config disagree.
     #[error("image {reference}: {reason}")]
     BadImage { reference: String, reason: String },
-    /// A blocking task of the engine panicked or was cancelled.
-    #[error("internal error: {0}")]
-    Task(String),
     /// A push of a repository that has no name here at all (dockerd's wording).
     #[error("An image does not exist locally with the tag: {name}")]
     NoSuchRepository { name: String },
@@ -93,6 +90,9 @@ pub enum EngineError {
     /// (`Get "http://host/v2/": dial tcp host: connect: connection refused`).
     #[error("{message}")]
     LoginUnreachable { message: String },
+    /// A blocking task of the engine panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Task(String),
 }
 
 impl EngineError {
@@ -133,9 +133,6 @@ impl EngineError {
             },
             EngineError::ManifestUnknown { .. } => ErrorKind::NotFound,
             EngineError::AccessDenied { .. } => ErrorKind::NotFound,
-            EngineError::DeleteConflict { .. } => ErrorKind::Conflict,
-            EngineError::InvalidParameter(_) => ErrorKind::InvalidInput,
-            EngineError::BadImage { .. } => ErrorKind::InvalidInput,
             EngineError::NoSuchRepository { .. } | EngineError::NoSuchTag { .. } => {
                 ErrorKind::NotFound
             }
@@ -144,6 +141,9 @@ impl EngineError {
             }
             // dockerd answers an unreachable registry with a 500 (errdefs.Unknown).
             EngineError::LoginUnreachable { .. } => ErrorKind::Internal,
+            EngineError::DeleteConflict { .. } => ErrorKind::Conflict,
+            EngineError::InvalidParameter(_) => ErrorKind::InvalidInput,
+            EngineError::BadImage { .. } => ErrorKind::InvalidInput,
         }
     }
 
