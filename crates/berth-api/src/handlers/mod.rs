@@ -3,6 +3,7 @@
 //! headers dockerd's middleware adds (`Api-Version`, `Ostype`, `Server`, `Docker-Experimental`).
 
 mod images;
+mod push;
 mod query;
 mod system;
 
@@ -28,6 +29,8 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::Version => system::version(&engine),
             Route::Info => system::info(engine).await,
             Route::ImageCreate => images::create(engine, &req).await,
+            Route::ImagePush(name) => push::push(engine, &name, req).await,
+            Route::Auth => push::auth(&engine, req).await,
             Route::ImageList => images::list(&engine, &req).await,
             Route::ImagePrune => images::prune(&engine, &req).await,
             Route::ImageInspect(name) => images::inspect(&engine, &name).await,

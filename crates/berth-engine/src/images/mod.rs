@@ -1,17 +1,23 @@
-//! The image service: pulls from registries into the content store and the snapshotter, and
-//! answers docker's image queries (list, inspect, history, tag, remove, prune).
+//! The image service: pulls from registries into the content store and the snapshotter, pushes
+//! stored images back to registries, checks logins, and answers docker's image queries (list,
+//! inspect, history, tag, remove, prune).
 //!
 //! * mod.rs: [`ImageService`] (the stores under the daemon's root, the registry clients, the
 //!   single flights) and the engine's image types.
 //! * pull.rs: [`ImageService::pull`], registry to content store to snapshots, with progress.
 //! * progress.rs: [`PullProgress`], the events a pull reports (dockerd's messages).
 //! * query.rs: the read and edit operations, and docker's image filters.
+//! * push.rs: [`ImageService::push`], content store to registry (stored manifests byte for
+//!   byte), with dockerd's progress ([`PushProgress`]).
+//! * login.rs: [`ImageService::login`], credentials checked against a registry's `/v2/`.
 //!
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
 //! (`ImageService::blocking`), so the async threads only move bytes.
 
+mod login;
 mod progress;
 mod pull;
+mod push;
 mod query;
 
 use std::collections::HashMap;
@@ -24,8 +30,13 @@ use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;
 
+pub use login::{LoginOptions, LoginOutcome};
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
+pub use push::{
+    PushLayerStatus, PushOptions, PushProgress, PushProgressSender, PushedTag,
+    MAX_CONCURRENT_UPLOADS,
+};
 pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
 
 /// Images under the daemon's root: `<root>/image` (content and metadata) and
