@@ -1,6 +1,6 @@
-//! API errors: engine errors with their kind mapped to a status code, and the errors the HTTP
-//! layer itself produces (unknown route, bad version, bad parameter). The body is always
-//! Docker's `{"message": "..."}`, which the docker CLI prints as
+//! API errors: engine errors with their kind mapped to a status code (404, 409, 400, 401, 503,
+//! 500), and the errors the HTTP layer itself produces (unknown route, bad version, bad
+//! parameter). The body is always Docker's `{"message": "..."}`, which the docker CLI prints as
 //! `Error response from daemon: <message>`.
 
 use berth_engine::{EngineError, ErrorKind};
@@ -43,6 +43,8 @@ impl ApiError {
                 ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
                 // dockerd answers errdefs.Unavailable with 503.
                 ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                // A registry that refused a login's credentials (current dockerd's 401).
+                ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::PageNotFound => StatusCode::NOT_FOUND,

@@ -21,6 +21,10 @@ pub enum Route {
     Info,
     /// `POST /images/create` (pull)
     ImageCreate,
+    /// `POST /images/{name}/push`
+    ImagePush(String),
+    /// `POST /auth`
+    Auth,
     /// `GET /images/json`
     ImageList,
     /// `POST /images/prune`
@@ -74,6 +78,10 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         (&Method::POST, ["images", name @ .., "tag"]) if valid_name(name) => {
             Route::ImageTag(name.join("/"))
         }
+        (&Method::POST, ["images", name @ .., "push"]) if valid_name(name) => {
+            Route::ImagePush(name.join("/"))
+        }
+        (&Method::POST, ["auth"]) => Route::Auth,
         (&Method::DELETE, ["images", name @ ..]) if valid_name(name) => {
             Route::ImageDelete(name.join("/"))
         }
@@ -150,6 +158,12 @@ mod tests {
     fn image_routes_take_names_with_slashes() {
         let r = |m: Method, p: &str| route(&m, p).map(|m| m.route).ok();
         assert_eq!(r(Method::GET, "/v1.41/images/json"), Some(Route::ImageList));
+        assert_eq!(
+            r(Method::POST, "/v1.41/images/127.0.0.1:5000/team/app/push"),
+            Some(Route::ImagePush("127.0.0.1:5000/team/app".into()))
+        );
+        assert_eq!(r(Method::POST, "/v1.41/auth"), Some(Route::Auth));
+        assert_eq!(r(Method::GET, "/auth"), None);
         assert_eq!(r(Method::POST, "/images/create"), Some(Route::ImageCreate));
         assert_eq!(
             r(Method::GET, "/images/127.0.0.1:5000/a/b:v1/json"),

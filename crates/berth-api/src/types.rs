@@ -193,3 +193,6 @@ pub struct Commit {
 pub mod archive;
 /// The image endpoints' shapes.
 pub mod images;
+
+/// The shapes of `POST /images/{name}/push` (its stream's lines) and `POST /auth`.
+pub mod push;

@@ -8,7 +8,7 @@ use std::io;
 use std::path::PathBuf;
 
 /// Transport-neutral error classes; the API layer turns them into HTTP status codes
-/// (404, 409, 400, 503/500).
+/// (404, 409, 400, 401, 503/500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The object named in the request does not exist.
@@ -19,6 +19,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// A peer or resource the engine needs cannot be reached right now.
     Unavailable,
+    /// A registry refused the credentials (a login that failed).
+    Unauthorized,
     /// Anything else: the host or the filesystem refused.
     Internal,
 }
@@ -70,6 +72,24 @@ pub enum EngineError {
     /// config disagree.
     #[error("image {reference}: {reason}")]
     BadImage { reference: String, reason: String },
+    /// A push of a repository that has no name here at all (dockerd's wording).
+    #[error("An image does not exist locally with the tag: {name}")]
+    NoSuchRepository { name: String },
+    /// A push of a tag the repository does not have here (dockerd's wording).
+    #[error("tag does not exist: {name}")]
+    NoSuchTag { name: String },
+    /// The registry refused a push's credentials, or wanted some and had none
+    /// (`no basic auth credentials`, `unauthorized: authentication required`, as dockerd).
+    #[error("{message}")]
+    PushDenied { message: String },
+    /// A login's credentials were refused by the registry (dockerd's wording:
+    /// `login attempt to http://host/v2/ failed with status: 401 Unauthorized`).
+    #[error("login attempt to {url} failed with status: {status}")]
+    LoginRefused { url: String, status: String },
+    /// A login could not reach the registry; `message` is dockerd's wording where it has one
+    /// (`Get "http://host/v2/": dial tcp host: connect: connection refused`).
+    #[error("{message}")]
+    LoginUnreachable { message: String },
     /// A blocking task of the engine panicked or was cancelled.
     #[error("internal error: {0}")]
     Task(String),
@@ -120,6 +140,14 @@ impl EngineError {
             },
             EngineError::ManifestUnknown { .. } => ErrorKind::NotFound,
             EngineError::AccessDenied { .. } => ErrorKind::NotFound,
+            EngineError::NoSuchRepository { .. } | EngineError::NoSuchTag { .. } => {
+                ErrorKind::NotFound
+            }
+            EngineError::PushDenied { .. } | EngineError::LoginRefused { .. } => {
+                ErrorKind::Unauthorized
+            }
+            // dockerd answers an unreachable registry with a 500 (errdefs.Unknown).
+            EngineError::LoginUnreachable { .. } => ErrorKind::Internal,
             EngineError::DeleteConflict { .. } => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) => ErrorKind::InvalidInput,
             EngineError::BadImage { .. } => ErrorKind::InvalidInput,

@@ -6,8 +6,8 @@
 //!
 //! * [`Engine`] (engine.rs): built once from an [`EngineConfig`] (config.rs); owns the daemon's
 //!   identity (an ID kept in `<root>/engine-id`) and answers `version()` and `info()`; its
-//!   [`ImageService`] (`engine.images()`) pulls, lists, inspects, tags, removes and prunes
-//!   images, and saves, loads and imports image archives.
+//!   [`ImageService`] (`engine.images()`) pulls, pushes, lists, inspects, tags, removes and
+//!   prunes images, checks registry logins, and saves, loads and imports image archives.
 //! * [`images`]: the image service over berth-image's store (`<root>/image`),
 //!   berth-snapshot's layers (`<root>/snapshots`) and berth-registry's client.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers

@@ -117,3 +117,90 @@ fn every_verb_has_help() {
         "{out}"
     );
 }
+
+/// `berth login` and `berth push` against berthd and a docker-registry with htpasswd basic
+/// auth: a refused login stores nothing, a good one stores docker's `auths` entry, and the push
+/// uses it and prints docker's lines; the registry then has the pulled image's digest.
+#[test]
+fn berth_login_and_push_against_berthd() {
+    use common::registry::{BuiltImage, RegistryServer};
+
+    let registry = RegistryServer::start_htpasswd("tester", "s3cret");
+    let host = registry.host();
+    BuiltImage::build("cli").push_as(&host, "team/x:v1", "tester:s3cret");
+    let d = Berthd::start();
+    let config = d.dir.path().join("berth-cli");
+    let config_str = config.to_str().unwrap().to_owned();
+    let berth = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut cmd = Command::new(berth_bin());
+        cmd.env_remove("BERTH_HOST")
+            .env("DOCKER_CONFIG", &config_str)
+            .arg("-H")
+            .arg(d.host())
+            .args(args);
+        run_command(&mut cmd, stdin, TIMEOUT).unwrap()
+    };
+    let pulled = format!("{host}/team/x:v1");
+    let target = format!("{host}/team/y:v1");
+
+    let out = berth(&["login", "-u", "tester", "-p", "wrong", &host], None);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "login attempt to http://{host}/v2/ failed with status: 401 Unauthorized"
+        )),
+        "{out}"
+    );
+    let stored = std::fs::read_to_string(config.join("config.json")).unwrap_or_default();
+    assert!(!stored.contains(&host), "{stored}");
+
+    let out = berth(
+        &["login", "-u", "tester", "--password-stdin", &host],
+        Some(b"s3cret\n"),
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, "Login Succeeded\n");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(config.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(stored["auths"][&host]["auth"], "dGVzdGVyOnMzY3JldA==");
+
+    berth(&["pull", &pulled], None).assert_success();
+    berth(&["tag", &pulled, &target], None).assert_success();
+    let out = berth(&["push", &target], None);
+    out.assert_success();
+    let lines = out.stdout_lines();
+    assert_eq!(
+        lines[0],
+        format!("The push refers to repository [{host}/team/y]")
+    );
+    assert!(lines[1].ends_with(": Preparing"), "{out}");
+    assert!(
+        out.stdout.contains(": Mounted from team/x\n"),
+        "{}",
+        out.stdout
+    );
+    let digest = lines
+        .last()
+        .and_then(|l| l.strip_prefix("v1: digest: "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    let inspect = d.docker(&["image", "inspect", "-f", "{{json .RepoDigests}}", &pulled]);
+    assert!(
+        inspect
+            .assert_success()
+            .stdout
+            .contains(&format!("{host}/team/x@{digest}")),
+        "{inspect}"
+    );
+    let out = berth(&["push", "-q", &target], None);
+    out.assert_success();
+    assert_eq!(out.stdout, format!("{target}\n"));
+
+    // Logged out, the push is refused in docker's words.
+    berth(&["logout", &host], None).assert_success();
+    let out = berth(&["push", &target], None);
+    out.assert_code(1);
+    assert!(out.stderr.contains("no basic auth credentials"), "{out}");
+}

@@ -114,7 +114,7 @@ fn registry_auth(req: &Request<Incoming>) -> Result<Option<Credentials>, ApiErro
     Ok(credentials(auth))
 }
 
-fn credentials(auth: t::AuthConfig) -> Option<Credentials> {
+pub(super) fn credentials(auth: t::AuthConfig) -> Option<Credentials> {
     if !auth.identitytoken.is_empty() {
         return Some(Credentials::IdentityToken {
             token: auth.identitytoken,
@@ -162,7 +162,7 @@ pub(crate) fn render_progress(event: &PullProgress) -> t::ProgressMessage {
 }
 
 /// docker's `JSONProgress.String()`: a 50-column bar and `current/total` in decimal units.
-fn progress_bar(current: u64, total: u64) -> String {
+pub(super) fn progress_bar(current: u64, total: u64) -> String {
     if total == 0 {
         return format!("{:>8}", human_size(current));
     }

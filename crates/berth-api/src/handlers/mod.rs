@@ -4,6 +4,7 @@
 
 mod archive;
 mod images;
+mod push;
 mod query;
 mod system;
 
@@ -30,6 +31,8 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::Info => system::info(engine).await,
             Route::ImageCreate if archive::is_import(&req) => archive::import(engine, req).await,
             Route::ImageCreate => images::create(engine, &req).await,
+            Route::ImagePush(name) => push::push(engine, &name, req).await,
+            Route::Auth => push::auth(&engine, req).await,
             Route::ImageList => images::list(&engine, &req).await,
             Route::ImagePrune => images::prune(&engine, &req).await,
             Route::ImageInspect(name) => images::inspect(&engine, &name).await,

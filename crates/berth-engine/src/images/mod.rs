@@ -1,5 +1,6 @@
-//! The image service: pulls from registries into the content store and the snapshotter, and
-//! answers docker's image queries (list, inspect, history, tag, remove, prune).
+//! The image service: pulls from registries into the content store and the snapshotter, pushes
+//! stored images back to registries, checks logins, and answers docker's image queries (list,
+//! inspect, history, tag, remove, prune).
 //!
 //! * mod.rs: [`ImageService`] (the stores under the daemon's root, the registry clients, the
 //!   single flights) and the engine's image types.
@@ -11,6 +12,9 @@
 //! * load.rs: [`ImageService::load`], a docker-archive or OCI layout tar into the stores.
 //! * import.rs: [`ImageService::import`], a rootfs tar as a one-layer image (`docker import`),
 //!   with changes.rs applying `--change` Dockerfile instructions to its config.
+//! * push.rs: [`ImageService::push`], content store to registry (stored manifests byte for
+//!   byte), with dockerd's progress ([`PushProgress`]).
+//! * login.rs: [`ImageService::login`], credentials checked against a registry's `/v2/`.
 //!
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
 //! (`ImageService::blocking`), so the async threads only move bytes.
@@ -18,8 +22,10 @@
 mod changes;
 mod import;
 mod load;
+mod login;
 mod progress;
 mod pull;
+mod push;
 mod query;
 mod save;
 
@@ -35,8 +41,13 @@ use crate::error::EngineError;
 
 pub use import::ImportOptions;
 pub use load::{LoadEvent, LoadSender, LoadedImage};
+pub use login::{LoginOptions, LoginOutcome};
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
+pub use push::{
+    PushLayerStatus, PushOptions, PushProgress, PushProgressSender, PushedTag,
+    MAX_CONCURRENT_UPLOADS,
+};
 pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
 pub use save::SavePlan;
 

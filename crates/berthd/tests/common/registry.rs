@@ -45,6 +45,11 @@ impl RegistryServer {
         Self::start_with(None, Some((user, pass)))
     }
 
+    /// A registry that wants `user`/`pass`, in the network namespace `netns` when given.
+    pub fn start_htpasswd_in(netns: Option<&Path>, user: &str, pass: &str) -> Self {
+        Self::start_with(netns, Some((user, pass)))
+    }
+
     fn start_with(netns: Option<&Path>, htpasswd: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
@@ -102,7 +107,8 @@ impl RegistryServer {
                     None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
                     Some(ns) => Command::new("nsenter")
                         .arg(format!("--net={}", ns.display()))
-                        .args(["--", "curl", "-sf", "-o", "/dev/null", "--max-time", "2"])
+                        // Any HTTP answer (a 401 from an htpasswd registry too) means up.
+                        .args(["--", "curl", "-s", "-o", "/dev/null", "--max-time", "2"])
                         .arg(format!("http://127.0.0.1:{port}/v2/"))
                         .status()
                         .is_ok_and(|s| s.success()),
