@@ -12,7 +12,9 @@
 //! * handlers/: one file per group of endpoints (system.rs: `/_ping`, `/version`, `/info`;
 //!   images.rs: `/images/create` (pull, streamed), `/images/json`, `/images/{name}/json`,
 //!   `/history`, `/tag`, `DELETE /images/{name}`, `/images/prune`; push.rs:
-//!   `/images/{name}/push` (streamed) and `/auth`); a handler parses the request
+//!   `/images/{name}/push` (streamed) and `/auth`; archive.rs: save `/images/get` and
+//!   `/images/{name}/get` streamed as a tar, `/images/load` and import
+//!   `/images/create?fromSrc=-` reading the request body); a handler parses the request
 //!   into a typed call on the [`berth_engine::Engine`] and renders the result. query.rs decodes
 //!   query strings, dockerd's booleans and the `filters` JSON.
 //! * error.rs: [`ApiError`], mapping engine error kinds to status codes (404, 409, 400, 401,

@@ -37,6 +37,12 @@ pub enum Route {
     ImageTag(String),
     /// `DELETE /images/{name}`
     ImageDelete(String),
+    /// `GET /images/get?names=..` (save)
+    ImageSaveAll,
+    /// `GET /images/{name}/get` (save)
+    ImageSave(String),
+    /// `POST /images/load`
+    ImageLoad,
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -58,6 +64,11 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         (&Method::POST, ["images", "create"]) => Route::ImageCreate,
         (&Method::GET, ["images", "json"]) => Route::ImageList,
         (&Method::POST, ["images", "prune"]) => Route::ImagePrune,
+        (&Method::GET, ["images", "get"]) => Route::ImageSaveAll,
+        (&Method::POST, ["images", "load"]) => Route::ImageLoad,
+        (&Method::GET, ["images", name @ .., "get"]) if valid_name(name) => {
+            Route::ImageSave(name.join("/"))
+        }
         (&Method::GET, ["images", name @ .., "json"]) if valid_name(name) => {
             Route::ImageInspect(name.join("/"))
         }
@@ -170,6 +181,12 @@ mod tests {
             r(Method::DELETE, "/images/a/b"),
             Some(Route::ImageDelete("a/b".into()))
         );
+        assert_eq!(r(Method::GET, "/images/get"), Some(Route::ImageSaveAll));
+        assert_eq!(
+            r(Method::GET, "/v1.41/images/127.0.0.1:5000/x:v1/get"),
+            Some(Route::ImageSave("127.0.0.1:5000/x:v1".into()))
+        );
+        assert_eq!(r(Method::POST, "/images/load"), Some(Route::ImageLoad));
         assert_eq!(r(Method::GET, "/images//json"), None);
         assert_eq!(r(Method::DELETE, "/images"), None);
     }

@@ -189,6 +189,8 @@ pub struct Commit {
     pub expected: String,
 }
 
+/// The archive endpoints' extra shapes (save, load, import).
+pub mod archive;
 /// The image endpoints' shapes.
 pub mod images;
 

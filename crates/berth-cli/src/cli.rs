@@ -4,9 +4,10 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    history::HistoryArgs, images::ImagesArgs, info::InfoArgs, inspect::InspectArgs, load::LoadArgs,
-    login::LoginArgs, logout::LogoutArgs, prune::PruneArgs, pull::PullArgs, push::PushArgs,
-    rmi::RmiArgs, save::SaveArgs, tag::TagArgs, version::VersionArgs,
+    history::HistoryArgs, images::ImagesArgs, import::ImportArgs, info::InfoArgs,
+    inspect::InspectArgs, load::LoadArgs, login::LoginArgs, logout::LogoutArgs, prune::PruneArgs,
+    pull::PullArgs, push::PushArgs, rmi::RmiArgs, save::SaveArgs, tag::TagArgs,
+    version::VersionArgs,
 };
 
 /// berth: a Docker-compatible container engine.
@@ -50,6 +51,8 @@ pub enum Command {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -81,6 +84,8 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
 }
 
 #[cfg(test)]
@@ -108,6 +113,8 @@ mod tests {
             "berth image prune -a -f --filter until=1h",
             "berth save -o x.tar a b",
             "berth load -i x.tar -q",
+            "berth import -c CMD -m msg x.tar repo:tag",
+            "berth image import -",
             "berth login -u u --password-stdin 127.0.0.1:5000",
             "berth logout",
             "berth -H unix:///x.sock image history a",

@@ -93,6 +93,13 @@ pub enum EngineError {
     /// A blocking task of the engine panicked or was cancelled.
     #[error("internal error: {0}")]
     Task(String),
+    /// A tar given to load or import is malformed or hostile (a missing index, a path that
+    /// leaves the archive, a blob whose digest is not its name, a truncated stream).
+    #[error("{reason}")]
+    InvalidArchive { reason: String },
+    /// `docker save NAME:TAG` of a tag no image has (dockerd's wording).
+    #[error("reference does not exist")]
+    NoSuchReference { reference: String },
 }
 
 impl EngineError {
@@ -144,6 +151,8 @@ impl EngineError {
             EngineError::DeleteConflict { .. } => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) => ErrorKind::InvalidInput,
             EngineError::BadImage { .. } => ErrorKind::InvalidInput,
+            EngineError::InvalidArchive { .. } => ErrorKind::InvalidInput,
+            EngineError::NoSuchReference { .. } => ErrorKind::NotFound,
         }
     }
 

@@ -7,7 +7,7 @@
 //! * [`Engine`] (engine.rs): built once from an [`EngineConfig`] (config.rs); owns the daemon's
 //!   identity (an ID kept in `<root>/engine-id`) and answers `version()` and `info()`; its
 //!   [`ImageService`] (`engine.images()`) pulls, pushes, lists, inspects, tags, removes and
-//!   prunes images, and checks registry logins.
+//!   prunes images, checks registry logins, and saves, loads and imports image archives.
 //! * [`images`]: the image service over berth-image's store (`<root>/image`),
 //!   berth-snapshot's layers (`<root>/snapshots`) and berth-registry's client.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
@@ -27,8 +27,9 @@ pub use config::{EngineConfig, StorageDriver};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{
-    DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageService, ImageSummary, LayerStatus,
-    PruneReport, PullOptions, PullOutcome, PullProgress,
+    DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageService, ImageSummary,
+    ImportOptions, LayerStatus, LoadEvent, LoadSender, LoadedImage, PruneReport, PullOptions,
+    PullOutcome, PullProgress, SavePlan,
 };
 pub use system::{CgroupFeatures, HostInfo, SystemInfo};
 pub use time::rfc3339_utc;

@@ -28,12 +28,8 @@ pub(super) async fn create(
     engine: Arc<Engine>,
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    // An import (`fromSrc`) is routed to archive.rs before this.
     let q = Query::parse(req.uri().query());
-    if q.get("fromSrc").is_some() {
-        return Err(ApiError::InvalidParameter(
-            "importing images (fromSrc) is not supported yet".into(),
-        ));
-    }
     let from = q.string("fromImage");
     if from.is_empty() {
         return Err(ApiError::InvalidParameter("fromImage is required".into()));
@@ -258,6 +254,15 @@ pub(super) async fn inspect(engine: &Engine, name: &str) -> Result<Response<Body
 
 fn render_inspect(d: ImageDetails) -> t::ImageInspect {
     let size = i64::try_from(d.summary.size).unwrap_or(i64::MAX);
+    // String fields of the config that berth-image keeps untyped.
+    let config_string = |key: &str| {
+        d.config
+            .extra
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
     let run = d.config.config.clone().unwrap_or_default();
     let config = t::ContainerConfig {
         user: run.user.unwrap_or_default(),
@@ -282,6 +287,9 @@ fn render_inspect(d: ImageDetails) -> t::ImageInspect {
         created: d.created.unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
         container_config: t::ContainerConfig::default(),
         author: d.config.author.clone().unwrap_or_default(),
+        // Docker's own config fields (an import's message, the builder's version).
+        comment: config_string("comment"),
+        docker_version: config_string("docker_version"),
         config,
         architecture: d.config.architecture.clone(),
         variant: d.config.variant.clone().unwrap_or_default(),

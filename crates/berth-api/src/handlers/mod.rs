@@ -2,6 +2,7 @@
 //! the handler, and turns its error into Docker's error response; every response gets the
 //! headers dockerd's middleware adds (`Api-Version`, `Ostype`, `Server`, `Docker-Experimental`).
 
+mod archive;
 mod images;
 mod push;
 mod query;
@@ -28,6 +29,7 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::Ping => Ok(system::ping(&method)),
             Route::Version => system::version(&engine),
             Route::Info => system::info(engine).await,
+            Route::ImageCreate if archive::is_import(&req) => archive::import(engine, req).await,
             Route::ImageCreate => images::create(engine, &req).await,
             Route::ImagePush(name) => push::push(engine, &name, req).await,
             Route::Auth => push::auth(&engine, req).await,
@@ -37,6 +39,9 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::ImageHistory(name) => images::history(&engine, &name).await,
             Route::ImageTag(name) => images::tag(&engine, &name, &req).await,
             Route::ImageDelete(name) => images::delete(&engine, &name, &req).await,
+            Route::ImageSaveAll => archive::save_all(engine, &req).await,
+            Route::ImageSave(name) => archive::save(engine, vec![name]).await,
+            Route::ImageLoad => archive::load(engine, req).await,
         },
         Err(e) => Err(e),
     };

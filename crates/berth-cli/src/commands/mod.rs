@@ -2,6 +2,7 @@
 
 pub(crate) mod history;
 pub(crate) mod images;
+pub(crate) mod import;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub(crate) mod load;
@@ -47,6 +48,9 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
             push::run(c, &args, o).await
+        }
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
+            import::run(c, &args, o).await
         }
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
             save::run(c, &args, o).await

@@ -7,6 +7,11 @@
 //! * pull.rs: [`ImageService::pull`], registry to content store to snapshots, with progress.
 //! * progress.rs: [`PullProgress`], the events a pull reports (dockerd's messages).
 //! * query.rs: the read and edit operations, and docker's image filters.
+//! * save.rs: [`ImageService::save_plan`] and [`ImageService::save`], images as one tar that
+//!   both docker-archive (dockerd 20.10) and OCI-layout loaders read.
+//! * load.rs: [`ImageService::load`], a docker-archive or OCI layout tar into the stores.
+//! * import.rs: [`ImageService::import`], a rootfs tar as a one-layer image (`docker import`),
+//!   with changes.rs applying `--change` Dockerfile instructions to its config.
 //! * push.rs: [`ImageService::push`], content store to registry (stored manifests byte for
 //!   byte), with dockerd's progress ([`PushProgress`]).
 //! * login.rs: [`ImageService::login`], credentials checked against a registry's `/v2/`.
@@ -14,11 +19,15 @@
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
 //! (`ImageService::blocking`), so the async threads only move bytes.
 
+mod changes;
+mod import;
+mod load;
 mod login;
 mod progress;
 mod pull;
 mod push;
 mod query;
+mod save;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +39,8 @@ use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;
 
+pub use import::ImportOptions;
+pub use load::{LoadEvent, LoadSender, LoadedImage};
 pub use login::{LoginOptions, LoginOutcome};
 pub use progress::{LayerStatus, ProgressSender, PullProgress};
 pub use pull::{PullOptions, PullOutcome};
@@ -38,6 +49,7 @@ pub use push::{
     MAX_CONCURRENT_UPLOADS,
 };
 pub use query::{DeleteItem, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, PruneReport};
+pub use save::SavePlan;
 
 /// Images under the daemon's root: `<root>/image` (content and metadata) and
 /// `<root>/snapshots` (unpacked layers).

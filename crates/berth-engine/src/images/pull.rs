@@ -73,10 +73,10 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the pull's lease when the pull ends, however it ends.
-struct LeaseGuard {
-    service: ImageService,
-    id: String,
+/// Deletes the pull's (or load's, import's, save's) lease when it ends, however it ends.
+pub(crate) struct LeaseGuard {
+    pub(crate) service: ImageService,
+    pub(crate) id: String,
 }
 
 impl Drop for LeaseGuard {
@@ -724,7 +724,7 @@ pub(crate) fn short(d: &Digest) -> String {
     d.hex().chars().take(12).collect()
 }
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
