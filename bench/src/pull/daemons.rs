@@ -282,6 +282,98 @@ impl Drop for Dockerd {
     }
 }
 
+/// A private berthd (its own root, exec root and socket), driven by the
+/// same docker CLI as dockerd so that both rows pay for the same client.
+#[derive(Debug)]
+pub(crate) struct Berthd {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Berthd {
+    pub(crate) fn start(base: &Path, bin: &Path) -> Result<Self> {
+        let dir = base.join("berthd");
+        for sub in ["cli", "root", "exec"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        let log = fs::File::create(dir.join("berthd.log"))?;
+        let child = Command::new(bin)
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("berth.sock").display()))
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("spawn {} (make release)", bin.display()))?;
+        let mut d = Berthd { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = d.child.try_wait()? {
+                bail!(
+                    "berthd exited ({st}): see {}",
+                    d.dir.join("berthd.log").display()
+                );
+            }
+            if d.dir.join("berth.sock").exists() && d.docker(&["version"]).is_ok() {
+                return Ok(d);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "berthd did not answer: see {}",
+                    d.dir.join("berthd.log").display()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs the docker CLI against berthd; returns its stdout.
+    pub(crate) fn docker(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("docker")
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.dir.join("berth.sock").display()),
+            )
+            .env("DOCKER_CONFIG", self.dir.join("cli"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("spawn docker")?;
+        if !out.status.success() {
+            bail!(
+                "docker {} (berthd): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The overlay snapshot directories (one per layer): none once every
+    /// image is removed.
+    pub(crate) fn layer_dirs(&self) -> usize {
+        count_entries(&self.dir.join("root/snapshots/overlay/snapshots"), &[])
+    }
+
+    /// The content store's blobs (layers, configs, manifests).
+    pub(crate) fn blobs(&self) -> usize {
+        count_entries(&self.dir.join("root/image/content/blobs/sha256"), &[])
+    }
+}
+
+impl Drop for Berthd {
+    fn drop(&mut self) {
+        stop(&mut self.child, &self.dir, Duration::from_secs(20));
+        remove_dir(&self.dir);
+    }
+}
+
 /// Entries of `dir` except `skip` and dot files (0 if it does not exist).
 fn count_entries(dir: &Path, skip: &[&str]) -> usize {
     fs::read_dir(dir)
