@@ -37,7 +37,7 @@ bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench stats --containers 100 --rounds 5 --berth $(RUNTIME_STATIC)
 
 bench-pull: ## Image pull: berth vs docker pull, podman pull, skopeo (root; builds a ~130 MB fixture once)
-	cargo build --release -p berth-bench
+	cargo build --release -p berth-bench -p berthd
 	target/release/berth-bench pull --runs 5
 
 clean: ## Remove build output

@@ -9,10 +9,12 @@
 //! a random 127.0.0.1 port and pushes the image with skopeo, a private
 //! dockerd and podman with private directories (daemons.rs). Each run
 //! removes the image from every puller first (untimed, and checked: no
-//! layer directory left) and syncs, then times one pull per puller,
+//! layer directory left), syncs, drops the page cache (on this VM's
+//! journal-less ext4 a pull right after a big removal pays seconds in the
+//! inode allocator, see daemons::settle_filesystem) and reads the
+//! registry's blobs back into it, then times one pull per puller,
 //! interleaved; each pull is checked afterwards (all layers there).
-//! After one warm-up round (registry blobs in the page cache for everyone)
-//! come `--runs` measured rounds.
+//! After one warm-up round come `--runs` measured rounds.
 //!
 //! berth's row is a private berthd (the `berthd` beside this binary, or
 //! `--berthd PATH`) driven by the same docker CLI as dockerd, its image
@@ -378,8 +380,12 @@ fn measure(
             p.remove(&image)
                 .with_context(|| format!("{}: remove the image", p.name))?;
             // Write back what the removal and the previous pulls left dirty,
-            // so that no pull pays for another's.
-            rustix::fs::sync();
+            // so that no pull pays for another's; drop the caches (see
+            // settle_filesystem) and read the registry's blobs back in.
+            if !daemons::settle_filesystem() {
+                eprintln!("warning: cannot drop the page cache (not root?)");
+            }
+            registry.warm()?;
             let t = Instant::now();
             p.pull(&image, &reg, fix)
                 .with_context(|| format!("{}: pull", p.name))?;

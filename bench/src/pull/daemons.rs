@@ -158,6 +158,38 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Reads every file of the registry's storage, so that its blobs are in
+    /// the page cache for whoever pulls next.
+    pub(crate) fn warm(&self) -> Result<()> {
+        fn walk(dir: &Path) -> Result<()> {
+            for e in fs::read_dir(dir)? {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    walk(&e.path())?;
+                } else {
+                    std::io::copy(&mut fs::File::open(e.path())?, &mut std::io::sink())?;
+                }
+            }
+            Ok(())
+        }
+        walk(&self.dir.join("storage"))
+    }
+}
+
+/// Writes back everything dirty, then drops the page cache, dentries and
+/// inodes. On this VM's ext4, which has no journal, a file created within
+/// 60 s of an inode's deletion makes the allocator skip every
+/// recently-deleted inode whose inode-table block is still cached
+/// (`recently_deleted()` in fs/ext4/ialloc.c), one lookup each: a pull
+/// right after removing the previous image (tens of thousands of inodes)
+/// spends seconds there, whoever pulls. Dropping the cache between pulls
+/// takes that out, for every puller alike. Returns whether it could.
+pub(crate) fn settle_filesystem() -> bool {
+    rustix::fs::sync();
+    fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         stop(&mut self.child, &self.dir, Duration::from_secs(5));
