@@ -281,18 +281,18 @@ fn locked_flags(fd: BorrowedFd<'_>) -> libc::c_ulong {
     let Ok(st) = rustix::fs::fstatvfs(fd) else {
         return 0;
     };
-    let f = st.f_flag.bits();
+    use rustix::fs::StatVfsMountFlags as St;
     let mut out = 0;
     for (st_flag, ms) in [
-        (libc::ST_RDONLY, libc::MS_RDONLY),
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        (libc::ST_NOATIME, libc::MS_NOATIME),
-        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (St::RDONLY, libc::MS_RDONLY),
+        (St::NOSUID, libc::MS_NOSUID),
+        (St::NODEV, libc::MS_NODEV),
+        (St::NOEXEC, libc::MS_NOEXEC),
+        (St::NOATIME, libc::MS_NOATIME),
+        (St::NODIRATIME, libc::MS_NODIRATIME),
+        (St::RELATIME, libc::MS_RELATIME),
     ] {
-        if f & st_flag != 0 {
+        if st.f_flag.contains(st_flag) {
             out |= ms;
         }
     }
