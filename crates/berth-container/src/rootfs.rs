@@ -135,14 +135,36 @@ enum Walk {
 
 fn walk_and_create(root: BorrowedFd<'_>, rel: &Path) -> io::Result<Walk> {
     let comps: Vec<Component<'_>> = rel.components().collect();
-    let mut prefix = PathBuf::new();
-    let mut dir = open_in_root(
-        root,
-        Path::new("/"),
-        OFlags::PATH | OFlags::DIRECTORY,
-        ResolveFlags::empty(),
-    )?;
-    for (i, comp) in comps.iter().enumerate() {
+    // Usually only the last component is missing: start at the parent when it opens
+    // (resolved in the root exactly as the walk would), else at the root.
+    let parent_dir = match comps.len() {
+        0 | 1 => None,
+        n => {
+            let parent: PathBuf = comps[..n - 1].iter().collect();
+            open_in_root(
+                root,
+                &parent,
+                OFlags::PATH | OFlags::DIRECTORY,
+                ResolveFlags::empty(),
+            )
+            .ok()
+            .map(|fd| (parent, fd, n - 1))
+        }
+    };
+    let (mut prefix, mut dir, first) = match parent_dir {
+        Some(found) => found,
+        None => (
+            PathBuf::new(),
+            open_in_root(
+                root,
+                Path::new("/"),
+                OFlags::PATH | OFlags::DIRECTORY,
+                ResolveFlags::empty(),
+            )?,
+            0,
+        ),
+    };
+    for (i, comp) in comps.iter().enumerate().skip(first) {
         prefix.push(comp);
         match open_in_root(
             root,
