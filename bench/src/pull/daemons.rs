@@ -257,47 +257,14 @@ impl Dockerd {
             .spawn()
             .context("spawn unshare dockerd (apt-get install docker.io)")?;
         let mut d = Dockerd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(st) = d.child.try_wait()? {
-                bail!(
-                    "dockerd exited ({st}): see {}",
-                    d.dir.join("dockerd.log").display()
-                );
-            }
-            if d.dir.join("docker.sock").exists() && d.docker(&["version"]).is_ok() {
-                return Ok(d);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "dockerd did not answer: see {}",
-                    d.dir.join("dockerd.log").display()
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let sock = d.dir.join("docker.sock");
+        wait_answering("dockerd", &mut d.child, &sock, &d.dir.join("cli"), 60)?;
+        Ok(d)
     }
 
     /// Runs the docker CLI against this daemon; returns its stdout.
     pub(crate) fn docker(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("docker")
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.dir.join("docker.sock").display()),
-            )
-            .env("DOCKER_CONFIG", self.dir.join("cli"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .context("spawn docker")?;
-        if !out.status.success() {
-            bail!(
-                "docker {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        docker_cli(&self.dir.join("docker.sock"), &self.dir.join("cli"), args)
     }
 
     /// The overlay2 layer directories in the data root (`l` excluded): none
@@ -344,47 +311,14 @@ impl Berthd {
             .spawn()
             .with_context(|| format!("spawn {} (make release)", bin.display()))?;
         let mut d = Berthd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = d.child.try_wait()? {
-                bail!(
-                    "berthd exited ({st}): see {}",
-                    d.dir.join("berthd.log").display()
-                );
-            }
-            if d.dir.join("berth.sock").exists() && d.docker(&["version"]).is_ok() {
-                return Ok(d);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "berthd did not answer: see {}",
-                    d.dir.join("berthd.log").display()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let sock = d.dir.join("berth.sock");
+        wait_answering("berthd", &mut d.child, &sock, &d.dir.join("cli"), 20)?;
+        Ok(d)
     }
 
     /// Runs the docker CLI against berthd; returns its stdout.
     pub(crate) fn docker(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("docker")
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}", self.dir.join("berth.sock").display()),
-            )
-            .env("DOCKER_CONFIG", self.dir.join("cli"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .context("spawn docker")?;
-        if !out.status.success() {
-            bail!(
-                "docker {} (berthd): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        docker_cli(&self.dir.join("berth.sock"), &self.dir.join("cli"), args)
     }
 
     /// The overlay snapshot directories (one per layer): none once every
@@ -403,6 +337,52 @@ impl Drop for Berthd {
     fn drop(&mut self) {
         stop(&mut self.child, &self.dir, Duration::from_secs(20));
         remove_dir(&self.dir);
+    }
+}
+
+/// Runs the docker CLI against the daemon on `sock` (with its own client
+/// config dir); returns its stdout.
+fn docker_cli(sock: &Path, config: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("docker")
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .env("DOCKER_CONFIG", config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("spawn docker")?;
+    if !out.status.success() {
+        bail!(
+            "docker {} ({}): {}",
+            args.join(" "),
+            sock.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits until the daemon `child` answers `docker version` on `sock`; fails
+/// if it exits first or after `secs` seconds (its log is beside the socket).
+fn wait_answering(
+    name: &str,
+    child: &mut Child,
+    sock: &Path,
+    config: &Path,
+    secs: u64,
+) -> Result<()> {
+    let log = sock.with_file_name(format!("{name}.log"));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(st) = child.try_wait()? {
+            bail!("{name} exited ({st}): see {}", log.display());
+        }
+        if sock.exists() && docker_cli(sock, config, &["version"]).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{name} did not answer: see {}", log.display());
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
