@@ -9,16 +9,20 @@
 //! a random 127.0.0.1 port and pushes the image with skopeo, a private
 //! dockerd and podman with private directories (daemons.rs). Each run
 //! removes the image from every puller first (untimed, and checked: no
-//! layer directory left) and syncs, then times one pull per puller,
+//! layer directory left), syncs, drops the page cache (on this VM's
+//! journal-less ext4 a pull right after a big removal pays seconds in the
+//! inode allocator, see daemons::settle_filesystem) and reads the
+//! registry's blobs back into it, then times one pull per puller,
 //! interleaved; each pull is checked afterwards (all layers there).
-//! After one warm-up round (registry blobs in the page cache for everyone)
-//! come `--runs` measured rounds.
+//! After one warm-up round come `--runs` measured rounds.
 //!
-//! berth's side is a slot: with `--berth-cmd CMD` it times `sh -c CMD`
-//! (the image reference in `$BENCH_IMAGE`; `--berth-rm-cmd CMD` removes it
-//! between runs), for when berthd serves `POST /images/create`. Without it,
-//! the berth row is "berth library pull (no daemon)" (library.rs): the
-//! image store and snapshotter crates driven in-process.
+//! berth's row is a private berthd (the `berthd` beside this binary, or
+//! `--berthd PATH`) driven by the same docker CLI as dockerd, its image
+//! removed with `docker rmi` and `image prune -a` and checked gone (no
+//! snapshot, no blob left). `--library` times the image store and
+//! snapshotter crates driven in-process instead (library.rs), and
+//! `--berth-cmd CMD` times `sh -c CMD` (the image reference in
+//! `$BENCH_IMAGE`; `--berth-rm-cmd CMD` removes it between runs).
 //!
 //! Everything the benchmark starts is stopped, and its directories (under
 //! /var/tmp) removed with any mount left in them; it fails if
@@ -36,14 +40,14 @@ mod daemons;
 mod fixture;
 mod library;
 
-use daemons::{Dockerd, Podman, Registry};
+use daemons::{Berthd, Dockerd, Podman, Registry};
 
 const REPO: &str = "bench/image";
 const TAG: &str = "latest";
 
 fn usage() -> ! {
     eprintln!(
-        "usage: berth-bench pull [--runs N] [--fixture-dir DIR] [--berth-cmd CMD] [--berth-rm-cmd CMD]"
+        "usage: berth-bench pull [--runs N] [--fixture-dir DIR] [--berthd PATH | --library | --berth-cmd CMD [--berth-rm-cmd CMD]]"
     );
     std::process::exit(2)
 }
@@ -73,6 +77,7 @@ enum Kind {
     Podman(Podman),
     Skopeo(PathBuf),
     Library(LibraryStores),
+    Berthd(Berthd),
     Command {
         pull: String,
         remove: Option<String>,
@@ -137,6 +142,17 @@ impl Puller {
             }
             Kind::Skopeo(dir) => daemons::remove_dir(dir),
             Kind::Library(l) => l.reset()?,
+            Kind::Berthd(b) => {
+                if b.docker(&["image", "inspect", image]).is_ok() {
+                    b.docker(&["rmi", image])?;
+                }
+                b.docker(&["image", "prune", "--all", "--force"])?;
+                let (images, layers, blobs) =
+                    (b.docker(&["images", "-aq"])?, b.layer_dirs(), b.blobs());
+                if !images.trim().is_empty() || layers != 0 || blobs != 0 {
+                    bail!("berthd still has images {images:?}, {layers} snapshots, {blobs} blobs");
+                }
+            }
             Kind::Command { remove, .. } => {
                 if let Some(cmd) = remove {
                     sh(cmd, image)?;
@@ -185,6 +201,9 @@ impl Puller {
                     );
                 }
             }
+            Kind::Berthd(b) => {
+                b.docker(&["pull", "--quiet", image])?;
+            }
             Kind::Command { pull, .. } => sh(pull, image)?,
         }
         Ok(())
@@ -210,6 +229,10 @@ impl Puller {
                 images.lookup(image)?;
                 return Ok(());
             }
+            Kind::Berthd(b) => {
+                b.docker(&["image", "inspect", image])?;
+                ("berthd snapshots", b.layer_dirs())
+            }
             Kind::Command { .. } => return Ok(()),
         };
         if layers != fix.layers {
@@ -229,6 +252,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut runs = 5usize;
     let mut fixture_dir = PathBuf::from("/var/tmp/berth-bench-fixture");
     let (mut berth_cmd, mut berth_rm) = (None, None);
+    // berthd beside this binary (target/release), unless told otherwise.
+    let mut berthd = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("berthd")))
+        .filter(|p| p.is_file());
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().unwrap_or_else(|| usage());
@@ -237,6 +265,8 @@ pub fn run(args: &[String]) -> Result<()> {
             "--fixture-dir" => fixture_dir = PathBuf::from(value()),
             "--berth-cmd" => berth_cmd = Some(value()),
             "--berth-rm-cmd" => berth_rm = Some(value()),
+            "--berthd" => berthd = Some(PathBuf::from(value())),
+            "--library" => berthd = None,
             _ => usage(),
         }
     }
@@ -266,7 +296,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let base = tempfile::Builder::new()
         .prefix("berth-bench-pull-")
         .tempdir_in("/var/tmp")?;
-    let result = measure(base.path(), &fix, runs, berth_cmd, berth_rm);
+    let result = measure(base.path(), &fix, runs, berth_cmd, berth_rm, berthd);
     // Pullers and daemons were dropped inside measure(): check the host.
     let left = daemons::mounts_under(base.path());
     daemons::remove_dir(base.path());
@@ -282,6 +312,7 @@ fn measure(
     runs: usize,
     berth_cmd: Option<String>,
     berth_rm: Option<String>,
+    berthd: Option<PathBuf>,
 ) -> Result<()> {
     let registry = Registry::start(base)?;
     let reg = format!("127.0.0.1:{}", registry.port);
@@ -306,6 +337,14 @@ fn measure(
                 pull,
                 remove: berth_rm,
             },
+            times: Vec::new(),
+        },
+        None if berthd.is_some() => Puller {
+            name: "berth pull (berthd)",
+            kind: Kind::Berthd(Berthd::start(
+                base,
+                berthd.as_deref().unwrap_or(Path::new("berthd")),
+            )?),
             times: Vec::new(),
         },
         None => Puller {
@@ -341,8 +380,12 @@ fn measure(
             p.remove(&image)
                 .with_context(|| format!("{}: remove the image", p.name))?;
             // Write back what the removal and the previous pulls left dirty,
-            // so that no pull pays for another's.
-            rustix::fs::sync();
+            // so that no pull pays for another's; drop the caches (see
+            // settle_filesystem) and read the registry's blobs back in.
+            if !daemons::settle_filesystem() {
+                eprintln!("warning: cannot drop the page cache (not root?)");
+            }
+            registry.warm()?;
             let t = Instant::now();
             p.pull(&image, &reg, fix)
                 .with_context(|| format!("{}: pull", p.name))?;

@@ -135,14 +135,36 @@ enum Walk {
 
 fn walk_and_create(root: BorrowedFd<'_>, rel: &Path) -> io::Result<Walk> {
     let comps: Vec<Component<'_>> = rel.components().collect();
-    let mut prefix = PathBuf::new();
-    let mut dir = open_in_root(
-        root,
-        Path::new("/"),
-        OFlags::PATH | OFlags::DIRECTORY,
-        ResolveFlags::empty(),
-    )?;
-    for (i, comp) in comps.iter().enumerate() {
+    // Usually only the last component is missing: start at the parent when it opens
+    // (resolved in the root exactly as the walk would), else at the root.
+    let parent_dir = match comps.len() {
+        0 | 1 => None,
+        n => {
+            let parent: PathBuf = comps[..n - 1].iter().collect();
+            open_in_root(
+                root,
+                &parent,
+                OFlags::PATH | OFlags::DIRECTORY,
+                ResolveFlags::empty(),
+            )
+            .ok()
+            .map(|fd| (parent, fd, n - 1))
+        }
+    };
+    let (mut prefix, mut dir, first) = match parent_dir {
+        Some(found) => found,
+        None => (
+            PathBuf::new(),
+            open_in_root(
+                root,
+                Path::new("/"),
+                OFlags::PATH | OFlags::DIRECTORY,
+                ResolveFlags::empty(),
+            )?,
+            0,
+        ),
+    };
+    for (i, comp) in comps.iter().enumerate().skip(first) {
         prefix.push(comp);
         match open_in_root(
             root,
@@ -281,18 +303,18 @@ fn locked_flags(fd: BorrowedFd<'_>) -> libc::c_ulong {
     let Ok(st) = rustix::fs::fstatvfs(fd) else {
         return 0;
     };
-    let f = st.f_flag.bits();
+    use rustix::fs::StatVfsMountFlags as St;
     let mut out = 0;
     for (st_flag, ms) in [
-        (libc::ST_RDONLY, libc::MS_RDONLY),
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        (libc::ST_NOATIME, libc::MS_NOATIME),
-        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (St::RDONLY, libc::MS_RDONLY),
+        (St::NOSUID, libc::MS_NOSUID),
+        (St::NODEV, libc::MS_NODEV),
+        (St::NOEXEC, libc::MS_NOEXEC),
+        (St::NOATIME, libc::MS_NOATIME),
+        (St::NODIRATIME, libc::MS_NODIRATIME),
+        (St::RELATIME, libc::MS_RELATIME),
     ] {
-        if f & st_flag != 0 {
+        if st.f_flag.contains(st_flag) {
             out |= ms;
         }
     }

@@ -48,6 +48,8 @@ mod compile;
 mod enosys;
 mod error;
 mod sys;
+#[cfg(target_env = "musl")]
+mod musl;
 
 use std::fmt;
 use std::os::fd::OwnedFd;
