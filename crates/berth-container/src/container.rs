@@ -282,11 +282,13 @@ fn create_locked(
         close_after_fork: vec![lock.raw_fd()],
     };
     let created = crate::time::rfc3339_nano(SystemTime::now());
-    let save = |spawned: &spawn::Spawned| -> Result<()> {
-        let start_time = state::read_stat(spawned.pid).map(|(_, t)| t).unwrap_or(0);
+    // The state is written while the init mounts its root (a failed create removes the
+    // whole directory); the pid file only once the init is ready.
+    let save = |pid: i32| -> Result<()> {
+        let start_time = state::read_stat(pid).map(|(_, t)| t).unwrap_or(0);
         let saved = SavedState {
             id: id.to_string(),
-            pid: spawned.pid,
+            pid,
             pid_start_time: start_time,
             bundle: bundle.path.clone(),
             rootfs: bundle.rootfs.clone(),
@@ -295,7 +297,9 @@ fn create_locked(
             cgroup: manager.clone(),
             spec: spec.clone(),
         };
-        store.save(&saved)?;
+        store.save(&saved)
+    };
+    let ready = |spawned: &spawn::Spawned| -> Result<()> {
         match &opts.pid_file {
             Some(p) => write_pid_file(p, spawned.pid),
             None => Ok(()),
@@ -309,7 +313,8 @@ fn create_locked(
             .and_then(|l| l.gid_mappings().as_deref())
             .unwrap_or_default(),
         create_runtime_hooks: &create_runtime_hooks,
-        on_ready: &save,
+        on_spawned: &save,
+        on_ready: &ready,
         on_seccomp_listener: &|pid, fd| {
             seccomp_listener(spec, id, "creating", pid, &bundle.path, fd)
         },
@@ -801,6 +806,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
             uid_mappings: &[],
             gid_mappings: &[],
             create_runtime_hooks: &no_hooks,
+            on_spawned: &|_| Ok(()),
             on_ready: &record,
             on_seccomp_listener: &|pid, fd| {
                 seccomp_listener(&s.spec, &opts.id, "running", pid, &s.bundle, fd)

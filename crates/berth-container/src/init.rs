@@ -375,10 +375,18 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
         rootfs::setup_dev(&plan, root.as_fd(), has_devpts)?;
     }
     drop(root);
-    chan.send(&Msg::RunCreateRuntimeHooks)
-        .map_err(|e| InitError(e.to_string()))?;
-    chan.expect(&Msg::HooksDone)
-        .map_err(|e| InitError(e.to_string()))?;
+    // The runtime's prestart/createRuntime hooks run now, in its namespaces; without any,
+    // skip the round trip.
+    let runtime_hooks = cfg.spec.hooks().as_ref().is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if runtime_hooks {
+        chan.send(&Msg::RunCreateRuntimeHooks)
+            .map_err(|e| InitError(e.to_string()))?;
+        chan.expect(&Msg::HooksDone)
+            .map_err(|e| InitError(e.to_string()))?;
+    }
     container_hooks(cfg, "createContainer", "creating", |h| {
         h.create_container().as_ref()
     })?;

@@ -25,7 +25,10 @@ pub(crate) struct ParentSide<'a> {
     pub uid_mappings: &'a [LinuxIdMapping],
     pub gid_mappings: &'a [LinuxIdMapping],
     pub create_runtime_hooks: &'a dyn Fn(i32) -> Result<()>,
-    /// Records the ready init (state, pid file) before it is let go on.
+    /// Records the init (its state) as soon as its pid is known, while it sets itself up:
+    /// the write overlaps the init's mounts instead of delaying its start.
+    pub on_spawned: &'a dyn Fn(i32) -> Result<()>,
+    /// Records the ready init (pid file) before it is let go on.
     pub on_ready: &'a dyn Fn(&Spawned) -> Result<()>,
     /// Hands the init's seccomp listener to the spec's `listenerPath`.
     pub on_seccomp_listener: &'a dyn Fn(i32, OwnedFd) -> Result<()>,
@@ -127,6 +130,7 @@ fn drive(
         first
     };
     chan.send(&Msg::Go)?;
+    (parent.on_spawned)(pid)?;
     let mut console = None;
     loop {
         match chan.recv()? {
