@@ -16,6 +16,14 @@ use clap::Parser;
 
 use cli::{Cli, Command, CreateArgs};
 
+#[cfg(target_env = "musl")]
+mod alloc;
+
+/// The static musl release build allocates with talc (see alloc.rs).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::new();
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let logger = log::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
