@@ -47,9 +47,9 @@ mod cache;
 mod compile;
 mod enosys;
 mod error;
-mod sys;
 #[cfg(target_env = "musl")]
 mod musl;
+mod sys;
 
 use std::fmt;
 use std::os::fd::OwnedFd;
