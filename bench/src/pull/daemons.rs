@@ -215,6 +215,19 @@ exec "$@"
 pub(crate) struct Dockerd {
     child: Child,
     dir: PathBuf,
+    /// The `docker` cgroups (one per hierarchy) that existed before dockerd started: dockerd
+    /// makes them and leaves them, so the others are removed with it.
+    cgroups_before: Vec<PathBuf>,
+}
+
+/// `/sys/fs/cgroup/<hierarchy>/docker` for every mounted hierarchy (v1 and the unified one).
+fn docker_cgroups() -> Vec<PathBuf> {
+    fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("docker"))
+        .collect()
 }
 
 impl Dockerd {
@@ -225,6 +238,10 @@ impl Dockerd {
         }
         write_file(&dir.join("daemon.json"), "{}\n")?;
         let log = fs::File::create(dir.join("dockerd.log"))?;
+        let cgroups_before: Vec<PathBuf> = docker_cgroups()
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect();
         let child = Command::new("unshare")
             .args([
                 "--mount",
@@ -256,7 +273,11 @@ impl Dockerd {
             .stderr(log)
             .spawn()
             .context("spawn unshare dockerd (apt-get install docker.io)")?;
-        let mut d = Dockerd { child, dir };
+        let mut d = Dockerd {
+            child,
+            dir,
+            cgroups_before,
+        };
         let sock = d.dir.join("docker.sock");
         wait_answering("dockerd", &mut d.child, &sock, &d.dir.join("cli"), 60)?;
         Ok(d)
@@ -278,6 +299,15 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         stop(&mut self.child, &self.dir, Duration::from_secs(20));
         remove_dir(&self.dir);
+        for cg in docker_cgroups() {
+            if !cg.exists() || self.cgroups_before.contains(&cg) {
+                continue;
+            }
+            // Empty once dockerd is gone (it ran no container).
+            if let Err(e) = fs::remove_dir(&cg) {
+                eprintln!("cleanup: rmdir {}: {e}", cg.display());
+            }
+        }
     }
 }
 
