@@ -28,7 +28,9 @@ use berth_registry::{Digest, RegistryOptions, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub use berth_testutil::{free_port, Registry as RegistryServer, REGISTRY_BIN};
+// Not every test binary uses every item of this module.
+#[allow(unused_imports)]
+pub use berth_testutil::{free_port, Registry as RegistryServer};
 
 /// Client options for tests: fast retries.
 pub fn options() -> RegistryOptions {
