@@ -12,6 +12,7 @@
 //! - [`Dockerd`]: a private dockerd in its own network and mount namespaces.
 //! - [`Registry`]: a private docker-registry on a free loopback port (optionally in a given
 //!   network namespace, with htpasswd or any `auth:` section), killed in `Drop`.
+//! - [`Umoci`]: OCI image layouts built with umoci (layers made by editing a rootfs).
 //! - [`pty`] and [`ConsoleSocket`]: terminals for `terminal: true` containers.
 //! - [`cgroup`], [`ns`]: small host-side probes used by the assertions.
 //! - [`selected_runtimes`]: which runtimes the suite runs against (`BERTH_TEST_RUNTIMES`).
@@ -29,6 +30,7 @@ mod rootfs;
 mod runtime;
 mod selection;
 mod spec;
+mod umoci;
 
 pub use bundle::Bundle;
 pub use command::{run_command, Output, DEFAULT_TIMEOUT};
@@ -40,3 +42,4 @@ pub use rootfs::{busybox_rootfs, shared_busybox_rootfs, BUSYBOX};
 pub use runtime::{Runtime, RUNC};
 pub use selection::{runtime_selected, selected_runtimes, RUNTIMES_ENV};
 pub use spec::base_spec;
+pub use umoci::{add_busybox, Umoci};

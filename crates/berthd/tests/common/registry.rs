@@ -6,7 +6,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use berth_testutil::Umoci;
 
 pub use berth_testutil::REGISTRY_BIN;
 
@@ -88,51 +90,24 @@ impl BuiltImage {
     pub fn build(note: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let layout = dir.path().join("layout");
-        let image = format!("{}:latest", layout.display());
-        let bundle = dir.path().join("bundle");
-        run(Command::new("umoci")
-            .args(["init", "--layout"])
-            .arg(&layout));
-        run(Command::new("umoci").args(["new", "--image", &image]));
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        let bin = bundle.join("rootfs/bin");
-        fs::create_dir_all(&bin).unwrap();
-        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY busybox /bin/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        // repack builds on the image the bundle was unpacked from: unpack again for layer 2.
-        let bundle = dir.path().join("bundle2");
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        let etc = bundle.join("rootfs/etc");
-        fs::create_dir_all(&etc).unwrap();
-        fs::write(etc.join("berth-note"), note).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY note /etc/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        run(Command::new("umoci").args([
-            "config",
-            "--image",
-            &image,
+        let u = Umoci::init(&layout).unwrap();
+        u.layer(
+            &dir.path().join("bundle"),
+            Some("COPY busybox /bin/"),
+            berth_testutil::add_busybox,
+        )
+        .unwrap();
+        // Each layer unpacks the image as it is by then.
+        u.layer(
+            &dir.path().join("bundle2"),
+            Some("COPY note /etc/"),
+            |root| {
+                fs::create_dir_all(root.join("etc"))?;
+                fs::write(root.join("etc/berth-note"), note)
+            },
+        )
+        .unwrap();
+        u.config(&[
             "--config.cmd",
             "sh",
             "--config.label",
@@ -141,7 +116,8 @@ impl BuiltImage {
             "amd64",
             "--os",
             "linux",
-        ]));
+        ])
+        .unwrap();
         BuiltImage { dir, layout }
     }
 
@@ -161,29 +137,15 @@ impl BuiltImage {
         let dir = tempfile::tempdir().unwrap();
         let layout = dir.path().join("layout");
         run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
-        let image = format!("{}:latest", layout.display());
-        let bundle = dir.path().join("bundle");
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        fs::write(bundle.join("rootfs/etc/berth-note"), note).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY note /etc/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        run(Command::new("umoci").args([
-            "config",
-            "--image",
-            &image,
-            "--config.label",
-            &format!("berth.test={note}"),
-        ]));
+        let u = Umoci::open(&layout);
+        u.layer(
+            &dir.path().join("bundle"),
+            Some("COPY note /etc/"),
+            |root| fs::write(root.join("etc/berth-note"), note),
+        )
+        .unwrap();
+        u.config(&["--config.label", &format!("berth.test={note}")])
+            .unwrap();
         BuiltImage { dir, layout }
     }
 
