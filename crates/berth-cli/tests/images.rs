@@ -480,12 +480,11 @@ fn load_progress_stream_from_dockerd_renders_like_docker_on_a_terminal() {
     );
 }
 
-/// A real `docker-registry` (distribution 2.8) with htpasswd auth, started inside the private
-/// dockerd's network namespace so that the daemon reaches it on its own 127.0.0.1; killed on
-/// drop.
+/// A real `docker-registry` (distribution 2.8) with htpasswd auth (berth-testutil's fixture),
+/// started inside the private dockerd's network namespace so that the daemon reaches it on its
+/// own 127.0.0.1; killed on drop.
 struct Registry {
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
+    _server: berth_testutil::Registry,
     addr: String,
 }
 
@@ -495,71 +494,15 @@ impl Registry {
             .unwrap()
             .trim()
             .to_string();
-        let nsenter = |args: &[&str]| {
-            let mut c = Command::new("nsenter");
-            c.args(["-t", &pid, "-n", "--"]).args(args);
-            c
-        };
-        run_command(
-            &mut nsenter(&["ip", "link", "set", "lo", "up"]),
-            None,
-            TIMEOUT,
-        )
-        .unwrap()
-        .assert_success();
-        let dir = tempfile::tempdir().unwrap();
-        let mut h = Command::new("htpasswd");
-        h.args(["-Bbn", user, password]);
-        let entry = run_command(&mut h, None, TIMEOUT).unwrap();
-        entry.assert_success();
-        std::fs::write(dir.path().join("htpasswd"), &entry.stdout).unwrap();
-        // A namespace of our own: any port is free in it.
-        let addr = "127.0.0.1:5000".to_string();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: berth-test\n    path: {pw}\n",
-            root = dir.path().join("data").display(),
-            pw = dir.path().join("htpasswd").display(),
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = nsenter(&["docker-registry", "serve", config_path.to_str().unwrap()])
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
+        let server = berth_testutil::Registry::builder()
+            .netns(format!("/proc/{pid}/ns/net"))
+            .htpasswd(user, password)
+            .start()
             .unwrap();
-        let reg = Registry {
-            child,
-            _dir: dir,
-            addr,
-        };
-        let deadline = std::time::Instant::now() + TIMEOUT;
-        loop {
-            // 401 from /v2/ means it is up.
-            let url = format!("http://{}/v2/", reg.addr);
-            let probe = run_command(
-                &mut nsenter(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", &url]),
-                None,
-                TIMEOUT,
-            )
-            .unwrap();
-            if probe.stdout == "401" {
-                return reg;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "registry did not start: {probe}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        Registry {
+            addr: server.host(),
+            _server: server,
         }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

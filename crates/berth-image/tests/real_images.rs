@@ -42,34 +42,23 @@ struct Built {
 fn build() -> Built {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
-    let image = format!("{}:latest", layout.display());
-    let bundle = dir.path().join("bundle");
-    run(Command::new("umoci")
-        .args(["init", "--layout"])
-        .arg(&layout));
-    run(Command::new("umoci").args(["new", "--image", &image]));
-    run(Command::new("umoci")
-        .args(["unpack", "--rootless", "--image", &image])
-        .arg(&bundle)
-        .stdout(Stdio::null()));
-    let bin = bundle.join("rootfs/bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static installed");
-    std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-    run(Command::new("umoci")
-        .args(["repack", "--image", &image])
-        .arg(&bundle));
-    run(Command::new("umoci").args([
-        "config",
-        "--image",
-        &image,
+    let u = berth_testutil::Umoci::init(&layout).unwrap();
+    u.layer(
+        &dir.path().join("bundle"),
+        None,
+        berth_testutil::add_busybox,
+    )
+    .unwrap();
+    u.config(&[
         "--config.cmd",
         "sh",
         "--architecture",
         "amd64",
         "--os",
         "linux",
-    ]));
+    ])
+    .unwrap();
+    let image = u.image().to_owned();
     let oci_dir = dir.path().join("oci-dir");
     let docker_dir = dir.path().join("docker-dir");
     let src = format!("oci:{image}");

@@ -39,10 +39,13 @@ async fn push_small_image(reg: &Registry, repo: &str, tmp: &std::path::Path) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_with_htpasswd() {
-    let server = RegistryServer::start(Auth::Htpasswd {
-        user: "alice".into(),
-        pass: "s3cret".into(),
-    });
+    let server = common::start_registry(
+        Auth::Htpasswd {
+            user: "alice".into(),
+            pass: "s3cret".into(),
+        },
+        false,
+    );
     let tmp = tempfile::tempdir().unwrap();
     let good = Registry::new(
         &server.host(),
@@ -136,10 +139,13 @@ async fn basic_auth_with_htpasswd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_helper_stores_and_returns() {
-    let server = RegistryServer::start(Auth::Htpasswd {
-        user: "bob".into(),
-        pass: "hunter2".into(),
-    });
+    let server = common::start_registry(
+        Auth::Htpasswd {
+            user: "bob".into(),
+            pass: "hunter2".into(),
+        },
+        false,
+    );
     let tmp = tempfile::tempdir().unwrap();
     // A real helper program speaking the docker-credential-helpers protocol,
     // keeping its secrets in a file.
@@ -215,12 +221,15 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
         refresh_token: Some("refresh-42".into()),
     })
     .await;
-    let server = RegistryServer::start(Auth::Token {
-        realm: tokens.realm(),
-        service: "berth-registry-test".into(),
-        issuer: "berth-test-issuer".into(),
-        bundle,
-    });
+    let server = common::start_registry(
+        Auth::Token {
+            realm: tokens.realm(),
+            service: "berth-registry-test".into(),
+            issuer: "berth-test-issuer".into(),
+            bundle,
+        },
+        false,
+    );
     let reg = Registry::new(
         &server.host(),
         Some(Credentials::basic("carol", "pw")),

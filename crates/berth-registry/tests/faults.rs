@@ -17,7 +17,7 @@ use common::*;
 
 /// A registry holding one image with a ~1 MiB layer, and the layer.
 async fn registry_with_layer(tmp: &std::path::Path) -> (RegistryServer, Layer) {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let reg = Registry::new(&server.host(), None, &options()).unwrap();
     let layer = make_layer(tmp, "big", 1 << 20, 5);
     let mut src = &layer.gz[..];
@@ -75,7 +75,7 @@ fn range_of(head: &str) -> Option<String> {
 async fn a_cut_download_resumes_with_range() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, layer) = registry_with_layer(tmp.path()).await;
-    let proxy = FaultProxy::start(server.port, Fault::CutOnce { after: 300_000 }).await;
+    let proxy = FaultProxy::start(server.port(), Fault::CutOnce { after: 300_000 }).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     for size in [Some(layer.gz.len() as u64), None] {
         let (r, sink) = fetch(&reg, &layer, size).await;
@@ -98,7 +98,7 @@ async fn a_cut_download_resumes_with_range() {
 async fn wrong_bytes_are_a_digest_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, layer) = registry_with_layer(tmp.path()).await;
-    let proxy = FaultProxy::start(server.port, Fault::Corrupt { at: 123_456 }).await;
+    let proxy = FaultProxy::start(server.port(), Fault::Corrupt { at: 123_456 }).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     let (r, sink) = fetch(&reg, &layer, Some(layer.gz.len() as u64)).await;
     let err = r.unwrap_err();
@@ -112,7 +112,7 @@ async fn wrong_bytes_are_a_digest_mismatch() {
 async fn a_truncated_blob_fails_after_bounded_tries() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, layer) = registry_with_layer(tmp.path()).await;
-    let proxy = FaultProxy::start(server.port, Fault::TruncateAt { offset: 400_000 }).await;
+    let proxy = FaultProxy::start(server.port(), Fault::TruncateAt { offset: 400_000 }).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     let (r, sink) = fetch(&reg, &layer, Some(layer.gz.len() as u64)).await;
     let err = r.unwrap_err();
@@ -144,14 +144,14 @@ async fn unavailable_answers_are_retried_with_a_bound() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, layer) = registry_with_layer(tmp.path()).await;
     // Two 503s, then the registry's answer: within the 3 attempts.
-    let proxy = FaultProxy::start(server.port, Fault::Unavailable { count: 2 }).await;
+    let proxy = FaultProxy::start(server.port(), Fault::Unavailable { count: 2 }).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     let (r, sink) = fetch(&reg, &layer, None).await;
     assert_eq!(r.unwrap(), layer.gz.len() as u64);
     assert_eq!(sink, layer.gz);
     assert_eq!(proxy.blob_requests().len(), 3);
     // More 503s than attempts: Unavailable, after exactly 3 requests.
-    let proxy = FaultProxy::start(server.port, Fault::Unavailable { count: 10 }).await;
+    let proxy = FaultProxy::start(server.port(), Fault::Unavailable { count: 10 }).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     let (r, _) = fetch(&reg, &layer, None).await;
     let err = r.unwrap_err();
@@ -163,7 +163,7 @@ async fn unavailable_answers_are_retried_with_a_bound() {
 async fn the_same_blob_asked_twice_at_once_is_downloaded_once() {
     let tmp = tempfile::tempdir().unwrap();
     let (server, layer) = registry_with_layer(tmp.path()).await;
-    let proxy = FaultProxy::start(server.port, Fault::None).await;
+    let proxy = FaultProxy::start(server.port(), Fault::None).await;
     let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
     let flight: Arc<SingleFlight<Digest, Bytes>> = Arc::new(SingleFlight::new());
     let runs = Arc::new(AtomicUsize::new(0));

@@ -52,7 +52,7 @@ async fn push_image(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_then_pull_back_and_skopeo_agrees() {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let tmp = tempfile::tempdir().unwrap();
     let reg = Registry::new(&server.host(), None, &options()).unwrap();
     let (layer, config, manifest) = push_image(&reg, "berth/app", "v1", tmp.path()).await;
@@ -137,7 +137,7 @@ async fn push_then_pull_back_and_skopeo_agrees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_from_a_partial_ingest_with_range() {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let tmp = tempfile::tempdir().unwrap();
     let reg = Registry::new(&server.host(), None, &options()).unwrap();
     let (layer, _, _) = push_image(&reg, "resume/app", "v1", tmp.path()).await;
@@ -183,7 +183,7 @@ async fn resume_from_a_partial_ingest_with_range() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_made_images_pull_with_berth() {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
     let layout_s = layout.display().to_string();
@@ -252,7 +252,7 @@ async fn skopeo_made_images_pull_with_berth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_mount_and_typed_not_found() {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let tmp = tempfile::tempdir().unwrap();
     let reg = Registry::new(&server.host(), None, &options()).unwrap();
     let (layer, config, manifest) = push_image(&reg, "src/app", "v1", tmp.path()).await;
@@ -392,12 +392,12 @@ async fn index_mount_and_typed_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_hub_mirrors_are_tried_in_order() {
-    let server = RegistryServer::start(Auth::None);
+    let server = common::start_registry(Auth::None, false);
     let tmp = tempfile::tempdir().unwrap();
     let direct = Registry::new(&server.host(), None, &options()).unwrap();
     let (_, _, manifest) = push_image(&direct, "library/busybox", "1.36", tmp.path()).await;
     // The first mirror is down; the second serves. Docker Hub itself is not reached.
-    let dead = free_port();
+    let dead = free_port().unwrap();
     let mut opts = options();
     opts.mirrors = vec![
         format!("http://127.0.0.1:{dead}"),
@@ -410,7 +410,7 @@ async fn docker_hub_mirrors_are_tried_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relative_upload_locations_are_followed() {
-    let server = RegistryServer::start_with(Auth::None, true);
+    let server = common::start_registry(Auth::None, true);
     // Check the registry really answers a relative Location.
     let start = reqwest::Client::new()
         .post(format!(

@@ -1,4 +1,4 @@
-//! Test fixtures for berth: busybox rootfs, OCI bundles, runtime drivers, private dockerd.
+//! Test fixtures for berth: busybox rootfs, OCI bundles, runtime drivers, private dockerd and registry.
 //!
 //! Everything here is meant for integration tests that run as root and must clean up even when they
 //! fail: every fixture that creates something outside the process (a temp dir, a container, a
@@ -10,6 +10,9 @@
 //!   and is edited with builder methods.
 //! - [`Runtime`]: drives a runc-compatible binary (`berth-runtime` or runc) with its own `--root`.
 //! - [`Dockerd`]: a private dockerd in its own network and mount namespaces.
+//! - [`Registry`]: a private docker-registry on a free loopback port (optionally in a given
+//!   network namespace, with htpasswd or any `auth:` section), killed in `Drop`.
+//! - [`Umoci`]: OCI image layouts built with umoci (layers made by editing a rootfs).
 //! - [`pty`] and [`ConsoleSocket`]: terminals for `terminal: true` containers.
 //! - [`cgroup`], [`ns`]: small host-side probes used by the assertions.
 //! - [`selected_runtimes`]: which runtimes the suite runs against (`BERTH_TEST_RUNTIMES`).
@@ -22,17 +25,21 @@ mod dockerd;
 mod ids;
 pub mod ns;
 pub mod pty;
+mod registry;
 mod rootfs;
 mod runtime;
 mod selection;
 mod spec;
+mod umoci;
 
 pub use bundle::Bundle;
 pub use command::{run_command, Output, DEFAULT_TIMEOUT};
 pub use console_socket::{ConsoleSocket, ReceivedConsole};
 pub use dockerd::Dockerd;
 pub use ids::{unique_id, unique_name};
+pub use registry::{free_port, Registry, RegistryBuilder, REGISTRY_BIN};
 pub use rootfs::{busybox_rootfs, shared_busybox_rootfs, BUSYBOX};
 pub use runtime::{Runtime, RUNC};
 pub use selection::{runtime_selected, selected_runtimes, RUNTIMES_ENV};
 pub use spec::base_spec;
+pub use umoci::{add_busybox, Umoci};

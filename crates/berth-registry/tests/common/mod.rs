@@ -16,28 +16,21 @@
 )]
 
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use berth_registry::{Digest, RegistryOptions, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-/// A free loopback port (bound then released; the registry binds it next).
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// Not every test binary uses every item of this module.
+#[allow(unused_imports)]
+pub use berth_testutil::{free_port, Registry as RegistryServer};
 
 /// Client options for tests: fast retries.
 pub fn options() -> RegistryOptions {
@@ -69,90 +62,18 @@ pub enum Auth {
     },
 }
 
-/// A running docker-registry, killed in Drop.
-pub struct RegistryServer {
-    child: Child,
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-}
-
-impl RegistryServer {
-    pub fn start(auth: Auth) -> Self {
-        Self::start_with(auth, false)
-    }
-
-    /// `relative_urls`: the registry answers relative Location headers
-    /// (distribution's `http.relativeurls`).
-    pub fn start_with(auth: Auth, relative_urls: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let auth_yaml = match &auth {
-            Auth::None => String::new(),
-            Auth::Htpasswd { user, pass } => {
-                let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
-                assert!(out.status.success(), "htpasswd failed");
-                let file = dir.path().join("htpasswd");
-                std::fs::write(&file, &out.stdout).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                    file.display()
-                )
-            }
-            Auth::Token { realm, service, issuer, bundle } => format!(
-                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
-                bundle.display()
-            ),
-        };
-        for _ in 0..5 {
-            let port = free_port();
-            let config = dir.path().join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n  relativeurls: {relative_urls}\n{auth_yaml}",
-                    data.display()
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new(REGISTRY_BIN)
-                .arg("serve")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // died (port taken?): try another port
-                }
-                if StdStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { child, port, dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
-        panic!("docker-registry did not start: {log}");
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RegistryServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the shared fixture with `auth` (the token section is passed through as YAML).
+pub fn start_registry(auth: Auth, relative_urls: bool) -> RegistryServer {
+    let builder = RegistryServer::builder().relative_urls(relative_urls);
+    let builder = match auth {
+        Auth::None => builder,
+        Auth::Htpasswd { user, pass } => builder.htpasswd(&user, &pass),
+        Auth::Token { realm, service, issuer, bundle } => builder.auth_yaml(format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            bundle.display()
+        )),
+    };
+    builder.start().unwrap()
 }
 
 // ---------------------------------------------------------------- images

@@ -1,37 +1,31 @@
 //! A real registry for the image tests: Debian's `docker-registry` (distribution 2.8) on a free
-//! loopback port with its storage in a temp dir, killed in Drop; and busybox images built with
-//! umoci from busybox-static's /bin/busybox and pushed with skopeo. Copied (reduced) from
-//! berth-registry's fixtures so that each crate's tests can change alone.
+//! loopback port with its storage in a temp dir, killed in Drop (berth-testutil's fixture); and
+//! busybox images built with umoci from busybox-static's /bin/busybox and pushed with skopeo.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+use berth_testutil::Umoci;
+
+pub use berth_testutil::REGISTRY_BIN;
 
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    berth_testutil::free_port().unwrap()
 }
 
-/// A running docker-registry without auth.
+/// A running docker-registry (berth-testutil's fixture), killed with its storage in Drop.
 pub struct RegistryServer {
-    child: Child,
+    inner: berth_testutil::Registry,
     pub port: u16,
-    pub dir: tempfile::TempDir,
 }
 
 impl RegistryServer {
     pub fn start() -> Self {
-        Self::start_in(None)
+        Self::start_with(None, None)
     }
 
     /// Starts the registry in the network namespace `netns` (`/proc/PID/ns/net`) when given,
@@ -51,100 +45,27 @@ impl RegistryServer {
     }
 
     fn start_with(netns: Option<&Path>, htpasswd: Option<(&str, &str)>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        fs::create_dir_all(&data).unwrap();
-        let auth = match htpasswd {
-            None => String::new(),
-            Some((user, pass)) => {
-                let out = run(Command::new("htpasswd").args(["-Bbn", user, pass]));
-                let file = dir.path().join("htpasswd");
-                fs::write(&file, out).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                    file.display()
-                )
-            }
-        };
-        for _ in 0..5 {
-            let port = free_port();
-            let config = dir.path().join("config.yml");
-            fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{auth}",
-                    data.display()
-                ),
-            )
-            .unwrap();
-            let log = fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut cmd = match netns {
-                Some(ns) => {
-                    let mut c = Command::new("nsenter");
-                    c.arg(format!("--net={}", ns.display()))
-                        .arg("--")
-                        .arg(REGISTRY_BIN);
-                    c
-                }
-                None => Command::new(REGISTRY_BIN),
-            };
-            let mut child = cmd
-                .arg("serve")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                let up = match netns {
-                    None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
-                    Some(ns) => Command::new("nsenter")
-                        .arg(format!("--net={}", ns.display()))
-                        // Any HTTP answer (a 401 from an htpasswd registry too) means up.
-                        .args(["--", "curl", "-s", "-o", "/dev/null", "--max-time", "2"])
-                        .arg(format!("http://127.0.0.1:{port}/v2/"))
-                        .status()
-                        .is_ok_and(|s| s.success()),
-                };
-                if up {
-                    return Self { child, port, dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut builder = berth_testutil::Registry::builder();
+        if let Some(ns) = netns {
+            builder = builder.netns(ns);
         }
-        let log = fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
-        panic!("docker-registry did not start: {log}");
+        if let Some((user, pass)) = htpasswd {
+            builder = builder.htpasswd(user, pass);
+        }
+        let inner = builder.start().unwrap();
+        RegistryServer {
+            port: inner.port(),
+            inner,
+        }
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.inner.host()
     }
 
     /// The registry's file for blob `digest` (`sha256:<hex>`), to break it on purpose.
     pub fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for RegistryServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.inner.blob_file(digest)
     }
 }
 
@@ -169,51 +90,24 @@ impl BuiltImage {
     pub fn build(note: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let layout = dir.path().join("layout");
-        let image = format!("{}:latest", layout.display());
-        let bundle = dir.path().join("bundle");
-        run(Command::new("umoci")
-            .args(["init", "--layout"])
-            .arg(&layout));
-        run(Command::new("umoci").args(["new", "--image", &image]));
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        let bin = bundle.join("rootfs/bin");
-        fs::create_dir_all(&bin).unwrap();
-        fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
-        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY busybox /bin/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        // repack builds on the image the bundle was unpacked from: unpack again for layer 2.
-        let bundle = dir.path().join("bundle2");
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        let etc = bundle.join("rootfs/etc");
-        fs::create_dir_all(&etc).unwrap();
-        fs::write(etc.join("berth-note"), note).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY note /etc/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        run(Command::new("umoci").args([
-            "config",
-            "--image",
-            &image,
+        let u = Umoci::init(&layout).unwrap();
+        u.layer(
+            &dir.path().join("bundle"),
+            Some("COPY busybox /bin/"),
+            berth_testutil::add_busybox,
+        )
+        .unwrap();
+        // Each layer unpacks the image as it is by then.
+        u.layer(
+            &dir.path().join("bundle2"),
+            Some("COPY note /etc/"),
+            |root| {
+                fs::create_dir_all(root.join("etc"))?;
+                fs::write(root.join("etc/berth-note"), note)
+            },
+        )
+        .unwrap();
+        u.config(&[
             "--config.cmd",
             "sh",
             "--config.label",
@@ -222,7 +116,8 @@ impl BuiltImage {
             "amd64",
             "--os",
             "linux",
-        ]));
+        ])
+        .unwrap();
         BuiltImage { dir, layout }
     }
 
@@ -242,29 +137,15 @@ impl BuiltImage {
         let dir = tempfile::tempdir().unwrap();
         let layout = dir.path().join("layout");
         run(Command::new("cp").arg("-a").arg(&self.layout).arg(&layout));
-        let image = format!("{}:latest", layout.display());
-        let bundle = dir.path().join("bundle");
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle)
-            .stdout(Stdio::null()));
-        fs::write(bundle.join("rootfs/etc/berth-note"), note).unwrap();
-        run(Command::new("umoci")
-            .args([
-                "repack",
-                "--history.created_by",
-                "COPY note /etc/",
-                "--image",
-                &image,
-            ])
-            .arg(&bundle));
-        run(Command::new("umoci").args([
-            "config",
-            "--image",
-            &image,
-            "--config.label",
-            &format!("berth.test={note}"),
-        ]));
+        let u = Umoci::open(&layout);
+        u.layer(
+            &dir.path().join("bundle"),
+            Some("COPY note /etc/"),
+            |root| fs::write(root.join("etc/berth-note"), note),
+        )
+        .unwrap();
+        u.config(&["--config.label", &format!("berth.test={note}")])
+            .unwrap();
         BuiltImage { dir, layout }
     }
 
