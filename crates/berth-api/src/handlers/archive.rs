@@ -211,7 +211,7 @@ pub(super) async fn import(
         source,
     };
     let id = engine.images().import(tar, options).await?;
-    let mut line = serde_json::to_vec(&t::ProgressMessage {
+    let mut line = serde_json::to_vec(&t::ProgressMessage::<()> {
         status: Some(id.to_string()),
         ..Default::default()
     })

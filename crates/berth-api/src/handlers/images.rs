@@ -95,24 +95,34 @@ pub(crate) fn render_progress(event: &PullProgress) -> t::ProgressMessage {
             ..Default::default()
         },
         PullProgress::Layer { id, status } => {
-            let (detail, bar) = match status.progress() {
-                Some((current, total)) => (
-                    t::ProgressDetail {
-                        current: Some(current),
-                        total: Some(total),
-                    },
-                    Some(progress_bar(current, total)),
-                ),
-                None => (t::ProgressDetail::default(), None),
-            };
-            t::ProgressMessage {
-                status: Some(status.text().to_owned()),
-                progress_detail: Some(detail),
-                progress: bar,
-                id: Some(id.clone()),
-                ..Default::default()
-            }
+            layer_message(id, status.text().to_owned(), status.progress())
         }
+    }
+}
+
+/// A layer's line (a pull's or a push's): `{"status","progressDetail","progress","id"}`, with
+/// a bar when `progress` gives its `(current, total)`, else `"progressDetail":{}`.
+pub(super) fn layer_message<A: Default>(
+    id: &str,
+    status: String,
+    progress: Option<(u64, u64)>,
+) -> t::ProgressMessage<A> {
+    let (detail, bar) = match progress {
+        Some((current, total)) => (
+            t::ProgressDetail {
+                current: Some(current),
+                total: Some(total),
+            },
+            Some(progress_bar(current, total)),
+        ),
+        None => (t::ProgressDetail::default(), None),
+    };
+    t::ProgressMessage {
+        status: Some(status),
+        progress_detail: Some(detail),
+        progress: bar,
+        id: Some(id.to_owned()),
+        ..Default::default()
     }
 }
 

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::images::{credentials, progress_bar};
+use super::images::{credentials, layer_message};
 use super::json_response;
 use super::query::Query;
 use super::stream::{decode_registry_auth, progress_stream, ClientGone};
@@ -74,23 +74,7 @@ fn render(event: &PushProgress) -> Vec<p::PushMessage> {
             ..Default::default()
         }],
         PushProgress::Layer { id, status } => {
-            let (detail, bar) = match status.progress() {
-                Some((current, total)) => (
-                    t::ProgressDetail {
-                        current: Some(current),
-                        total: Some(total),
-                    },
-                    Some(progress_bar(current, total)),
-                ),
-                None => (t::ProgressDetail::default(), None),
-            };
-            vec![p::PushMessage {
-                status: Some(status.text()),
-                progress_detail: Some(detail),
-                progress: bar,
-                id: Some(id.clone()),
-                ..Default::default()
-            }]
+            vec![layer_message(id, status.text(), status.progress())]
         }
         PushProgress::Tagged(tagged) => vec![
             p::PushMessage {
