@@ -16,7 +16,8 @@
 //!   `/images/{name}/get` streamed as a tar, `/images/load` and import
 //!   `/images/create?fromSrc=-` reading the request body); a handler parses the request
 //!   into a typed call on the [`berth_engine::Engine`] and renders the result. query.rs decodes
-//!   query strings, dockerd's booleans and the `filters` JSON.
+//!   query strings, dockerd's booleans and the `filters` JSON; stream.rs runs the streamed
+//!   jobs (pull, push, load) and decodes the `X-Registry-Auth` header.
 //! * error.rs: [`ApiError`], mapping engine error kinds to status codes (404, 409, 400, 401,
 //!   503, 500) and rendering Docker's `{"message": "..."}` body.
 //! * body.rs: the response [`Body`] type, either whole or streamed from a channel

@@ -8,7 +8,7 @@
 //!   progress stream.
 //! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
 //!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `import`, `login`, `logout`);
-//!   each prints what docker prints.
+//!   each prints what docker prints (transfer.rs: what `pull` and `push` share).
 //! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
 //!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
 //!   progress-stream renderer (`progress`). Public, so that tests can feed it streams

@@ -171,7 +171,7 @@ impl EngineError {
 }
 
 /// `e` and each of its sources not already part of the text, joined with `: `.
-fn with_sources(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_sources(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut next = e.source();
     while let Some(cause) = next {

@@ -150,6 +150,20 @@ impl Endpoint {
     }
 }
 
+/// A manifest as the manifest requests name it.
+struct ManifestTarget {
+    /// The repository's path on the registry (`library/busybox`).
+    repo: String,
+    /// The reference's digest when it is one (else it is a tag).
+    by_digest: Option<Digest>,
+    /// `/v2/REPO/manifests/REFERENCE`.
+    path: String,
+    /// The token scope a manifest request needs: pull on the repository.
+    scopes: [String; 1],
+    /// `manifest REFERENCE`, the object errors name.
+    object: String,
+}
+
 /// A request-sending retry mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Retry {
@@ -262,22 +276,19 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Manifest, RegistryError> {
-        let repo = self.repo_path(repo)?;
-        let by_digest = parse_reference(reference)?;
-        let path = format!("/v2/{repo}/manifests/{reference}");
-        let scopes = [repo_scope(&repo, "pull")];
-        let object = format!("manifest {reference}");
+        let target = self.manifest_target(repo, reference)?;
+        let ManifestTarget {
+            repo,
+            by_digest,
+            object,
+            ..
+        } = &target;
         let mut last = None;
         for ep in self.pull_endpoints() {
             let attempt = async {
-                let url = ep.url(&path)?;
                 let resp = self
-                    .send(ep, &scopes, "fetch", &object, Retry::Yes, |c| {
-                        c.get(url.clone())
-                            .header(header::ACCEPT, media_type::ACCEPT_MANIFESTS)
-                    })
+                    .request_manifest(ep, &target, Method::GET, "fetch")
                     .await?;
-                let resp = self.check(resp, &repo, "fetch", &object).await?;
                 let headers = resp.headers().clone();
                 let bytes = read_limited(resp, MAX_MANIFEST_SIZE)
                     .await
@@ -327,26 +338,17 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Descriptor, RegistryError> {
-        let repo_path = self.repo_path(repo)?;
-        let by_digest = parse_reference(reference)?;
-        let path = format!("/v2/{repo_path}/manifests/{reference}");
-        let scopes = [repo_scope(&repo_path, "pull")];
-        let object = format!("manifest {reference}");
+        let target = self.manifest_target(repo, reference)?;
         let mut last = None;
         for ep in self.pull_endpoints() {
             let attempt = async {
-                let url = ep.url(&path)?;
                 let resp = self
-                    .send(ep, &scopes, "check", &object, Retry::Yes, |c| {
-                        c.head(url.clone())
-                            .header(header::ACCEPT, media_type::ACCEPT_MANIFESTS)
-                    })
+                    .request_manifest(ep, &target, Method::HEAD, "check")
                     .await?;
-                let resp = self.check(resp, &repo_path, "check", &object).await?;
                 let headers = resp.headers();
                 let digest = match header_str(headers, "docker-content-digest") {
                     Some(d) => Some(Digest::parse(d)?),
-                    None => by_digest.clone(),
+                    None => target.by_digest.clone(),
                 };
                 let size = header_str(headers, "content-length").and_then(|l| l.parse().ok());
                 let media_type = header_str(headers, "content-type")
@@ -857,6 +859,44 @@ impl Registry {
     }
 
     // ---- plumbing ----
+
+    /// Manifest `reference` (a tag or a digest) of `repo`, named as both manifest requests
+    /// name it.
+    fn manifest_target(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<ManifestTarget, RegistryError> {
+        let repo = self.repo_path(repo)?;
+        let by_digest = parse_reference(reference)?;
+        Ok(ManifestTarget {
+            path: format!("/v2/{repo}/manifests/{reference}"),
+            scopes: [repo_scope(&repo, "pull")],
+            object: format!("manifest {reference}"),
+            repo,
+            by_digest,
+        })
+    }
+
+    /// `method` (GET to fetch, HEAD to check; `op` says which in errors) on `target` at `ep`,
+    /// with the Accept list of [`media_type::ACCEPT_MANIFESTS`]: the response once it is a
+    /// success.
+    async fn request_manifest(
+        &self,
+        ep: &Endpoint,
+        target: &ManifestTarget,
+        method: Method,
+        op: &'static str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = ep.url(&target.path)?;
+        let resp = self
+            .send(ep, &target.scopes, op, &target.object, Retry::Yes, |c| {
+                c.request(method.clone(), url.clone())
+                    .header(header::ACCEPT, media_type::ACCEPT_MANIFESTS)
+            })
+            .await?;
+        self.check(resp, &target.repo, op, &target.object).await
+    }
 
     fn pull_endpoints(&self) -> impl Iterator<Item = &Endpoint> {
         self.inner.endpoints.iter()

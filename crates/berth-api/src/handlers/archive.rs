@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::images::render_progress;
 use super::query::Query;
+use super::stream::{json_stream_response, send_failure};
 use crate::body::{full, Body, ChannelBody, JsonStream};
 use crate::error::ApiError;
 use crate::types::archive::StreamMessage;
@@ -170,32 +171,9 @@ pub(super) async fn load(
                 return;
             }
         }
-        let error = match task.await {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("load task: {e}"),
-        };
-        let _ = stream.send(&error_message(error)).await;
+        send_failure(&stream, "load", task).await;
     });
     Ok(json_stream_response(body))
-}
-
-fn error_message(error: String) -> t::ProgressMessage {
-    t::ProgressMessage {
-        error_detail: Some(t::ErrorDetail {
-            code: None,
-            message: error.clone(),
-        }),
-        error: Some(error),
-        ..Default::default()
-    }
-}
-
-fn json_stream_response(body: Body) -> Response<Body> {
-    let mut resp = Response::new(body);
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
 }
 
 /// Whether `POST /images/create` is an import (`fromSrc`) rather than a pull.
@@ -233,7 +211,7 @@ pub(super) async fn import(
         source,
     };
     let id = engine.images().import(tar, options).await?;
-    let mut line = serde_json::to_vec(&t::ProgressMessage {
+    let mut line = serde_json::to_vec(&t::ProgressMessage::<()> {
         status: Some(id.to_string()),
         ..Default::default()
     })

@@ -11,12 +11,12 @@ use berth_engine::{
 };
 use berth_registry::Credentials;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
 use super::json_response;
 use super::query::Query;
-use crate::body::{empty, Body, JsonStream};
+use super::stream::{decode_registry_auth, progress_stream, ClientGone};
+use crate::body::{empty, Body};
 use crate::error::ApiError;
 use crate::types::images as t;
 
@@ -49,69 +49,24 @@ pub(super) async fn create(
         platform: q.get("platform").map(str::to_owned),
         credentials,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let images = engine.images().clone();
     let pull = tokio::spawn(async move { images.pull(options, Some(tx)).await });
-    let Some(first) = rx.recv().await else {
-        // The pull ended without a word: it failed before it started.
-        return match pull.await {
-            Ok(Ok(_)) => Ok(stream_response(empty())),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(ApiError::Internal(format!("pull task: {e}"))),
-        };
-    };
-    let (stream, body) = JsonStream::channel();
-    tokio::spawn(async move {
-        // The pull goes on when the client goes away; only the forwarding stops.
-        if stream.send(&render_progress(&first)).await.is_err() {
-            return;
-        }
-        while let Some(event) = rx.recv().await {
-            if stream.send(&render_progress(&event)).await.is_err() {
-                return;
-            }
-        }
-        let error = match pull.await {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("pull task: {e}"),
-        };
-        let _ = stream
-            .send(&t::ProgressMessage {
-                error_detail: Some(t::ErrorDetail {
-                    code: None,
-                    message: error.clone(),
-                }),
-                error: Some(error),
-                ..Default::default()
-            })
-            .await;
-    });
-    Ok(stream_response(body))
+    // The pull goes on when the client goes away; only the forwarding stops.
+    progress_stream("pull", pull, rx, ClientGone::Detach, |event| {
+        [render_progress(event)]
+    })
+    .await
 }
 
-fn stream_response(body: Body) -> Response<Body> {
-    let mut resp = Response::new(body);
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-/// The `X-Registry-Auth` header: base64url (padded or not) of docker's `AuthConfig` JSON.
+/// The pull's credentials: the `X-Registry-Auth` header, which must decode when it is there.
 fn registry_auth(req: &Request<Incoming>) -> Result<Option<Credentials>, ApiError> {
     let Some(raw) = req.headers().get("x-registry-auth") else {
         return Ok(None);
     };
-    let raw = raw.to_str().unwrap_or("").trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let bad = || ApiError::InvalidParameter("invalid X-Registry-Auth header".into());
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('='))
-        .map_err(|_| bad())?;
-    let auth: t::AuthConfig = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok(credentials(auth))
+    let auth = decode_registry_auth(raw)
+        .map_err(|_| ApiError::InvalidParameter("invalid X-Registry-Auth header".into()))?;
+    Ok(auth.and_then(credentials))
 }
 
 pub(super) fn credentials(auth: t::AuthConfig) -> Option<Credentials> {
@@ -140,24 +95,34 @@ pub(crate) fn render_progress(event: &PullProgress) -> t::ProgressMessage {
             ..Default::default()
         },
         PullProgress::Layer { id, status } => {
-            let (detail, bar) = match status.progress() {
-                Some((current, total)) => (
-                    t::ProgressDetail {
-                        current: Some(current),
-                        total: Some(total),
-                    },
-                    Some(progress_bar(current, total)),
-                ),
-                None => (t::ProgressDetail::default(), None),
-            };
-            t::ProgressMessage {
-                status: Some(status.text().to_owned()),
-                progress_detail: Some(detail),
-                progress: bar,
-                id: Some(id.clone()),
-                ..Default::default()
-            }
+            layer_message(id, status.text().to_owned(), status.progress())
         }
+    }
+}
+
+/// A layer's line (a pull's or a push's): `{"status","progressDetail","progress","id"}`, with
+/// a bar when `progress` gives its `(current, total)`, else `"progressDetail":{}`.
+pub(super) fn layer_message<A: Default>(
+    id: &str,
+    status: String,
+    progress: Option<(u64, u64)>,
+) -> t::ProgressMessage<A> {
+    let (detail, bar) = match progress {
+        Some((current, total)) => (
+            t::ProgressDetail {
+                current: Some(current),
+                total: Some(total),
+            },
+            Some(progress_bar(current, total)),
+        ),
+        None => (t::ProgressDetail::default(), None),
+    };
+    t::ProgressMessage {
+        status: Some(status),
+        progress_detail: Some(detail),
+        progress: bar,
+        id: Some(id.to_owned()),
+        ..Default::default()
     }
 }
 

@@ -6,6 +6,7 @@ mod archive;
 mod images;
 mod push;
 mod query;
+mod stream;
 mod system;
 
 use std::sync::Arc;

@@ -4,19 +4,18 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use berth_engine::images::{LoginOptions, PushOptions, PushProgress};
 use berth_engine::Engine;
 use berth_registry::Credentials;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response};
 
-use super::images::{credentials, progress_bar};
+use super::images::{credentials, layer_message};
 use super::json_response;
 use super::query::Query;
-use crate::body::{empty, Body, JsonStream};
+use super::stream::{decode_registry_auth, progress_stream, ClientGone};
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::types::images as t;
 use crate::types::push as p;
@@ -41,54 +40,11 @@ pub(super) async fn push(
         tag,
         credentials,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let images = engine.images().clone();
     let push = tokio::spawn(async move { images.push(options, Some(tx)).await });
-    let Some(first) = rx.recv().await else {
-        return match push.await {
-            Ok(Ok(_)) => Ok(stream_response(empty())),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(ApiError::Internal(format!("push task: {e}"))),
-        };
-    };
-    let (stream, body) = JsonStream::channel();
-    tokio::spawn(async move {
-        // A push whose client went away stops with it: the task is aborted.
-        let abort = push.abort_handle();
-        let mut event = Some(first);
-        while let Some(e) = event {
-            for line in render(&e) {
-                if stream.send(&line).await.is_err() {
-                    abort.abort();
-                    return;
-                }
-            }
-            event = rx.recv().await;
-        }
-        let error = match push.await {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("push task: {e}"),
-        };
-        let _ = stream
-            .send(&p::PushMessage {
-                error_detail: Some(t::ErrorDetail {
-                    code: None,
-                    message: error.clone(),
-                }),
-                error: Some(error),
-                ..Default::default()
-            })
-            .await;
-    });
-    Ok(stream_response(body))
-}
-
-fn stream_response(body: Body) -> Response<Body> {
-    let mut resp = Response::new(body);
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
+    // A push whose client went away stops with it: the task is aborted.
+    progress_stream("push", push, rx, ClientGone::Abort, render).await
 }
 
 /// A push's credentials as dockerd reads them: the `X-Registry-Auth` header (base64url of an
@@ -96,11 +52,7 @@ fn stream_response(body: Body) -> Response<Body> {
 /// `AuthConfig` JSON (the API's old form), which must then be there.
 async fn push_auth(req: Request<Incoming>) -> Result<Option<Credentials>, ApiError> {
     if let Some(raw) = req.headers().get("x-registry-auth") {
-        let raw = raw.to_str().unwrap_or("").trim();
-        let auth = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw.trim_end_matches('='))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<t::AuthConfig>(&b).ok());
+        let auth = decode_registry_auth(raw).ok().flatten();
         return Ok(auth.and_then(credentials));
     }
     let bad = |e: String| {
@@ -122,23 +74,7 @@ fn render(event: &PushProgress) -> Vec<p::PushMessage> {
             ..Default::default()
         }],
         PushProgress::Layer { id, status } => {
-            let (detail, bar) = match status.progress() {
-                Some((current, total)) => (
-                    t::ProgressDetail {
-                        current: Some(current),
-                        total: Some(total),
-                    },
-                    Some(progress_bar(current, total)),
-                ),
-                None => (t::ProgressDetail::default(), None),
-            };
-            vec![p::PushMessage {
-                status: Some(status.text()),
-                progress_detail: Some(detail),
-                progress: bar,
-                id: Some(id.clone()),
-                ..Default::default()
-            }]
+            vec![layer_message(id, status.text(), status.progress())]
         }
         PushProgress::Tagged(tagged) => vec![
             p::PushMessage {

@@ -141,10 +141,12 @@ pub struct PruneResponse {
     pub space_reclaimed: u64,
 }
 
-/// One line of a progress stream (`POST /images/create`): docker's `JSONMessage`.
+/// One line of a progress stream: docker's `JSONMessage`. `A` is its `aux` record: none
+/// (`()`) for a pull (`POST /images/create`) or a load, [`super::push::PushResult`] for a push
+/// ([`super::push::PushMessage`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ProgressMessage {
+pub struct ProgressMessage<A = ()> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
@@ -157,6 +159,8 @@ pub struct ProgressMessage {
     pub error_detail: Option<ErrorDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<A>,
 }
 
 /// A progress bar's numbers; `{}` for states without one.

@@ -5,27 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::images::{ErrorDetail, ProgressDetail};
+use super::images::ProgressMessage;
 
-/// One line of a push's progress stream, with dockerd's field order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PushMessage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
-    pub progress_detail: Option<ProgressDetail>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub progress: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
-    pub error_detail: Option<ErrorDetail>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aux: Option<PushResult>,
-}
+/// One line of a push's progress stream: a pull's line and its `aux` record, with dockerd's
+/// field order.
+pub type PushMessage = ProgressMessage<PushResult>;
 
 /// The `aux` record that ends each pushed tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

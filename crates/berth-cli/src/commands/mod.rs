@@ -1,4 +1,5 @@
-//! One file per verb. Each has its clap arguments (`XxxArgs`) and an async `run`.
+//! One file per verb. Each has its clap arguments (`XxxArgs`) and an async `run`; transfer.rs
+//! holds what `pull` and `push` share.
 
 pub(crate) mod history;
 pub(crate) mod images;
@@ -14,6 +15,7 @@ pub(crate) mod push;
 pub(crate) mod rmi;
 pub(crate) mod save;
 pub(crate) mod tag;
+mod transfer;
 pub(crate) mod version;
 
 use std::io::Write;

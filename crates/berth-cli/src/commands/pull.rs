@@ -5,12 +5,9 @@ use std::io::Write;
 
 use clap::Args;
 
-use crate::auth::{registry_auth, REGISTRY_AUTH_HEADER};
-use crate::client::{empty, query, Client};
+use super::transfer;
+use crate::client::{query, Client};
 use crate::error::CliError;
-use crate::format::progress::ProgressPrinter;
-use crate::reference::Reference;
-use crate::terminal::{stdout_is_tty, stdout_width};
 
 /// Download an image from a registry
 #[derive(Debug, Args)]
@@ -33,19 +30,7 @@ pub(crate) async fn run(
     args: &PullArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut r = Reference::parse(&args.name)?;
-    let name_only = r.tag.is_none() && r.digest.is_none();
-    if args.all_tags && !name_only {
-        return Err(CliError::Usage(
-            "tag can't be used with --all-tags/-a".into(),
-        ));
-    }
-    if !args.all_tags && name_only {
-        r = r.with_default_tag();
-        if !args.quiet {
-            writeln!(out, "Using default tag: latest")?;
-        }
-    }
+    let r = transfer::reference(&args.name, args.all_tags, args.quiet, out)?;
     let tag = r.digest.clone().or(r.tag.clone()).unwrap_or_default();
     let path = format!(
         "/images/create{}",
@@ -55,23 +40,7 @@ pub(crate) async fn run(
             ("platform", args.platform.as_deref().unwrap_or("")),
         ])
     );
-    let auth = registry_auth(&r.domain).await?;
-    let resp = client
-        .send(
-            hyper::Method::POST,
-            &path,
-            &[(REGISTRY_AUTH_HEADER, auth)],
-            empty(),
-        )
-        .await?;
-    out.flush()?;
-    if args.quiet {
-        resp.show_progress(&mut ProgressPrinter::new(false, 200), &mut std::io::sink())
-            .await?;
-    } else {
-        let mut printer = ProgressPrinter::new(stdout_is_tty(), stdout_width());
-        resp.show_progress(&mut printer, out).await?;
-    }
+    transfer::post_with_progress(client, &path, &r.domain, args.quiet, out).await?;
     writeln!(out, "{}", r.full())?;
     Ok(())
 }

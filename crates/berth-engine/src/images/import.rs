@@ -17,7 +17,6 @@ use berth_snapshot::{Compression, Decompressor, UnpackOptions};
 use serde_json::{json, Value};
 
 use super::changes;
-use super::pull::{unique, LeaseGuard};
 use super::{ImageService, Inner};
 use crate::error::EngineError;
 
@@ -105,16 +104,7 @@ impl ImageService {
         let mut run_config = changes::empty_config();
         changes::apply(&mut run_config, &options.changes)?;
 
-        let lease = format!("import-{}-{}", std::process::id(), unique());
-        {
-            let lease = lease.clone();
-            self.blocking(move |s| Ok(s.store.metadata().create_lease(&lease)?))
-                .await?;
-        }
-        let _guard = LeaseGuard {
-            service: self.clone(),
-            id: lease.clone(),
-        };
+        let (lease, _guard) = self.new_lease("import").await?;
         // The reader goes to the blocking pool and comes back for the caller to drain.
         let mut owned: Box<dyn Read + Send> = Box::new(io::empty());
         std::mem::swap(&mut owned, tar);

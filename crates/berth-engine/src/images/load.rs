@@ -29,7 +29,7 @@ use berth_snapshot::{Compression, UnpackOptions};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pull::{short, unique, LeaseGuard};
+use super::pull::short;
 use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
 
@@ -153,16 +153,7 @@ impl ImageService {
         archive: Box<dyn Read + Send>,
         progress: Option<LoadSender>,
     ) -> Result<Vec<LoadedImage>, EngineError> {
-        let lease = format!("load-{}-{}", std::process::id(), unique());
-        {
-            let lease = lease.clone();
-            self.blocking(move |s| Ok(s.store.metadata().create_lease(&lease)?))
-                .await?;
-        }
-        let _guard = LeaseGuard {
-            service: self.clone(),
-            id: lease.clone(),
-        };
+        let (lease, _guard) = self.new_lease("load").await?;
         self.blocking(move |s| {
             let mut archive = archive;
             let result = load(s, &lease, &mut archive, progress.as_ref());

@@ -14,7 +14,7 @@ use std::io;
 use berth_registry::{Credentials, Registry, RegistryError};
 
 use super::ImageService;
-use crate::error::EngineError;
+use crate::error::{with_sources, EngineError};
 
 /// What `docker login` sends.
 #[derive(Clone, PartialEq, Eq)]
@@ -122,7 +122,7 @@ fn login_error(e: RegistryError, url: &str) -> EngineError {
                 let addr = dial_addr(url);
                 format!("Get \"{url}\": dial tcp {addr}: connect: connection refused")
             } else {
-                format!("Get \"{url}\": {}", chain(source))
+                format!("Get \"{url}\": {}", with_sources(source))
             };
             EngineError::LoginUnreachable { message }
         }
@@ -163,21 +163,6 @@ fn status_line(code: u16) -> String {
         _ => "",
     };
     format!("{code} {text}").trim_end().to_owned()
-}
-
-/// `e` and its sources not already in the text, joined with `: `.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        next = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

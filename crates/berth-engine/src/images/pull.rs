@@ -73,7 +73,7 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the pull's (or load's, import's, save's) lease when it ends, however it ends.
+/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends.
 pub(crate) struct LeaseGuard {
     pub(crate) service: ImageService,
     pub(crate) id: String,
@@ -97,7 +97,31 @@ impl Drop for LeaseGuard {
     }
 }
 
+/// A new lease's id: `PURPOSE-PID-UNIQUE` (`pull-…`, `push-…`), unique on this machine.
+pub(crate) fn lease_id(purpose: &str) -> String {
+    format!("{purpose}-{}-{}", std::process::id(), unique())
+}
+
 impl ImageService {
+    /// Creates a lease for `purpose` (`pull`, `load`...): its id, and the guard that deletes
+    /// it when dropped.
+    pub(crate) async fn new_lease(
+        &self,
+        purpose: &str,
+    ) -> Result<(String, LeaseGuard), EngineError> {
+        let lease = lease_id(purpose);
+        {
+            let lease = lease.clone();
+            self.blocking(move |s| Ok(s.store.metadata().create_lease(&lease)?))
+                .await?;
+        }
+        let guard = LeaseGuard {
+            service: self.clone(),
+            id: lease.clone(),
+        };
+        Ok((lease, guard))
+    }
+
     /// Pulls `options.reference`, reporting progress to `progress`. A second pull of the same
     /// name and platform while one runs waits for it and shares its result.
     pub async fn pull(
@@ -191,16 +215,7 @@ impl ImageService {
         };
 
         // The lease first: nothing is written before it exists.
-        let lease = format!("pull-{}-{}", std::process::id(), unique());
-        {
-            let lease = lease.clone();
-            self.blocking(move |s| Ok(s.store.metadata().create_lease(&lease)?))
-                .await?;
-        }
-        let _lease = LeaseGuard {
-            service: self.clone(),
-            id: lease.clone(),
-        };
+        let (lease, _lease) = self.new_lease("pull").await?;
         self.commit_document(&lease, &top_digest, top.bytes.to_vec())
             .await?;
         send(

@@ -30,10 +30,9 @@ use berth_image::manifest::{is_index, is_manifest, media_types};
 use berth_image::{Descriptor, Digest, ImageManifest, ImageRecord, Manifest, RefRecord, Reference};
 use berth_registry::{Credentials, ErrorCode, Registry, RegistryError};
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
-use super::pull::short;
+use super::pull::{lease_id, short, LeaseGuard};
 use super::ImageService;
 use crate::error::EngineError;
 
@@ -155,29 +154,6 @@ struct Plan {
     top: Document,
 }
 
-/// Deletes the push's lease when the push ends, however it ends.
-struct PushLease {
-    service: ImageService,
-    id: String,
-}
-
-impl Drop for PushLease {
-    fn drop(&mut self) {
-        let inner = self.service.inner.clone();
-        let id = std::mem::take(&mut self.id);
-        match Handle::try_current() {
-            Ok(h) => {
-                h.spawn_blocking(move || {
-                    let _ = inner.store.metadata().delete_lease(&id);
-                });
-            }
-            Err(_) => {
-                let _ = inner.store.metadata().delete_lease(&id);
-            }
-        }
-    }
-}
-
 impl ImageService {
     /// Pushes `options.name` (one tag, or every tag of the repository) to its registry,
     /// reporting progress to `progress`. Returns the tags pushed, in order.
@@ -275,7 +251,7 @@ impl ImageService {
         let repo = repository.path().to_owned();
 
         // The lease first, then the plan: every blob it names is held until the push ends.
-        let lease = format!("push-{}-{}", std::process::id(), unique());
+        let lease = lease_id("push");
         let plan = {
             let (lease, repository) = (lease.clone(), repository.clone());
             self.blocking(move |s| {
@@ -296,7 +272,7 @@ impl ImageService {
             })
             .await
         };
-        let _lease = PushLease {
+        let _lease = LeaseGuard {
             service: self.clone(),
             id: lease,
         };
@@ -739,16 +715,6 @@ fn registry_text(remote: &berth_registry::Remote) -> String {
 /// The registry crate's digest type for ours (both validated the same way).
 fn reg_digest(d: &Digest) -> Result<berth_registry::Digest, EngineError> {
     Ok(berth_registry::Digest::parse(d.as_str())?)
-}
-
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{nanos:x}-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A reader that counts what it reads and tells `on_read` the total so far.

@@ -32,7 +32,7 @@ use berth_image::{Digest, DigestWriter, ImageConfig, Reference};
 use berth_snapshot::{Compression, Decompressor};
 use serde_json::{json, Map, Value};
 
-use super::pull::{unique, LeaseGuard};
+use super::pull::LeaseGuard;
 use super::ImageService;
 use crate::error::EngineError;
 
@@ -73,16 +73,7 @@ impl ImageService {
     /// Resolves `names` as `docker save` does and takes a lease on everything the archive
     /// needs. Errors here (an unknown name) come before any byte of the archive.
     pub async fn save_plan(&self, names: Vec<String>) -> Result<SavePlan, EngineError> {
-        let lease = format!("save-{}-{}", std::process::id(), unique());
-        {
-            let lease = lease.clone();
-            self.blocking(move |s| Ok(s.store.metadata().create_lease(&lease)?))
-                .await?;
-        }
-        let guard = LeaseGuard {
-            service: self.clone(),
-            id: lease.clone(),
-        };
+        let (lease, guard) = self.new_lease("save").await?;
         let images = self
             .blocking(move |s| {
                 let md = s.store.metadata();

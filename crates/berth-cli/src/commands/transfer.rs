@@ -1,0 +1,64 @@
+//! What `pull` and `push` share (not a verb): the reference as docker's CLI reads it with and
+//! without `--all-tags`, and the request whose answer is a progress stream.
+
+use std::io::Write;
+
+use crate::auth::{registry_auth, REGISTRY_AUTH_HEADER};
+use crate::client::{empty, Client};
+use crate::error::CliError;
+use crate::format::progress::ProgressPrinter;
+use crate::reference::Reference;
+use crate::terminal::{stdout_is_tty, stdout_width};
+
+/// The reference of `name` for a pull or push: with `--all-tags` it must be a bare name (a tag
+/// or digest is a usage error); without, a bare name gets `latest`, which is said on `out`
+/// unless `quiet`, as docker does.
+pub(crate) fn reference(
+    name: &str,
+    all_tags: bool,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<Reference, CliError> {
+    let mut r = Reference::parse(name)?;
+    let name_only = r.tag.is_none() && r.digest.is_none();
+    if all_tags && !name_only {
+        return Err(CliError::Usage(
+            "tag can't be used with --all-tags/-a".into(),
+        ));
+    }
+    if !all_tags && name_only {
+        r = r.with_default_tag();
+        if !quiet {
+            writeln!(out, "Using default tag: latest")?;
+        }
+    }
+    Ok(r)
+}
+
+/// `POST path` with the stored credentials for `domain` in `X-Registry-Auth`, its progress
+/// stream shown on `out` as docker shows it (read to its end, and not shown, when `quiet`).
+pub(crate) async fn post_with_progress(
+    client: &Client,
+    path: &str,
+    domain: &str,
+    quiet: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let auth = registry_auth(domain).await?;
+    let resp = client
+        .send(
+            hyper::Method::POST,
+            path,
+            &[(REGISTRY_AUTH_HEADER, auth)],
+            empty(),
+        )
+        .await?;
+    out.flush()?;
+    if quiet {
+        resp.show_progress(&mut ProgressPrinter::new(false, 200), &mut std::io::sink())
+            .await
+    } else {
+        let mut printer = ProgressPrinter::new(stdout_is_tty(), stdout_width());
+        resp.show_progress(&mut printer, out).await
+    }
+}
