@@ -199,6 +199,17 @@ impl Client {
         decode(path, &bytes)
     }
 
+    /// `POST path` with a tar archive as the body (load, import).
+    pub async fn post_tar(&self, path: &str, body: ReqBody) -> Result<Response, CliError> {
+        self.send(
+            Method::POST,
+            path,
+            &[("Content-Type", "application/x-tar".into())],
+            body,
+        )
+        .await
+    }
+
     /// Sends a request and returns the answer once its head arrived; an error status is
     /// turned into [`CliError::Daemon`] with the daemon's message.
     pub async fn send(

@@ -10,18 +10,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 use berth_testutil::{Dockerd, Output};
-use common::registry::{run, BuiltImage, RegistryServer};
-use common::Berthd;
+use common::registry::{BuiltImage, RegistryServer};
+use common::{dockerd_netns, Berthd};
 use serde_json::Value;
-
-fn dockerd_netns(d: &Dockerd) -> PathBuf {
-    let pid = std::fs::read_to_string(d.dir().join("pid")).unwrap();
-    PathBuf::from(format!("/proc/{}/ns/net", pid.trim()))
-}
 
 /// `out`'s lines, for comparing two daemons.
 fn lines(out: &Output) -> Vec<String> {
@@ -73,9 +66,6 @@ fn berthd_and_dockerd_pull_and_show_the_same_image() {
     }
     let dockerd = Dockerd::start(&[]).unwrap();
     let ns = dockerd_netns(&dockerd);
-    run(Command::new("nsenter")
-        .arg(format!("--net={}", ns.display()))
-        .args(["--", "ip", "link", "set", "lo", "up"]));
     let registry = RegistryServer::start_in(Some(&ns));
     let image = BuiltImage::build("one");
     image.push_in(Some(&ns), &registry.host(), "x:v1");

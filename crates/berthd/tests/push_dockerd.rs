@@ -16,17 +16,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 
 use berth_testutil::{run_command, Dockerd, Output};
-use common::registry::{free_port, run, BuiltImage, RegistryServer};
-use common::{Berthd, TIMEOUT};
-
-fn dockerd_netns(d: &Dockerd) -> PathBuf {
-    let pid = std::fs::read_to_string(d.dir().join("pid")).unwrap();
-    PathBuf::from(format!("/proc/{}/ns/net", pid.trim()))
-}
+use common::registry::{free_port, BuiltImage, RegistryServer};
+use common::{dockerd_netns, Berthd, TIMEOUT};
 
 /// Runs the docker CLI against one daemon, with what to feed its stdin.
 type DockerFn<'a> = Box<dyn Fn(&[&str], Option<&[u8]>) -> Output + 'a>;
@@ -80,9 +74,6 @@ fn berthd_and_dockerd_push_and_log_in_alike() {
     }
     let dockerd = Dockerd::start(&[]).unwrap();
     let ns = dockerd_netns(&dockerd);
-    run(Command::new("nsenter")
-        .arg(format!("--net={}", ns.display()))
-        .args(["--", "ip", "link", "set", "lo", "up"]));
     let plain = RegistryServer::start_in(Some(&ns));
     let auth = RegistryServer::start_htpasswd_in(Some(&ns), "tester", "s3cret");
     let image = BuiltImage::build("push");

@@ -76,14 +76,7 @@ pub(crate) async fn run(
         q.push(format!("changes={}", percent_encode(c)));
     }
     let path = format!("/images/create?{}", q.join("&"));
-    let resp = client
-        .send(
-            hyper::Method::POST,
-            &path,
-            &[("Content-Type", "application/x-tar".into())],
-            body,
-        )
-        .await?;
+    let resp = client.post_tar(&path, body).await?;
     let mut printer = ProgressPrinter::new(stdout_is_tty(), stdout_width());
     resp.show_progress(&mut printer, out).await
 }

@@ -52,14 +52,7 @@ pub(crate) async fn run(
         "/images/load{}",
         query(&[("quiet", if quiet { "1" } else { "0" })])
     );
-    let mut resp = client
-        .send(
-            hyper::Method::POST,
-            &path,
-            &[("Content-Type", "application/x-tar".into())],
-            body,
-        )
-        .await?;
+    let mut resp = client.post_tar(&path, body).await?;
     if resp.content_type.starts_with("application/json") {
         let mut printer = ProgressPrinter::new(tty, stdout_width());
         return resp.show_progress(&mut printer, out).await;

@@ -214,6 +214,20 @@ impl Drop for Berthd {
     }
 }
 
+/// The network namespace of a private dockerd (`/proc/PID/ns/net`), its loopback up, where the
+/// tests start the registry and berthd so that both daemons reach it on 127.0.0.1.
+pub fn dockerd_netns(d: &berth_testutil::Dockerd) -> PathBuf {
+    let pid = std::fs::read_to_string(d.dir().join("pid")).unwrap();
+    let ns = PathBuf::from(format!("/proc/{}/ns/net", pid.trim()));
+    let up = Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .args(["--", "ip", "link", "set", "lo", "up"])
+        .status()
+        .unwrap();
+    assert!(up.success(), "bring lo up in {}", ns.display());
+    ns
+}
+
 pub fn signal(pid: u32, sig: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: kill(2) takes integers only; `pid` is our child, not yet reaped.
