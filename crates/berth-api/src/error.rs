@@ -6,8 +6,8 @@
 use berth_engine::{EngineError, ErrorKind};
 use hyper::StatusCode;
 
-use crate::api_version::{API_VERSION, MIN_API_VERSION};
 use crate::types::ErrorResponse;
+use crate::{API_VERSION, MIN_API_VERSION};
 
 /// Why a request failed, as the client will see it.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,9 @@
 //! berth's Docker Engine API: what `berthd` serves on its unix socket so that the real `docker`
 //! CLI (and anything built on Docker's SDKs) works against it.
 //!
-//! * [`types`]: the API's JSON shapes (Docker Engine API v1.41, moby's `api/swagger.yaml`), kept
-//!   apart from the engine's own types; `berth`'s client decodes the same structs.
-//!   [`types::images`] holds the image endpoints' shapes and the progress-stream lines,
-//!   [`types::push`] the push stream's lines and the login answer.
-//! * api_version.rs: [`ApiVersion`], the `/vX.Y` prefix, and the supported range
-//!   ([`MIN_API_VERSION`] 1.24 to [`API_VERSION`] 1.41) with dockerd's "too old"/"too new" errors.
+//! * [`types`]: the API's JSON shapes, API versions ([`ApiVersion`], [`MIN_API_VERSION`] 1.24 to
+//!   [`API_VERSION`] 1.41) and the host syntax live in the berth-api-types crate, which the
+//!   `berth` CLI links without linking the daemon; re-exported here.
 //! * router.rs: a path (with or without `/vX.Y`) and a method to a [`router::Route`]; unknown
 //!   paths are answered 404 `page not found`, as dockerd does.
 //! * handlers/: one file per group of endpoints (system.rs: `/_ping`, `/version`, `/info`;
@@ -24,23 +21,20 @@
 //!   ([`JsonStream`], for pull progress and logs).
 //! * server.rs: [`serve`], hyper 1 over a tokio [`tokio::net::UnixListener`], with graceful
 //!   shutdown.
-//! * host.rs: [`Host`], the `-H unix://PATH` syntax shared by `berthd` and `berth`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod api_version;
 mod body;
 mod error;
 mod handlers;
-mod host;
 pub mod router;
 mod server;
-pub mod types;
 
-pub use api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
+pub use berth_api_types as types;
+pub use berth_api_types::{ApiVersion, API_VERSION, MIN_API_VERSION};
+pub use berth_api_types::{Host, HostError, DEFAULT_HOST, DEFAULT_SOCKET};
 pub use body::{empty, full, json, Body, ChannelBody, JsonStream, StreamClosed};
 pub use error::ApiError;
-pub use host::{Host, HostError, DEFAULT_HOST, DEFAULT_SOCKET};
 pub use server::{serve, ServeOptions};
 
 /// The `Server` header berthd sends, in dockerd's `Docker/VERSION (OS)` form.

@@ -7,8 +7,8 @@
 
 use hyper::Method;
 
-use crate::api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
 use crate::error::ApiError;
+use crate::{ApiVersion, API_VERSION, MIN_API_VERSION};
 
 /// An endpoint berthd serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 
 use std::io;
 
-use berth_api::types::ErrorResponse;
-use berth_api::{Host, API_VERSION};
+use berth_api_types::ErrorResponse;
+use berth_api_types::{Host, API_VERSION};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};

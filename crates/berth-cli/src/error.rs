@@ -3,14 +3,14 @@
 use std::io;
 use std::path::PathBuf;
 
-use berth_api::{Host, DEFAULT_HOST};
+use berth_api_types::{Host, DEFAULT_HOST};
 
 use crate::format::template::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Host(#[from] berth_api::HostError),
+    Host(#[from] berth_api_types::HostError),
     /// Nothing answers on the socket.
     #[error(
         "cannot connect to berthd at {host}: is berthd running? start it with: berthd{}",

@@ -1,6 +1,6 @@
 //! Which daemon to talk to.
 
-use berth_api::{Host, DEFAULT_HOST};
+use berth_api_types::{Host, DEFAULT_HOST};
 
 use crate::error::CliError;
 

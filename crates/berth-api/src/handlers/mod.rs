@@ -16,10 +16,10 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, SERVER};
 use hyper::{Request, Response};
 
-use crate::api_version::API_VERSION;
 use crate::body::{full, Body};
 use crate::error::ApiError;
 use crate::router::{route, Route};
+use crate::API_VERSION;
 
 /// Answers one request. Never fails: errors become Docker error responses.
 pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Response<Body> {

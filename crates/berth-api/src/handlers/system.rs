@@ -8,10 +8,10 @@ use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PR
 use hyper::{Method, Response};
 
 use super::json_response;
-use crate::api_version::{API_VERSION, MIN_API_VERSION};
 use crate::body::{empty, full, Body};
 use crate::error::ApiError;
 use crate::types;
+use crate::{API_VERSION, MIN_API_VERSION};
 
 /// The registry `docker pull busybox` means.
 const DOCKER_HUB_INDEX: &str = "docker.io";

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use berth_api::types::Info;
+use berth_api_types::Info;
 
 use super::Format;
 use crate::client::Client;

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use berth_api::types::Version;
-use berth_api::API_VERSION;
+use berth_api_types::Version;
+use berth_api_types::API_VERSION;
 use serde::Serialize;
 
 use super::Format;

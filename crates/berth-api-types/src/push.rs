@@ -1,11 +1,11 @@
 //! The shapes of `POST /images/{name}/push` and `POST /auth` (moby `api/swagger.yaml` v1.41):
 //! the push stream's `JSONMessage` lines, which add an `aux` record (`{"Tag","Digest","Size"}`)
 //! to the pull's, and the login's `AuthResponse`. `POST /auth`'s body is
-//! [`super::images::AuthConfig`].
+//! [`crate::images::AuthConfig`].
 
 use serde::{Deserialize, Serialize};
 
-use super::images::ProgressMessage;
+use crate::images::ProgressMessage;
 
 /// One line of a push's progress stream: a pull's line and its `aux` record, with dockerd's
 /// field order.

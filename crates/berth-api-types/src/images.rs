@@ -142,8 +142,8 @@ pub struct PruneResponse {
 }
 
 /// One line of a progress stream: docker's `JSONMessage`. `A` is its `aux` record: none
-/// (`()`) for a pull (`POST /images/create`) or a load, [`super::push::PushResult`] for a push
-/// ([`super::push::PushMessage`]).
+/// (`()`) for a pull (`POST /images/create`) or a load, [`crate::push::PushResult`] for a push
+/// ([`crate::push::PushMessage`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProgressMessage<A = ()> {

@@ -1,7 +1,21 @@
-//! The Docker Engine API's JSON shapes (v1.41, moby `api/swagger.yaml`: `SystemVersion`,
-//! `SystemInfo`, `ErrorResponse`), with Docker's field names. Both directions derive: berthd
-//! serialises them, `berth` decodes them (leniently: missing fields take their default, so a
-//! newer or older daemon still decodes).
+//! The Docker Engine API's shapes, shared by the server (`berthd`, through berth-api) and the
+//! client (`berth`): the JSON bodies (v1.41, moby `api/swagger.yaml`) with Docker's field names,
+//! the API versions berthd speaks, and the `-H unix://PATH` host syntax. It links no part of
+//! the daemon: serde and thiserror only.
+//!
+//! Both directions derive: berthd serialises these types, `berth` decodes them (leniently:
+//! missing fields take their default, so a newer or older daemon still decodes). The
+//! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
+//! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
+//! [`push`] the push stream's lines and the login answer, [`archive`] load's stream.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod api_version;
+mod host;
+
+pub use api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
+pub use host::{Host, HostError, DEFAULT_HOST, DEFAULT_SOCKET};
 
 use std::collections::BTreeMap;
 
