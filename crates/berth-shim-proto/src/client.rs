@@ -125,9 +125,7 @@ impl Client {
     pub fn exec(mut self, req: ExecRequest) -> Result<(i32, bool, Option<UnixStream>), ProtoError> {
         let detach = req.detach;
         match self.call(&Request::Exec(req))? {
-            Response::ExecStarted { pid, tty } => {
-                Ok((pid, tty, (!detach).then_some(self.stream)))
-            }
+            Response::ExecStarted { pid, tty } => Ok((pid, tty, (!detach).then_some(self.stream))),
             other => Err(unexpected(&other)),
         }
     }

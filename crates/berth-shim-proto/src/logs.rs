@@ -178,10 +178,7 @@ impl LogWriter {
             _ => {}
         }
         for n in (0..keep - 1).rev() {
-            match fs::rename(
-                rotated(&self.cfg.path, n),
-                rotated(&self.cfg.path, n + 1),
-            ) {
+            match fs::rename(rotated(&self.cfg.path, n), rotated(&self.cfg.path, n + 1)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
@@ -220,9 +217,7 @@ impl ReadOptions {
             Stream::Stdout => self.stdout,
             Stream::Stderr => self.stderr,
         };
-        stream
-            && self.since.is_none_or(|s| e.time >= s)
-            && self.until.is_none_or(|u| e.time <= u)
+        stream && self.since.is_none_or(|s| e.time >= s) && self.until.is_none_or(|u| e.time <= u)
     }
 }
 
@@ -390,7 +385,10 @@ mod tests {
         );
         assert!(parse(b"{\"log\":1}").is_none());
         assert!(parse(b"not json").is_none());
-        assert!(parse(b"{\"log\":\"x\",\"stream\":\"stdin\",\"time\":\"2023-11-14T22:13:20Z\"}").is_none());
+        assert!(
+            parse(b"{\"log\":\"x\",\"stream\":\"stdin\",\"time\":\"2023-11-14T22:13:20Z\"}")
+                .is_none()
+        );
     }
 
     #[test]

@@ -46,8 +46,7 @@ pub fn run(args: &Args) -> Result<()> {
                     Ok(())
                 }
                 None if report.is_empty() => Err(ShimError::Invalid(
-                    "the shim exited before it served (see shim.log in the state directory)"
-                        .into(),
+                    "the shim exited before it served (see shim.log in the state directory)".into(),
                 )),
                 None => Err(ShimError::Invalid(report.trim_end().to_string())),
             }

@@ -23,7 +23,6 @@ pub fn record(state_dir: &Path, exit: &ExitInfo) -> Result<()> {
         .map_err(|e| ShimError::io("sync", state_dir, e))
 }
 
-
 /// docker's exit code for a container that could not start: 127 when the
 /// program is missing, 126 when it cannot be run, else 128.
 pub fn start_failure_code(message: &str) -> i32 {

@@ -146,7 +146,9 @@ struct Shim {
 
 impl std::fmt::Debug for Shim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shim").field("id", &self.cfg.id).finish_non_exhaustive()
+        f.debug_struct("Shim")
+            .field("id", &self.cfg.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -254,7 +256,9 @@ impl Shim {
     /// Creates and starts the container. A failure is its exit (recorded).
     fn start(&mut self) -> Result<i32> {
         if self.status != Status::Created {
-            return Err(ShimError::Conflict("the container was already started".into()));
+            return Err(ShimError::Conflict(
+                "the container was already started".into(),
+            ));
         }
         let opts = CreateOptions {
             id: self.cfg.id.clone(),
@@ -302,8 +306,9 @@ impl Shim {
             if self.quit {
                 break;
             }
-            self.poll_once()?;
+            // Closed connections go before we sleep: their clients see the end now.
             self.conns.retain(|_, c| !c.dead);
+            self.poll_once()?;
         }
         Ok(())
     }
@@ -466,7 +471,9 @@ impl Shim {
 
     /// Reads once from output `i`; whether data came.
     fn read_container_output(&mut self, i: usize) -> bool {
-        let Some(out) = self.io.outputs.get(i) else { return false };
+        let Some(out) = self.io.outputs.get(i) else {
+            return false;
+        };
         let stream = out.stream;
         match stdio::read(&out.fd, &mut self.buf) {
             stdio::Read::Again => false,
@@ -528,8 +535,12 @@ impl Shim {
     }
 
     fn read_exec_output(&mut self, id: &str, i: usize) {
-        let Some(e) = self.execs.get_mut(id) else { return };
-        let Some(out) = e.io.outputs.get(i) else { return };
+        let Some(e) = self.execs.get_mut(id) else {
+            return;
+        };
+        let Some(out) = e.io.outputs.get(i) else {
+            return;
+        };
         let stream = out.stream;
         match stdio::read(&out.fd, &mut self.buf) {
             stdio::Read::Again => {}
@@ -545,7 +556,9 @@ impl Shim {
     }
 
     fn on_conn(&mut self, id: u64, rev: PollFlags) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         if rev.contains(PollFlags::OUT) {
             c.flush();
         }
@@ -598,7 +611,9 @@ impl Shim {
     /// Handles what a client sent: requests, or stdin once it streams.
     fn process_input(&mut self, id: u64) {
         loop {
-            let Some(c) = self.conns.get_mut(&id) else { return };
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
             match c.mode.clone() {
                 Mode::Attach(a) => {
                     let data = std::mem::take(&mut c.inbuf);
@@ -673,7 +688,9 @@ impl Shim {
                 signal,
                 all,
                 exec_id,
-            } => self.signal(signal, all, exec_id.as_deref()).map(|()| Response::Ok),
+            } => self
+                .signal(signal, all, exec_id.as_deref())
+                .map(|()| Response::Ok),
             Request::Resize {
                 height,
                 width,
@@ -859,12 +876,14 @@ impl Shim {
     /// After the init exited and its output is drained (or the drain timed
     /// out): the exit is recorded durably, then reported.
     fn finish_container_if_done(&mut self) {
-        let Some((code, signal)) = self.init_exit else { return };
+        let Some((code, signal)) = self.init_exit else {
+            return;
+        };
         if self.exit.is_some() {
             return;
         }
-        let drained = self.io.outputs.is_empty()
-            || self.deadline.is_some_and(|d| Instant::now() >= d);
+        let drained =
+            self.io.outputs.is_empty() || self.deadline.is_some_and(|d| Instant::now() >= d);
         if !drained {
             return;
         }

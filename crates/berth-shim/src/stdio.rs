@@ -41,12 +41,20 @@ pub struct ChildEnds {
 
 impl ChildEnds {
     pub fn borrowed(&self) -> [BorrowedFd<'_>; 3] {
-        [self.fds[0].as_fd(), self.fds[1].as_fd(), self.fds[2].as_fd()]
+        [
+            self.fds[0].as_fd(),
+            self.fds[1].as_fd(),
+            self.fds[2].as_fd(),
+        ]
     }
 }
 
 fn null(write: bool) -> Result<OwnedFd> {
-    let flags = if write { OFlags::WRONLY } else { OFlags::RDONLY } | OFlags::CLOEXEC;
+    let flags = if write {
+        OFlags::WRONLY
+    } else {
+        OFlags::RDONLY
+    } | OFlags::CLOEXEC;
     rustix::fs::open("/dev/null", flags, rustix::fs::Mode::empty())
         .map_err(|e| ShimError::io("open", "/dev/null", e.into()))
 }
@@ -95,9 +103,8 @@ pub fn pipes(stdin: bool, output: bool) -> Result<(Stdio, ChildEnds)> {
 /// takes stdin (when `stdin`), another resizes.
 pub fn terminal(master: OwnedFd, stdin: bool) -> Result<Stdio> {
     set_nonblocking(&master)?;
-    let dup = |fd: &OwnedFd| {
-        rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| ShimError::sys("dup", e))
-    };
+    let dup =
+        |fd: &OwnedFd| rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| ShimError::sys("dup", e));
     Ok(Stdio {
         stdin: if stdin { Some(dup(&master)?) } else { None },
         console: Some(dup(&master)?),
