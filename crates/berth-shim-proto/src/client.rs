@@ -124,7 +124,7 @@ impl Client {
     /// its stream (`None` when detached).
     pub fn exec(mut self, req: ExecRequest) -> Result<(i32, bool, Option<UnixStream>), ProtoError> {
         let detach = req.detach;
-        match self.call(&Request::Exec(req))? {
+        match self.call(&Request::Exec(Box::new(req)))? {
             Response::ExecStarted { pid, tty } => Ok((pid, tty, (!detach).then_some(self.stream))),
             other => Err(unexpected(&other)),
         }

@@ -92,7 +92,7 @@ pub enum Request {
     Attach(AttachRequest),
     /// Runs a new process in the container: [`Response::ExecStarted`], then
     /// (unless `detach`) the process's stream.
-    Exec(ExecRequest),
+    Exec(Box<ExecRequest>),
     /// Answers with [`Response::ExecExit`] once the exec process has exited.
     ExecWait { exec_id: String },
     /// The container's cgroup statistics: [`Response::Stats`].

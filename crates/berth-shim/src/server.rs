@@ -717,7 +717,7 @@ impl Shim {
                     return;
                 }
             }
-            Request::Exec(req) => match self.exec(id, req) {
+            Request::Exec(req) => match self.exec(id, *req) {
                 Ok(()) => return,
                 Err(e) => Err(e),
             },
