@@ -635,3 +635,25 @@ fn twenty_shims_in_parallel() {
         assert_eq!(f.log_text(), format!("container {i}\n"));
     }
 }
+
+#[test]
+fn keeps_no_descriptor_of_its_starter() {
+    let f = fixture(Bundle::with_shared_rootfs().args(&["sleep", "1000"]), |_| {});
+    // A pipe the starter leaks (not close-on-exec): once the launcher is gone and we close our
+    // write end, the read end must see EOF, so the shim (and its container) hold no copy.
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::empty())
+        .unwrap_or_else(|e| panic!("pipe: {e}"));
+    f.launch();
+    assert_eq!(f.client().state().map(|s| s.status).ok(), Some(Status::Running));
+    drop(wr);
+    let mut file = std::fs::File::from(rd);
+    let mut buf = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(file.read_to_end(&mut buf).map(|_| buf.len()));
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(0)) => {}
+        other => panic!("the shim kept the starter's pipe open: {other:?}"),
+    }
+}

@@ -24,3 +24,15 @@ pub unsafe fn close_in_child(fd: std::os::fd::RawFd) {
     // SAFETY: upheld by the caller (see above); close takes an integer.
     unsafe { libc::close(fd) };
 }
+
+/// Closes every descriptor numbered `first` and above (`close_range(first, ~0, 0)`).
+///
+/// # Safety
+///
+/// No object in the process may own (or later use) one of these descriptors: meant for the
+/// start of a program that drops what it inherited before it opens anything itself.
+pub unsafe fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range takes integers only; ownership is the caller's contract (above).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    crate::cvt(ret).map(|_| ())
+}
