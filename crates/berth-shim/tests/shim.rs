@@ -638,13 +638,19 @@ fn twenty_shims_in_parallel() {
 
 #[test]
 fn keeps_no_descriptor_of_its_starter() {
-    let f = fixture(Bundle::with_shared_rootfs().args(&["sleep", "1000"]), |_| {});
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
     // A pipe the starter leaks (not close-on-exec): once the launcher is gone and we close our
     // write end, the read end must see EOF, so the shim (and its container) hold no copy.
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::empty())
         .unwrap_or_else(|e| panic!("pipe: {e}"));
     f.launch();
-    assert_eq!(f.client().state().map(|s| s.status).ok(), Some(Status::Running));
+    assert_eq!(
+        f.client().state().map(|s| s.status).ok(),
+        Some(Status::Running)
+    );
     drop(wr);
     let mut file = std::fs::File::from(rd);
     let mut buf = Vec::new();
@@ -656,4 +662,83 @@ fn keeps_no_descriptor_of_its_starter() {
         Ok(Ok(0)) => {}
         other => panic!("the shim kept the starter's pipe open: {other:?}"),
     }
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped_not_waited_for() {
+    let f = fixture(
+        sh("yes $(printf '%0999d' 0) | head -c 31457280; echo; echo done"),
+        |c| {
+            c.start = false;
+            c.log = None;
+        },
+    );
+    f.launch();
+    let (_, mut lazy) = f
+        .client()
+        .attach(AttachRequest {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+        })
+        .unwrap_or_else(|e| panic!("attach: {e}"));
+    f.client().start().unwrap_or_else(|e| panic!("start: {e}"));
+    let mut c = f.client();
+    let _ = c.set_read_timeout(Some(Duration::from_secs(300)));
+    let exit = c.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    assert_eq!(exit.exit_code, 0);
+    // The lazy client got at most its buffer (and the socket's), then the end.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let _ = lazy.set_read_timeout(Some(Duration::from_secs(20)));
+    loop {
+        match lazy.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!("the dropped client's stream did not end: {e}"),
+        }
+    }
+    assert!(got < 10 << 20, "a client that did not read got {got} bytes");
+}
+
+#[test]
+fn logs_followed_while_the_container_writes_and_rotates() {
+    let f = fixture(
+        // Paced (a pause every 40 lines, ~half a file), so that the reader is never a whole
+        // max-file of rotations behind: files rotated away unread are lost, as with docker.
+        sh("i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); \
+            [ $((i % 40)) = 0 ] && sleep 0.02; done; true"),
+        |c| {
+            c.start = false;
+            if let Some(l) = c.log.as_mut() {
+                l.max_size = Some(8_000);
+                l.max_file = 4;
+            }
+        },
+    );
+    f.launch();
+    let opts = logs::ReadOptions {
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let (mut seen, mut follower) =
+        logs::read(&f.log_path(), &opts).unwrap_or_else(|e| panic!("read: {e}"));
+    f.client().start().unwrap_or_else(|e| panic!("start: {e}"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 3000 && Instant::now() < end {
+        seen.extend(follower.poll().unwrap_or_else(|e| panic!("follow: {e}")));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let lines: Vec<&str> = seen.iter().map(|e| e.log.as_str()).collect();
+    let want: Vec<String> = (0..3000).map(|i| format!("line {i}\n")).collect();
+    if lines != want {
+        let first_bad = lines.iter().zip(&want).position(|(a, b)| a != b);
+        panic!(
+            "{} lines followed, first difference at {first_bad:?}",
+            lines.len()
+        );
+    }
+    assert_eq!(f.client().wait().map(|e| e.exit_code).ok(), Some(0));
+    assert_eq!(logs::files(&f.log_path()).len(), 4);
 }
