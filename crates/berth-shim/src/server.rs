@@ -141,6 +141,8 @@ struct Shim {
     execs: HashMap<String, Exec>,
     shutdown: Option<u64>,
     quit: bool,
+    /// Code ran once (container start, exec, stats) should leave the resident set.
+    trim: bool,
     buf: Vec<u8>,
 }
 
@@ -249,6 +251,7 @@ impl Shim {
             execs: HashMap::new(),
             shutdown: None,
             quit: false,
+            trim: true,
             buf: vec![0u8; READ_CHUNK],
         })
     }
@@ -308,6 +311,11 @@ impl Shim {
             }
             // Closed connections go before we sleep: their clients see the end now.
             self.conns.retain(|_, c| !c.dead);
+            if std::mem::take(&mut self.trim) {
+                // Most of our code (creating containers, parsing specs) ran once: keep
+                // resident only what the loop runs. Best effort.
+                let _ = berth_sys::mm::release_exe_code();
+            }
             self.poll_once()?;
         }
         Ok(())
@@ -660,6 +668,10 @@ impl Shim {
     }
 
     fn handle(&mut self, id: u64, req: Request) {
+        self.trim |= matches!(
+            req,
+            Request::Start | Request::Exec(_) | Request::Stats | Request::Signal { all: true, .. }
+        );
         let r = match req {
             Request::State => Ok(Response::State(ShimState {
                 status: self.status,
