@@ -8,7 +8,7 @@ use berth_image::{Digest, GcOptions, ImageConfig, ImageRecord, Reference};
 
 use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
-use crate::time::parse_rfc3339;
+use berth_api_types::time::parse_rfc3339;
 
 /// One line of `docker images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
