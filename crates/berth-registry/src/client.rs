@@ -1156,7 +1156,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `bytes START-END/TOTAL` (TOTAL may be `*`).
-fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+pub(crate) fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes")?.trim_start();
     let (range, total) = rest.split_once('/')?;
     let (start, end) = range.split_once('-')?;
@@ -1190,7 +1190,7 @@ async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, St
 }
 
 /// A tag, or a digest (returned parsed).
-fn parse_reference(reference: &str) -> Result<Option<Digest>, RegistryError> {
+pub(crate) fn parse_reference(reference: &str) -> Result<Option<Digest>, RegistryError> {
     if reference.contains(':') {
         return Digest::parse(reference).map(Some);
     }
@@ -1239,7 +1239,7 @@ fn validate_repo(repo: &str) -> Result<(), RegistryError> {
 }
 
 /// A registry host: `name[:port]` or `[v6]:port`, lowercase for DNS names.
-fn validate_host(host: &str) -> Result<String, RegistryError> {
+pub(crate) fn validate_host(host: &str) -> Result<String, RegistryError> {
     let bad = |reason: &str| Err(RegistryError::invalid("registry host", host, reason));
     if host.is_empty() || host.len() > 255 {
         return bad("must be 1 to 255 characters");
@@ -1283,7 +1283,7 @@ fn split_host_port(host: &str) -> (&str, Option<&str>) {
 }
 
 /// Whether `host` is spoken to over plain HTTP.
-fn is_plain_http(host: &str, insecure: &[String]) -> bool {
+pub(crate) fn is_plain_http(host: &str, insecure: &[String]) -> bool {
     let (name, _) = split_host_port(host);
     if name.eq_ignore_ascii_case("localhost") {
         return true;

@@ -40,6 +40,8 @@ mod error;
 mod flight;
 mod login;
 pub mod media_type;
+#[cfg(test)]
+mod props;
 
 pub use auth::Credentials;
 pub use client::{Descriptor, Manifest, Registry, RegistryOptions, RetryPolicy, DOCKER_HUB};
