@@ -9,6 +9,9 @@ mod query;
 mod stream;
 mod system;
 
+#[cfg(test)]
+mod props;
+
 use std::sync::Arc;
 
 use berth_engine::Engine;
