@@ -3,8 +3,9 @@
 //! (Debian's docker-registry, which stores a config without reading it) and pulled into a
 //! private berthd by the real docker CLI, and loaded from hand-made docker archives. berthd
 //! either refuses an image with a clear error or stores it and then answers every image verb
-//! on it (`images`, `image inspect`, `history`, `save`, `tag`, `rmi`, `image prune`); its pid
-//! is the same at the end and its log holds no panic.
+//! on it (`images`, `image inspect`, `history`, `save`, `tag`, `rmi`, `image prune`), also
+//! after a restart with them all stored; its pid stays the same throughout (and after the
+//! restart) and its log holds no panic.
 //!
 //! Before berth-api-types' jiff-based `parse_rfc3339`, the first image here (a `created` with
 //! an `é` where the old parser split the string by byte index) pulled fine and then aborted
@@ -438,6 +439,21 @@ fn hostile_configs_are_refused_or_served_and_berthd_stays_up() {
         }
     }
     ok(d.docker(&["images"]), "images with every hostile image");
+    // What was stored is served again after a restart (the abort of issue 9 came back at
+    // every start's first `docker images`).
+    d.restart();
+    let pid = d.pid();
+    ok(d.docker(&["images"]), "images after a restart");
+    for case in cases(&layer.diff_id) {
+        if matches!(case.expect, Expect::Stored) {
+            let name = format!("{host}/hostile/{}:v1", case.name);
+            ok(d.docker(&["history", &name]), "history after a restart");
+            ok(
+                d.docker(&["image", "inspect", &name]),
+                "inspect after a restart",
+            );
+        }
+    }
     let pruned = ok(d.docker(&["image", "prune", "-a", "-f"]), "image prune");
     assert!(
         pruned.stdout.contains("Total reclaimed space"),
