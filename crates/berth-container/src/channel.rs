@@ -46,11 +46,18 @@ pub(crate) enum Msg {
 #[derive(Debug)]
 pub(crate) struct Channel {
     fd: OwnedFd,
+    /// The init's end: it never receives descriptors, so it reads with
+    /// read(2). Plain messages are sent with write(2) on both ends (SIGPIPE
+    /// is ignored in Rust programs and their forks). So a seccomp profile
+    /// loaded before the init's last messages needs read and write, as
+    /// runc's does, not sendmsg and recvmsg.
+    child: bool,
 }
 
 const MAX_MSG: usize = 64 * 1024;
 
 impl Channel {
+    /// The runtime's end and the init's.
     pub(crate) fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = socketpair(
             AddressFamily::UNIX,
@@ -59,7 +66,13 @@ impl Channel {
             None,
         )
         .map_err(|e| ContainerError::sys("socketpair", e.into()))?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        Ok((
+            Channel {
+                fd: a,
+                child: false,
+            },
+            Channel { fd: b, child: true },
+        ))
     }
 
     pub(crate) fn send(&self, msg: &Msg) -> Result<()> {
@@ -74,8 +87,12 @@ impl Channel {
     /// Receives one message; `None` when the other side closed the channel.
     pub(crate) fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MSG];
-        let (n, fd) = recv_bytes(self.fd.as_fd(), &mut buf)
-            .map_err(|e| ContainerError::sys("sync receive", e))?;
+        let (n, fd) = if self.child {
+            read_bytes(self.fd.as_fd(), &mut buf).map(|n| (n, None))
+        } else {
+            recv_bytes(self.fd.as_fd(), &mut buf)
+        }
+        .map_err(|e| ContainerError::sys("sync receive", e))?;
         if n == 0 {
             return Ok(None);
         }
@@ -105,12 +122,33 @@ impl AsFd for Channel {
     }
 }
 
-/// Sends `bytes` with an optional descriptor over a unix socket.
+/// Receives one datagram, without descriptors.
+fn read_bytes(sock: BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match rustix::io::read(sock, &mut *buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends `bytes` with an optional descriptor over a unix socket: write(2)
+/// without one, sendmsg(2) with one.
 pub(crate) fn send_bytes(
     sock: BorrowedFd<'_>,
     bytes: &[u8],
     fd: Option<BorrowedFd<'_>>,
 ) -> std::io::Result<()> {
+    if fd.is_none() {
+        loop {
+            match rustix::io::write(sock, bytes) {
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     let fds;

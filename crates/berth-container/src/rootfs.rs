@@ -387,6 +387,9 @@ fn mount_one(plan: &RootfsPlan<'_>, root: BorrowedFd<'_>, m: &Mount) -> InitResu
         };
         return bind_mount(plan, root, &src, dest, &opts);
     }
+    if matches!(fstype, "proc" | "sysfs") {
+        ordinary_directory(root, dest, fstype)?;
+    }
     match fstype {
         "cgroup" | "cgroup2" => return mount_cgroups(plan, root, dest, &opts),
         "sysfs" if !plan.new_netns || plan.in_userns => {
@@ -466,6 +469,27 @@ fn finish_mount(
             .ctx(|| "mount_setattr".into())?;
     }
     Ok(())
+}
+
+/// proc and sysfs land on a directory reached without any symlink, or on
+/// nothing yet (it is created): never through a symlink to somewhere else
+/// (runc's check, with its words, which tools match on).
+fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitResult {
+    let refused = || {
+        InitError(format!(
+            "filesystem {fstype:?} must be mounted on ordinary directory"
+        ))
+    };
+    match open_in_root(root, dest, OFlags::PATH, ResolveFlags::NO_SYMLINKS) {
+        Ok(fd) => match rustix::fs::fstat(&fd) {
+            Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => Ok(()),
+            Ok(_) => Err(refused()),
+            Err(e) => Err(InitError::new("stat mount destination", e)),
+        },
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(refused()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(InitError::new("open mount destination", e)),
+    }
 }
 
 fn bind_mount(
@@ -723,8 +747,15 @@ fn make_device(
     .ctx(|| format!("chown {}", path.display()))
 }
 
-/// Step 4: make the rootfs the root (pivot_root, or chroot with `no_pivot`).
-pub(crate) fn enter_root(rootfs: &Path, no_pivot: bool) -> InitResult {
+/// Step 4: make the rootfs the root: pivot_root, or with `no_pivot` move it
+/// onto / and chroot; without a mount namespace of its own (`mount_ns`
+/// false) a plain chroot, which changes nothing for the caller's namespace.
+pub(crate) fn enter_root(rootfs: &Path, no_pivot: bool, mount_ns: bool) -> InitResult {
+    if !mount_ns {
+        rustix::process::chdir(rootfs).ctx(|| "chdir to rootfs".into())?;
+        rustix::process::chroot(".").ctx(|| "chroot".into())?;
+        return rustix::process::chdir("/").ctx(|| "chdir /".into());
+    }
     if no_pivot {
         rustix::process::chdir(rootfs).ctx(|| "chdir to rootfs".into())?;
         mount_raw(
