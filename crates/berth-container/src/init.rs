@@ -18,8 +18,9 @@ use rustix::thread::LinkNameSpaceType;
 
 use crate::capabilities::{self, CapMasks};
 use crate::channel::{Channel, Msg};
+use crate::mount_plan::RootfsInputs;
 use crate::namespaces::NamespacePlan;
-use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
+use crate::rootfs::{self, CgroupMount, InitError, InitResult};
 
 /// Whether the init builds a new container or joins a running one.
 #[derive(Debug)]
@@ -351,38 +352,27 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
     let devices = linux
         .and_then(|l| l.devices().as_deref())
         .unwrap_or_default();
-    let plan = RootfsPlan {
+    let inputs = RootfsInputs {
         bundle: cfg.bundle,
         mounts,
         devices,
-        propagation: propagation | libc::MS_REC,
         in_userns: cfg.plan.isolates(LinuxNamespaceType::User),
         new_netns: cfg.plan.isolates(LinuxNamespaceType::Network),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         cgroup_mounts: &cfg.cgroup_mounts,
     };
+    let plan = crate::mount_plan::plan(&inputs).map_err(|e| InitError(e.to_string()))?;
     // In a mount namespace of its own, new or joined by path, the init makes the rootfs a
     // mount point to pivot into. Without one it shares its caller's mounts: nothing there
     // changes propagation, and the init only chroots (runc would make the caller's / a slave).
     let mount_ns = cfg.plan.isolates(LinuxNamespaceType::Mount);
     if mount_ns {
-        rootfs::prepare_root(cfg.rootfs, plan.propagation)?;
+        rootfs::prepare_root(cfg.rootfs, propagation | libc::MS_REC)?;
     }
     let root = rootfs::open_root(cfg.rootfs)?;
     rootfs::mount_all(&plan, root.as_fd())?;
-    let dev_from_host = mounts.iter().any(|m| {
-        m.destination() == Path::new("/dev")
-            && (m.typ().as_deref() == Some("bind")
-                || m.options()
-                    .iter()
-                    .flatten()
-                    .any(|o| o == "bind" || o == "rbind"))
-    });
-    if !dev_from_host {
-        let has_devpts = mounts
-            .iter()
-            .any(|m| m.destination() == Path::new("/dev/pts"));
-        rootfs::setup_dev(&plan, root.as_fd(), has_devpts)?;
+    if let Some(dev) = &plan.dev {
+        rootfs::setup_dev(dev, root.as_fd())?;
     }
     drop(root);
     // The runtime's prestart/createRuntime hooks run now, in its namespaces; without any,

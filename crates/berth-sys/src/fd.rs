@@ -50,6 +50,18 @@ fn cloexec_listed(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes descriptor `fd` by number.
+///
+/// # Safety
+///
+/// Meant for a freshly forked child whose copy of the owning object will never
+/// be used or dropped (the child execs or `_exit`s): the caller guarantees that
+/// nothing else in the process refers to `fd` afterwards.
+pub unsafe fn close_in_child(fd: std::os::fd::RawFd) {
+    // SAFETY: upheld by the caller (see above); close takes an integer.
+    unsafe { libc::close(fd) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,16 +83,4 @@ mod tests {
         assert_eq!(flags() & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         Ok(())
     }
-}
-
-/// Closes descriptor `fd` by number.
-///
-/// # Safety
-///
-/// Meant for a freshly forked child whose copy of the owning object will never
-/// be used or dropped (the child execs or `_exit`s): the caller guarantees that
-/// nothing else in the process refers to `fd` afterwards.
-pub unsafe fn close_in_child(fd: std::os::fd::RawFd) {
-    // SAFETY: upheld by the caller (see above); close takes an integer.
-    unsafe { libc::close(fd) };
 }
