@@ -92,18 +92,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 "unable to restrict sys entries without a private MNT namespace".into(),
             ));
         }
-        // runc binds the rootfs onto itself in the caller's namespace to remount it; berth
-        // leaves the caller's mounts alone and so cannot make the root read-only.
-        if spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false)
-        {
-            return Err(ContainerError::InvalidConfig(
-                "root.readonly needs a private MNT namespace".into(),
-            ));
-        }
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         && !plan.isolates(LinuxNamespaceType::Uts)
@@ -283,10 +271,6 @@ mod tests {
         assert!(err.contains("without a private MNT namespace"), "{err}");
         v["linux"]["maskedPaths"] = serde_json::json!([]);
         v["linux"]["readonlyPaths"] = serde_json::json!([]);
-        let spec: Spec = serde_json::from_value(v.clone()).expect("parses");
-        let err = validate(&spec).expect_err("read-only root").to_string();
-        assert!(err.contains("root.readonly"), "{err}");
-        v["root"]["readonly"] = serde_json::json!(false);
         let spec: Spec = serde_json::from_value(v).expect("parses");
         validate(&spec).expect("runs in the caller's mount namespace");
     }

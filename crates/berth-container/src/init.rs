@@ -363,11 +363,20 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
     };
     let plan = crate::mount_plan::plan(&inputs).map_err(|e| InitError(e.to_string()))?;
     // In a mount namespace of its own, new or joined by path, the init makes the rootfs a
-    // mount point to pivot into. Without one it shares its caller's mounts: nothing there
-    // changes propagation, and the init only chroots (runc would make the caller's / a slave).
+    // mount point to pivot into. Without one it shares its caller's mounts: their propagation
+    // stays as it is (runc would make the caller's / a slave), the init only chroots, and the
+    // rootfs is bound onto itself (as runc does) only when it must be remounted read-only.
     let mount_ns = cfg.plan.isolates(LinuxNamespaceType::Mount);
+    let readonly_root = cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
     if mount_ns {
         rootfs::prepare_root(cfg.rootfs, propagation | libc::MS_REC)?;
+    } else if readonly_root {
+        rootfs::bind_rootfs(cfg.rootfs)?;
     }
     let root = rootfs::open_root(cfg.rootfs)?;
     rootfs::mount_all(&plan, root.as_fd())?;
@@ -411,13 +420,7 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
     if let Some(paths) = linux.and_then(|l| l.masked_paths().as_ref()) {
         rootfs::mask_paths(paths)?;
     }
-    if cfg
-        .spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if readonly_root {
         rootfs::readonly_root()?;
     }
     Ok(())

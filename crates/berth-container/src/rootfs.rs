@@ -335,6 +335,12 @@ pub(crate) fn prepare_root(rootfs: &Path, propagation: libc::c_ulong) -> InitRes
                 .ctx(|| format!("make {} private", mp.display()))?;
         }
     }
+    bind_rootfs(rootfs)
+}
+
+/// Binds the rootfs onto itself: a mount of its own, to pivot into or to
+/// remount read-only without touching the mount that holds it.
+pub(crate) fn bind_rootfs(rootfs: &Path) -> InitResult {
     let r = rootfs.to_string_lossy();
     mount_raw(Some(&r), &r, None, libc::MS_BIND | libc::MS_REC, "")
         .ctx(|| format!("bind rootfs {r}"))
