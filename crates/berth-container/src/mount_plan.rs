@@ -80,6 +80,9 @@ pub(crate) struct BindOp {
     /// In a user namespace the remount must keep the flags the kernel locked
     /// on the source (read from the mount when it is made).
     pub keep_locked: bool,
+    /// `Some(fstype)` for a sysfs mount carried out as a bind of the host's:
+    /// its target is checked as [`FreshOp::ordinary_directory`]'s.
+    pub ordinary_directory: Option<String>,
     pub finish: Finish,
 }
 
@@ -237,6 +240,7 @@ fn plan_bind(
         recursive: o.recursive,
         remount,
         keep_locked: remount != 0 && inputs.in_userns,
+        ordinary_directory: None,
         finish: Finish::from_options(o),
     }
 }
@@ -262,7 +266,9 @@ fn plan_mount(inputs: &RootfsInputs<'_>, m: &Mount) -> MountOp {
             let mut o = opts.clone();
             o.recursive = true;
             o.bind = true;
-            return MountOp::Bind(plan_bind(inputs, PathBuf::from("/sys"), dest, &o));
+            let mut bind = plan_bind(inputs, PathBuf::from("/sys"), dest, &o);
+            bind.ordinary_directory = Some(fstype.to_string());
+            return MountOp::Bind(bind);
         }
         _ => {}
     }
@@ -470,6 +476,7 @@ mod tests {
                     | libc::MS_RDONLY
                     | libc::MS_REC,
                 keep_locked: false,
+                ordinary_directory: Some("sysfs".into()),
                 finish: Finish::default(),
             })]
         );

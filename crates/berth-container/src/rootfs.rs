@@ -449,8 +449,15 @@ fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitRe
 
 fn bind_mount(root: BorrowedFd<'_>, op: &BindOp) -> InitResult {
     let src = &op.source;
+    let resolve = match &op.ordinary_directory {
+        Some(fstype) => {
+            ordinary_directory(root, &op.target, fstype)?;
+            ResolveFlags::NO_SYMLINKS
+        }
+        None => ResolveFlags::empty(),
+    };
     let meta = std::fs::metadata(src).ctx(|| format!("stat bind source {}", src.display()))?;
-    let target = ensure_target(root, &op.target, meta.is_dir(), ResolveFlags::empty())
+    let target = ensure_target(root, &op.target, meta.is_dir(), resolve)
         .ctx(|| "create mount destination".into())?;
     let flags = libc::MS_BIND | if op.recursive { libc::MS_REC } else { 0 };
     mount_raw(

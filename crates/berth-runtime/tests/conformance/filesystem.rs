@@ -444,11 +444,19 @@ conformance!(recursive_atime_attributes_reach_submounts, |rt| {
 });
 
 conformance!(proc_and_sysfs_on_a_symlink_are_refused, |rt| {
-    // Tools match on runc's words: "must be mounted on ordinary directory".
-    for (kind, target) in [("proc", "/proc"), ("sysfs", "/sys")] {
-        let b = Bundle::new()
+    // Tools match on runc's words: "must be mounted on ordinary directory". sysfs without a
+    // network namespace of its own is the host's bound, and checked the same.
+    for (kind, target, own_netns) in [
+        ("proc", "/proc", true),
+        ("sysfs", "/sys", true),
+        ("sysfs", "/sys", false),
+    ] {
+        let mut b = Bundle::new()
             .mount("/evil", kind, kind, &[])
             .args(&["true"]);
+        if !own_netns {
+            b = b.remove_namespace("network");
+        }
         std::os::unix::fs::symlink(target, b.rootfs().join("evil")).expect("symlink");
         let out = run(rt, &b);
         out.assert_failure();
