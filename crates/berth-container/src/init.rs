@@ -324,7 +324,8 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         if let Some(dir) = state_dir {
             wait_for_start(dir)?;
         }
-        container_hooks(cfg, "startContainer", "running", &env, |h| {
+        // runc 1.1.5 reports "created" to startContainer hooks: the process has not started.
+        container_hooks(cfg, "startContainer", "created", &env, |h| {
             h.start_container().as_ref()
         })?;
     }

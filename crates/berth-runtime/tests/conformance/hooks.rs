@@ -158,6 +158,7 @@ conformance!(start_container_hook_runs_inside_container, |rt| {
     run_ok(rt, &b);
     let state = read_state(host.path(), "startContainer");
     assert!(state["id"].is_string(), "{state}");
+    assert_eq!(state["status"], "created", "{state}");
     assert_eq!(
         fs::read_to_string(host.path().join("hostname"))
             .unwrap_or_default()
