@@ -366,14 +366,12 @@ pub(crate) fn mount_all(plan: &MountPlan, root: BorrowedFd<'_>) -> InitResult {
 
 fn fresh_mount(root: BorrowedFd<'_>, op: &FreshOp) -> InitResult {
     // proc and sysfs must land on real directories, never through symlinks.
-    let resolve = if op.ordinary_directory {
-        ordinary_directory(root, &op.target, &op.fstype)?;
-        ResolveFlags::NO_SYMLINKS
+    let target = if op.ordinary_directory {
+        ordinary_directory(root, &op.target, &op.fstype)?
     } else {
-        ResolveFlags::empty()
+        ensure_target(root, &op.target, true, ResolveFlags::empty())
+            .ctx(|| "create mount destination".into())?
     };
-    let target =
-        ensure_target(root, &op.target, true, resolve).ctx(|| "create mount destination".into())?;
     let res = mount_raw(
         op.source.as_deref(),
         &procfd(target.as_fd()),
@@ -424,9 +422,10 @@ fn finish_mount(
     Ok(())
 }
 
-/// Checks [`FreshOp::ordinary_directory`]: a directory reached without any
-/// symlink, or nothing yet (it is created).
-fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitResult {
+/// Opens the target of [`FreshOp::ordinary_directory`], creating it if it is
+/// missing: a directory reached without any symlink. One openat2 where it
+/// exists, as for any other target.
+fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitResult<OwnedFd> {
     let refused = || {
         InitError(
             MountPlanError::NotOrdinaryDirectory {
@@ -435,30 +434,35 @@ fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitRe
             .to_string(),
         )
     };
-    match open_in_root(root, dest, OFlags::PATH, ResolveFlags::NO_SYMLINKS) {
-        Ok(fd) => match rustix::fs::fstat(&fd) {
-            Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => Ok(()),
-            Ok(_) => Err(refused()),
-            Err(e) => Err(InitError::new("stat mount destination", e)),
-        },
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(refused()),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+    let not_ordinary =
+        |e: &io::Error| matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR));
+    match open_in_root(
+        root,
+        dest,
+        OFlags::PATH | OFlags::DIRECTORY,
+        ResolveFlags::NO_SYMLINKS,
+    ) {
+        Ok(fd) => Ok(fd),
+        Err(e) if not_ordinary(&e) => Err(refused()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            match ensure_target(root, dest, true, ResolveFlags::NO_SYMLINKS) {
+                Ok(fd) => Ok(fd),
+                Err(e) if not_ordinary(&e) => Err(refused()),
+                Err(e) => Err(InitError::new("create mount destination", e)),
+            }
+        }
         Err(e) => Err(InitError::new("open mount destination", e)),
     }
 }
 
 fn bind_mount(root: BorrowedFd<'_>, op: &BindOp) -> InitResult {
     let src = &op.source;
-    let resolve = match &op.ordinary_directory {
-        Some(fstype) => {
-            ordinary_directory(root, &op.target, fstype)?;
-            ResolveFlags::NO_SYMLINKS
-        }
-        None => ResolveFlags::empty(),
-    };
     let meta = std::fs::metadata(src).ctx(|| format!("stat bind source {}", src.display()))?;
-    let target = ensure_target(root, &op.target, meta.is_dir(), resolve)
-        .ctx(|| "create mount destination".into())?;
+    let target = match &op.ordinary_directory {
+        Some(fstype) => ordinary_directory(root, &op.target, fstype)?,
+        None => ensure_target(root, &op.target, meta.is_dir(), ResolveFlags::empty())
+            .ctx(|| "create mount destination".into())?,
+    };
     let flags = libc::MS_BIND | if op.recursive { libc::MS_REC } else { 0 };
     mount_raw(
         Some(&src.to_string_lossy()),
