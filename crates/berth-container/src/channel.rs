@@ -46,11 +46,12 @@ pub(crate) enum Msg {
 #[derive(Debug)]
 pub(crate) struct Channel {
     fd: OwnedFd,
-    /// The init's end: it never receives descriptors, so it reads with
-    /// read(2). Plain messages are sent with write(2) on both ends (SIGPIPE
-    /// is ignored in Rust programs and their forks). So a seccomp profile
-    /// loaded before the init's last messages needs read and write, as
-    /// runc's does, not sendmsg and recvmsg.
+    /// The init's end: it never receives descriptors and sends few, so it
+    /// uses read(2) and, for a message without one, write(2). A seccomp
+    /// profile loaded before the init's last messages then needs read and
+    /// write, as runc's does, not sendmsg and recvmsg. (A write to a runtime
+    /// that died may raise SIGPIPE: the init would exit anyway. The runtime's
+    /// end sends with MSG_NOSIGNAL.)
     child: bool,
 }
 
@@ -81,7 +82,11 @@ impl Channel {
 
     pub(crate) fn send_with_fd(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
         let bytes = serde_json::to_vec(msg).map_err(|e| ContainerError::Init(e.to_string()))?;
-        send_bytes(self.fd.as_fd(), &bytes, fd).map_err(|e| ContainerError::sys("sync send", e))
+        match fd {
+            None if self.child => write_bytes(self.fd.as_fd(), &bytes),
+            _ => send_bytes(self.fd.as_fd(), &bytes, fd),
+        }
+        .map_err(|e| ContainerError::sys("sync send", e))
     }
 
     /// Receives one message; `None` when the other side closed the channel.
@@ -133,22 +138,23 @@ fn read_bytes(sock: BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-/// Sends `bytes` with an optional descriptor over a unix socket: write(2)
-/// without one, sendmsg(2) with one.
+/// Sends one datagram with write(2).
+fn write_bytes(sock: BorrowedFd<'_>, bytes: &[u8]) -> std::io::Result<()> {
+    loop {
+        match rustix::io::write(sock, bytes) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends `bytes` with an optional descriptor over a unix socket.
 pub(crate) fn send_bytes(
     sock: BorrowedFd<'_>,
     bytes: &[u8],
     fd: Option<BorrowedFd<'_>>,
 ) -> std::io::Result<()> {
-    if fd.is_none() {
-        loop {
-            match rustix::io::write(sock, bytes) {
-                Ok(_) => return Ok(()),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     let fds;
