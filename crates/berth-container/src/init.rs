@@ -397,11 +397,18 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
         chan.expect(&Msg::HooksDone)
             .map_err(|e| InitError(e.to_string()))?;
     }
-    // runc's init holds the process's environment by now, HOME not yet filled in.
-    let env = merge_env(cfg.process.env().as_deref().unwrap_or_default());
-    container_hooks(cfg, "createContainer", "creating", &env, |h| {
-        h.create_container().as_ref()
-    })?;
+    if cfg
+        .spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| h.create_container().is_some())
+    {
+        // runc's init holds the process's environment by now, HOME not yet filled in.
+        let env = merge_env(cfg.process.env().as_deref().unwrap_or_default());
+        container_hooks(cfg, "createContainer", "creating", &env, |h| {
+            h.create_container().as_ref()
+        })?;
+    }
     rootfs::enter_root(cfg.rootfs, cfg.no_pivot, mount_ns)?;
     if let Some(h) = cfg.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         rustix::system::sethostname(h.as_bytes()).ctx("sethostname")?;
