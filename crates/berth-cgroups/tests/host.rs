@@ -1,5 +1,5 @@
-//! Tests against the host's real cgroups. They need root and skip (with a
-//! message) without it. Each works below its own parent cgroup
+//! Tests against the host's real cgroups. They need root (a missing one fails
+//! them under CI, see `berth_testutil::require`). Each works below its own parent cgroup
 //! `berth-test-<pid>-<n>`, which a guard removes, with everything below it,
 //! even when the test fails.
 
@@ -13,8 +13,7 @@ use berth_cgroups::{CgroupPath, FreezerState, Hierarchy, Manager, Mode};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn host() -> Option<Hierarchy> {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root");
+    if !berth_testutil::require_root() {
         return None;
     }
     Some(Hierarchy::detect().expect("detect"))
@@ -302,7 +301,7 @@ fn read(dir: &Path, file: &str) -> String {
 fn apply_writes_v1_limits() {
     let Some(h) = host() else { return };
     if h.mode() == Mode::V2 {
-        eprintln!("skipped: v1 host only");
+        berth_testutil::skip_host("cgroup v1 test on a cgroup2-only host");
         return;
     }
     let scope = Scope::new(&h, false);
@@ -390,7 +389,7 @@ fn apply_writes_v1_limits() {
 fn apply_names_the_field_the_kernel_refuses() {
     let Some(h) = host() else { return };
     if h.mode() == Mode::V2 {
-        eprintln!("skipped: v1 host only");
+        berth_testutil::skip_host("cgroup v1 test on a cgroup2-only host");
         return;
     }
     let scope = Scope::new(&h, false);
@@ -432,7 +431,7 @@ fn v2_paths_on_the_unified_hierarchy() {
         Mode::Hybrid => PathBuf::from("/sys/fs/cgroup/unified"),
         Mode::V2 => PathBuf::from("/sys/fs/cgroup"),
         Mode::V1 => {
-            eprintln!("skipped: no cgroup2 hierarchy");
+            berth_testutil::skip_host("no cgroup2 hierarchy on this cgroup v1 host");
             return;
         }
     };
