@@ -401,21 +401,73 @@ fn index_mount_and_typed_not_found() {
 #[test]
 fn docker_hub_mirrors_are_tried_in_order() {
     isolated(async {
-        let server = common::start_registry(Auth::None, false);
+        // Two mirrors holding different images under the same name: which one answers
+        // shows the order. Docker Hub itself is unreachable from the test's namespace.
+        let first = common::start_registry(Auth::None, false);
+        let second = common::start_registry(Auth::None, false);
         let tmp = tempfile::tempdir().unwrap();
-        let direct = Registry::new(&server.host(), None, &options()).unwrap();
-        let (_, _, manifest) = push_image(&direct, "library/busybox", "1.36", tmp.path()).await;
-        // The first mirror is down; the second serves. Docker Hub itself is not reached.
-        let dead = DEAD_PORT;
-        let mut opts = options();
-        opts.mirrors = vec![
-            format!("http://127.0.0.1:{dead}"),
-            format!("http://{}", server.host()),
-        ];
-        let hub = Registry::new("docker.io", None, &opts).unwrap();
-        let got = hub.get_manifest("busybox", "1.36").await.unwrap();
-        assert_eq!(&got.bytes[..], &manifest[..]);
+        let on_first = Registry::new(&first.host(), None, &options()).unwrap();
+        let (_, _, manifest_first) =
+            push_image(&on_first, "library/busybox", "1.36", tmp.path()).await;
+        let on_second = Registry::new(&second.host(), None, &options()).unwrap();
+        let manifest_second =
+            push_other_image(&on_second, "library/busybox", "1.36", tmp.path()).await;
+        assert_ne!(manifest_first, manifest_second);
+
+        let hub_with = |mirrors: &[String]| {
+            let mut opts = options();
+            opts.mirrors = mirrors.to_vec();
+            Registry::new("docker.io", None, &opts).unwrap()
+        };
+        let (dead, a, b) = (
+            format!("http://127.0.0.1:{DEAD_PORT}"),
+            format!("http://{}", first.host()),
+            format!("http://{}", second.host()),
+        );
+        // A mirror that is down is passed over; the first one that answers wins.
+        for (mirrors, want) in [
+            (vec![dead.clone(), a.clone(), b.clone()], &manifest_first),
+            (vec![dead.clone(), b.clone(), a.clone()], &manifest_second),
+            (vec![a.clone(), b.clone()], &manifest_first),
+        ] {
+            let got = hub_with(&mirrors)
+                .get_manifest("busybox", "1.36")
+                .await
+                .unwrap();
+            assert_eq!(Digest::of(&got.bytes), Digest::of(want), "{mirrors:?}");
+        }
+        // All mirrors down: the pull fails (it cannot reach Docker Hub either).
+        assert!(hub_with(&[dead])
+            .get_manifest("busybox", "1.36")
+            .await
+            .is_err());
     });
+}
+
+/// Pushes an image other than [`push_image`]'s (another layer) as `repo:tag`; returns its
+/// manifest.
+async fn push_other_image(reg: &Registry, repo: &str, tag: &str, tmp: &std::path::Path) -> Vec<u8> {
+    let layer = make_layer(tmp, "other-layer", 1000, 99);
+    let config = image_config(&[&layer]);
+    let manifest = docker_manifest(&config, &[&layer]);
+    for (digest, data) in [
+        (Digest::of(&config), &config[..]),
+        (layer.digest.clone(), &layer.gz[..]),
+    ] {
+        let mut src = data;
+        reg.upload_blob(repo, &digest, data.len() as u64, &mut src)
+            .await
+            .unwrap();
+    }
+    reg.put_manifest(
+        repo,
+        tag,
+        Bytes::from(manifest.clone()),
+        media_type::DOCKER_MANIFEST_V2,
+    )
+    .await
+    .unwrap();
+    manifest
 }
 
 #[test]
