@@ -47,21 +47,22 @@ fn switched_on(value: &str) -> bool {
 /// ```
 #[track_caller]
 pub fn require(present: bool, what: &str) -> bool {
-    decide(present, what, strict())
+    let run = decide(present, what, strict());
+    if !run {
+        record("SKIP-MISSING", what);
+    }
+    run
 }
 
+/// Whether the test runs: `present`, or a panic when it is not and `strict`.
 #[track_caller]
 fn decide(present: bool, what: &str, strict: bool) -> bool {
-    if present {
-        return true;
-    }
     assert!(
-        !strict,
+        present || !strict,
         "missing prerequisite: {what} (CI or {STRICT_ENV} is set: a test that cannot run fails; \
          scripts/install-deps.sh installs what the tests need)"
     );
-    record("SKIP-MISSING", what);
-    false
+    present
 }
 
 /// [`require`] for the effective uid 0.
