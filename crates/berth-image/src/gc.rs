@@ -304,7 +304,10 @@ mod tests {
             stale_ingests: None,
         };
         let e = collect(&f.content, &f.meta, &opts).expect_err("a broken manifest");
-        assert!(e.to_string().contains(bad.as_str()), "names the manifest: {e}");
+        assert!(
+            e.to_string().contains(bad.as_str()),
+            "names the manifest: {e}"
+        );
         assert!(f.content.exists(&junk), "nothing removed");
     }
 

@@ -1,6 +1,6 @@
 //! The image endpoints driven by the real docker CLI: each test has its own berthd (temp root
-//! and exec root) and its own docker-registry on a free loopback port, holding busybox images
-//! built with umoci and pushed with skopeo. Needs docker.io (the CLI), docker-registry, skopeo,
+//! and exec root) and its own docker-registry, both in a network namespace of the test's own,
+//! holding busybox images built with umoci and pushed with skopeo. Needs docker.io (the CLI), docker-registry, skopeo,
 //! umoci and busybox-static; runs as root (layers are unpacked with their owners).
 //!
 //! The expected lines are dockerd 20.10's; images_dockerd.rs checks the same commands against

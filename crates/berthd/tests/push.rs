@@ -1,5 +1,5 @@
 //! `docker push` and `docker login` against berthd, with real registries: Debian's
-//! docker-registry on free loopback ports (one with htpasswd basic auth), busybox images built
+//! docker-registry in the test's own network namespace (one with htpasswd basic auth), busybox images built
 //! with umoci and pushed there with skopeo, pulled into berthd, tagged and pushed back by the
 //! real docker CLI. What the registry then holds is checked with skopeo (`inspect`, and
 //! `copy`, which verifies every blob) and by pulling it into a second berthd. Needs docker.io
