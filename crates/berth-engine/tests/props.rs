@@ -1,5 +1,5 @@
-//! Property tests (issue 9) of the engine on input from outside: docker archives whose
-//! `manifest.json` and image config are arbitrary (hostile dates, wrong types, NUL and bidi
+//! Property tests (issue 9) of the engine on input from outside: docker archives and OCI
+//! layouts whose `manifest.json`, `index.json`, manifest and image config are arbitrary (hostile dates, wrong types, NUL and bidi
 //! characters, names that are not references, missing or foreign files) are loaded into a real
 //! engine in a temp root; each load stores its images or fails with an error, and then every
 //! query answers for every stored image (list, inspect, history, save) and remove works,
@@ -150,22 +150,99 @@ fn archive(layer: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
                 if let Some(junk) = junk {
                     manifest[0]["Parent"] = junk;
                 }
-                let mut b = tar::Builder::new(Vec::new());
-                for (name, data) in [
+                tar_of(&[
                     ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
                     (config_name.as_str(), config),
                     ("l/layer.tar", layer.clone()),
-                ] {
-                    let mut h = tar::Header::new_ustar();
-                    h.set_path(name).unwrap();
-                    h.set_size(data.len() as u64);
-                    h.set_mode(0o644);
-                    h.set_cksum();
-                    b.append(&h, &data[..]).unwrap();
-                }
-                b.into_inner().unwrap()
+                ])
             },
         )
+}
+
+/// A tar of `files`.
+fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// An OCI layout archive: index.json naming a manifest by annotation, the manifest, config
+/// and layer as blobs; media types, sizes and names that may not fit.
+fn oci_archive(layer: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let diff_id = Digest::of(&layer).to_string();
+    let media_type = prop_oneof![
+        4 => Just("application/vnd.oci.image.manifest.v1+json"),
+        1 => Just("application/vnd.oci.image.index.v1+json"),
+        1 => Just("application/vnd.docker.distribution.manifest.v2+json"),
+        1 => Just("text/plain"),
+    ];
+    let name = prop_oneof![
+        "docker.io/fuzz/[a-z]{1,4}:[a-z0-9]{1,4}",
+        "[a-z0-9]{1,4}",
+        ".{0,12}",
+    ];
+    (
+        image_config(diff_id),
+        media_type,
+        prop::option::of(name),
+        prop::bool::weighted(0.9),
+        prop::option::weighted(0.1, leaf()),
+    )
+        .prop_map(move |(config, media_type, name, sizes_right, platform)| {
+            let config = serde_json::to_vec(&config).unwrap();
+            let size = |data: &[u8]| {
+                if sizes_right {
+                    data.len()
+                } else {
+                    data.len() + 1
+                }
+            };
+            let manifest = serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": Digest::of(&config).to_string(),
+                    "size": size(&config),
+                },
+                "layers": [{
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": Digest::of(&layer).to_string(),
+                    "size": size(&layer),
+                }],
+            }))
+            .unwrap();
+            let mut entry = json!({
+                "mediaType": media_type,
+                "digest": Digest::of(&manifest).to_string(),
+                "size": manifest.len(),
+            });
+            if let Some(name) = name {
+                entry["annotations"] = json!({
+                    "io.containerd.image.name": name,
+                    "org.opencontainers.image.ref.name": name,
+                });
+            }
+            if let Some(platform) = platform {
+                entry["platform"] = platform;
+            }
+            let index = json!({"schemaVersion": 2, "manifests": [entry]});
+            let blob = |data: &[u8]| format!("blobs/sha256/{}", Digest::of(data).hex());
+            tar_of(&[
+                ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+                ("index.json", serde_json::to_vec(&index).unwrap()),
+                (blob(&manifest).as_str(), manifest.clone()),
+                (blob(&config).as_str(), config.clone()),
+                (blob(&layer).as_str(), layer.clone()),
+            ])
+        })
 }
 
 #[test]
@@ -183,27 +260,30 @@ fn hostile_archives_load_or_fail_and_every_query_answers() {
     let stored = std::cell::Cell::new(0u32);
     let mut runner = TestRunner::new(config(60));
     runner
-        .run(&archive(layer()), |bytes| {
-            rt.block_on(async {
-                if images
-                    .load(Box::new(Cursor::new(bytes)), None)
-                    .await
-                    .is_ok()
-                {
-                    stored.set(stored.get() + 1);
-                }
-                let list = images.list(ImageFilters::default()).await.unwrap();
-                for image in list {
-                    let id = image.id.to_string();
-                    images.inspect(&id).await.unwrap();
-                    images.history(&id).await.unwrap();
-                    let plan = images.save_plan(vec![id.clone()]).await.unwrap();
-                    images.save(plan, std::io::sink()).await.unwrap();
-                    images.remove(&id, true).await.unwrap();
-                }
-            });
-            Ok(())
-        })
+        .run(
+            &prop_oneof![archive(layer()), oci_archive(layer())],
+            |bytes| {
+                rt.block_on(async {
+                    if images
+                        .load(Box::new(Cursor::new(bytes)), None)
+                        .await
+                        .is_ok()
+                    {
+                        stored.set(stored.get() + 1);
+                    }
+                    let list = images.list(ImageFilters::default()).await.unwrap();
+                    for image in list {
+                        let id = image.id.to_string();
+                        images.inspect(&id).await.unwrap();
+                        images.history(&id).await.unwrap();
+                        let plan = images.save_plan(vec![id.clone()]).await.unwrap();
+                        images.save(plan, std::io::sink()).await.unwrap();
+                        images.remove(&id, true).await.unwrap();
+                    }
+                });
+                Ok(())
+            },
+        )
         .unwrap();
     eprintln!("{} of the archives loaded", stored.get());
     assert!(
