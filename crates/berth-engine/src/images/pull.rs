@@ -310,7 +310,7 @@ impl ImageService {
         };
         self.commit_document(&lease, &config_digest, config_bytes.clone())
             .await?;
-        let config = ImageConfig::parse(&config_bytes, config_digest.as_str())
+        let config = ImageConfig::parse(&config_bytes, &format!("image config {config_digest}"))
             .map_err(EngineError::image)?;
         let resolved = ResolvedImage {
             manifest_digest: manifest_digest.clone(),
