@@ -7,7 +7,7 @@ use berth_registry::{Credentials, DockerConfig, DOCKER_HUB_AUTH_KEY};
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
+use berth_oci::reference::DEFAULT_DOMAIN as DOCKER_IO;
 
 /// The header name.
 pub const REGISTRY_AUTH_HEADER: &str = "X-Registry-Auth";

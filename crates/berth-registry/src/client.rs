@@ -32,9 +32,9 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 
 use crate::auth::{parse_challenges, repo_scope, Challenge, Credentials, TokenCache};
-use crate::digest::{Digest, Digester};
 use crate::error::{parse_remote, ErrorCode, RegistryError};
 use crate::media_type;
+use berth_oci::{Descriptor, Digest, Digester};
 
 /// The canonical name of Docker Hub.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -120,14 +120,6 @@ pub struct Manifest {
     pub bytes: Bytes,
     pub media_type: String,
     pub digest: Digest,
-}
-
-/// What a HEAD of a manifest tells: its media type, digest and size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Descriptor {
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
 }
 
 /// One base URL requests are sent to.
@@ -358,19 +350,15 @@ impl Registry {
             };
             match attempt.await {
                 Ok((Some(digest), Some(size), Some(media_type))) => {
-                    return Ok(Descriptor {
-                        media_type,
-                        digest,
-                        size,
-                    })
+                    return Ok(Descriptor::new(&media_type, digest, size))
                 }
                 Ok(_) => {
                     let m = self.get_manifest(repo, reference).await?;
-                    return Ok(Descriptor {
-                        media_type: m.media_type,
-                        size: m.bytes.len() as u64,
-                        digest: m.digest,
-                    });
+                    return Ok(Descriptor::new(
+                        &m.media_type,
+                        m.digest,
+                        m.bytes.len() as u64,
+                    ));
                 }
                 Err(e) => last = Some(e),
             }
@@ -1191,7 +1179,7 @@ async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, St
 /// A tag, or a digest (returned parsed).
 fn parse_reference(reference: &str) -> Result<Option<Digest>, RegistryError> {
     if reference.contains(':') {
-        return Digest::parse(reference).map(Some);
+        return Ok(Some(Digest::parse(reference)?));
     }
     let ok = !reference.is_empty()
         && reference.len() <= 128

@@ -280,6 +280,14 @@ impl RegistryError {
     }
 }
 
+/// A malformed digest (from the caller, or in a registry's header) is
+/// invalid input naming the string, with go-digest's reason.
+impl From<berth_oci::DigestError> for RegistryError {
+    fn from(e: berth_oci::DigestError) -> Self {
+        Self::invalid("digest", e.input(), e.to_string())
+    }
+}
+
 /// Reads a registry's JSON errors body; a body that is not one gives the
 /// status alone, with the first line of the body as the message.
 pub(crate) fn parse_remote(status: u16, body: &[u8]) -> Remote {

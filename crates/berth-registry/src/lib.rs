@@ -35,16 +35,15 @@
 mod auth;
 mod client;
 mod config;
-mod digest;
 mod error;
 mod flight;
 mod login;
 pub mod media_type;
 
 pub use auth::Credentials;
-pub use client::{Descriptor, Manifest, Registry, RegistryOptions, RetryPolicy, DOCKER_HUB};
+pub use berth_oci::{Descriptor, Digest, Digester};
+pub use client::{Manifest, Registry, RegistryOptions, RetryPolicy, DOCKER_HUB};
 pub use config::{default_config_path, DockerConfig, DOCKER_HUB_AUTH_KEY};
-pub use digest::{Digest, Digester};
 pub use error::{ErrorCode, ErrorKind, RegistryError, Remote};
 pub use flight::SingleFlight;
 pub use login::login;

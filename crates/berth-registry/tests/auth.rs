@@ -30,7 +30,7 @@ async fn push_small_image(reg: &Registry, repo: &str, tmp: &std::path::Path) -> 
         repo,
         "v1",
         Bytes::from(manifest.clone()),
-        media_type::DOCKER_MANIFEST_V2,
+        media_type::DOCKER_MANIFEST,
     )
     .await
     .unwrap();

@@ -39,7 +39,7 @@ async fn registry_with_layer(tmp: &std::path::Path) -> (RegistryServer, Layer) {
         "fault/app",
         "v1",
         Bytes::from(manifest),
-        media_type::DOCKER_MANIFEST_V2,
+        media_type::DOCKER_MANIFEST,
     )
     .await
     .unwrap();

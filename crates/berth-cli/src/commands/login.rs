@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::auth::{load_config, server_address, AuthConfig};
 use crate::client::{json_body, Client};
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
 use crate::terminal::{read_line, read_password};
+use berth_oci::reference::DEFAULT_DOMAIN as DOCKER_IO;
 
 /// Log in to a registry
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::auth::{load_config, server_address};
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
+use berth_oci::reference::DEFAULT_DOMAIN as DOCKER_IO;
 
 /// Log out from a registry
 #[derive(Debug, Args)]
