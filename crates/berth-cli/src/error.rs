@@ -48,9 +48,9 @@ pub enum CliError {
     /// A command line that parses but makes no sense (`save` to a terminal, a bad filter).
     #[error("{0}")]
     Usage(String),
-    /// The credentials file.
+    /// The credentials file or its credential helper.
     #[error(transparent)]
-    Registry(#[from] berth_registry::RegistryError),
+    DockerConfig(#[from] berth_dockerconfig::ConfigError),
     #[error("cannot {action} {}: {source}", path.display())]
     File {
         action: &'static str,

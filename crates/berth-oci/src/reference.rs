@@ -308,6 +308,15 @@ impl<'de> serde::Deserialize<'de> for Reference {
     }
 }
 
+/// True for the names of Docker Hub: `docker.io`, the legacy
+/// `index.docker.io`, and `registry-1.docker.io`, where its API is served.
+pub fn is_docker_hub(host: &str) -> bool {
+    matches!(
+        host,
+        DEFAULT_DOMAIN | LEGACY_DEFAULT_DOMAIN | "registry-1.docker.io"
+    )
+}
+
 /// Checks a tag on its own (`docker tag IMAGE repo:TAG`).
 pub fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
     if ANCHORED_TAG.is_match(tag) {

@@ -31,6 +31,8 @@ use reqwest::{Method, StatusCode, Url};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 
+use berth_oci::reference::is_docker_hub;
+
 use crate::auth::{parse_challenges, repo_scope, Challenge, Credentials, TokenCache};
 use crate::error::{parse_remote, ErrorCode, RegistryError};
 use crate::media_type;
@@ -41,14 +43,6 @@ pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_ENDPOINT: &str = "https://registry-1.docker.io";
 /// Manifests larger than this are refused (containerd's limit too).
 const MAX_MANIFEST_SIZE: usize = 4 << 20;
-
-/// True for the names of Docker Hub.
-pub(crate) fn is_docker_hub(host: &str) -> bool {
-    matches!(
-        host,
-        "docker.io" | "index.docker.io" | "registry-1.docker.io"
-    )
-}
 
 /// How a [`Registry`] retries failed requests.
 #[derive(Debug, Clone)]

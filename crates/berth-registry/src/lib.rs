@@ -11,14 +11,14 @@
 //!   manifests).
 //! * auth.rs answers the registry's `WWW-Authenticate` challenges (Basic,
 //!   Bearer with a token server) and caches tokens per scope;
-//!   [`DockerConfig`] (config.rs) reads and writes the credentials of
-//!   `~/.docker/config.json` and its credential helpers; [`login`] checks
-//!   credentials before storing them.
+//!   [`login`] checks credentials before storing them in a
+//!   [`DockerConfig`] (berth-dockerconfig's: `~/.docker/config.json` and its
+//!   credential helpers, re-exported here with [`Credentials`]).
 //! * [`SingleFlight`] (flight.rs) lets concurrent pulls of the same blob
 //!   share one download.
 //!
 //! The crate moves bytes and verifies them; it keeps nothing on disk but
-//! the docker config. The content store and layer unpacking live in
+//! the docker config that [`login`] writes. The content store and layer unpacking live in
 //! berth-image and berth-snapshot, which hand [`Registry::fetch_blob`] the
 //! ingest file to write (and the [`Digester`] of what it already holds).
 //!
@@ -34,16 +34,15 @@
 
 mod auth;
 mod client;
-mod config;
 mod error;
 mod flight;
 mod login;
 pub mod media_type;
 
 pub use auth::Credentials;
+pub use berth_dockerconfig::{default_config_path, DockerConfig, DOCKER_HUB_AUTH_KEY};
 pub use berth_oci::{Descriptor, Digest, Digester};
 pub use client::{Manifest, Registry, RegistryOptions, RetryPolicy, DOCKER_HUB};
-pub use config::{default_config_path, DockerConfig, DOCKER_HUB_AUTH_KEY};
 pub use error::{ErrorCode, ErrorKind, RegistryError, Remote};
 pub use flight::SingleFlight;
 pub use login::login;

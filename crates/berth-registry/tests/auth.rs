@@ -119,7 +119,6 @@ async fn basic_auth_with_htpasswd() {
     let creds = DockerConfig::load(&cfg_path)
         .unwrap()
         .credentials(&server.host())
-        .await
         .unwrap();
     let reread = Registry::new(&server.host(), creds, &options()).unwrap();
     let mut sink = Vec::new();
@@ -178,7 +177,7 @@ esac
     let cfg_path = tmp.path().join("config.json");
     std::fs::write(&cfg_path, r#"{"credsStore":"berthtest"}"#).unwrap();
     let mut cfg = DockerConfig::load(&cfg_path).unwrap();
-    assert_eq!(cfg.credentials(&server.host()).await.unwrap(), None);
+    assert_eq!(cfg.credentials(&server.host()).unwrap(), None);
     login(&mut cfg, &server.host(), "bob", "hunter2", &options())
         .await
         .unwrap();
@@ -195,7 +194,6 @@ esac
     let creds = DockerConfig::load(&cfg_path)
         .unwrap()
         .credentials(&server.host())
-        .await
         .unwrap();
     assert_eq!(creds, Some(Credentials::basic("bob", "hunter2")));
     Registry::new(&server.host(), creds, &options())
@@ -203,9 +201,9 @@ esac
         .ping()
         .await
         .unwrap();
-    cfg.erase(&server.host()).await.unwrap();
+    cfg.erase(&server.host()).unwrap();
     assert!(!store.exists());
-    assert_eq!(cfg.credentials(&server.host()).await.unwrap(), None);
+    assert_eq!(cfg.credentials(&server.host()).unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

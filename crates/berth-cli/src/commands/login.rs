@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use berth_registry::Credentials;
+use berth_dockerconfig::Credentials;
 use clap::Args;
 use serde::Deserialize;
 
@@ -104,7 +104,7 @@ pub(crate) async fn run(
         }
     };
     let mut config = load_config()?;
-    config.store(&server, &creds).await?;
+    config.store(&server, &creds)?;
     writeln!(
         out,
         "{}",

@@ -44,7 +44,7 @@ pub(crate) async fn post_with_progress(
     quiet: bool,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let auth = registry_auth(domain).await?;
+    let auth = registry_auth(domain)?;
     let resp = client
         .send(
             hyper::Method::POST,
