@@ -14,8 +14,6 @@
 //!   [`login`] checks credentials before storing them in a
 //!   [`DockerConfig`] (berth-dockerconfig's: `~/.docker/config.json` and its
 //!   credential helpers, re-exported here with [`Credentials`]).
-//! * [`SingleFlight`] (flight.rs) lets concurrent pulls of the same blob
-//!   share one download.
 //!
 //! The crate moves bytes and verifies them; it keeps nothing on disk but
 //! the docker config that [`login`] writes. The content store and layer unpacking live in
@@ -26,8 +24,8 @@
 //! certificates: one pooled, HTTP/2-capable client per registry, streaming
 //! bodies, no OpenSSL to link. A protocol crate (oci-client) was not used:
 //! berth needs Range resume into a caller's partial ingest, its own
-//! progress and error kinds, and single-flight downloads, which would sit
-//! beside such a crate rather than in it; the protocol itself is small.
+//! progress and error kinds, and the engine's single-flight downloads, which
+//! would sit beside such a crate rather than in it; the protocol itself is small.
 
 // Tests may unwrap: a panic there is a failed test, not a crash on input.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -35,7 +33,6 @@
 mod auth;
 mod client;
 mod error;
-mod flight;
 mod login;
 pub mod media_type;
 
@@ -44,5 +41,4 @@ pub use berth_dockerconfig::{default_config_path, DockerConfig, DOCKER_HUB_AUTH_
 pub use berth_oci::{Descriptor, Digest, Digester};
 pub use client::{Manifest, Registry, RegistryOptions, RetryPolicy, DOCKER_HUB};
 pub use error::{ErrorCode, ErrorKind, RegistryError, Remote};
-pub use flight::SingleFlight;
 pub use login::login;

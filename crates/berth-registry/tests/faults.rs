@@ -9,9 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use berth_registry::{
-    media_type, Digest, Digester, ErrorKind, Registry, RegistryError, SingleFlight,
-};
+use berth_registry::{media_type, Digest, Digester, ErrorKind, Registry, RegistryError};
 use bytes::Bytes;
 use common::*;
 
@@ -157,36 +155,6 @@ async fn unavailable_answers_are_retried_with_a_bound() {
     let err = r.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert_eq!(proxy.blob_requests().len(), 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_blob_asked_twice_at_once_is_downloaded_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (server, layer) = registry_with_layer(tmp.path()).await;
-    let proxy = FaultProxy::start(server.port(), Fault::None).await;
-    let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
-    let flight: Arc<SingleFlight<Digest, Bytes>> = Arc::new(SingleFlight::new());
-    let runs = Arc::new(AtomicUsize::new(0));
-    let layer = Arc::new(layer);
-    let mut tasks = Vec::new();
-    for _ in 0..3 {
-        let (reg, flight, runs, layer) = (reg.clone(), flight.clone(), runs.clone(), layer.clone());
-        tasks.push(tokio::spawn(async move {
-            flight
-                .run(layer.digest.clone(), || async {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    let (r, sink) = fetch(&reg, &layer, None).await;
-                    r.map(|_| Bytes::from(sink))
-                })
-                .await
-        }));
-    }
-    for t in tasks {
-        let got = t.await.unwrap().unwrap();
-        assert_eq!(Digest::of(&got), layer.digest);
-    }
-    assert_eq!(runs.load(Ordering::SeqCst), 1);
-    assert_eq!(proxy.blob_requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

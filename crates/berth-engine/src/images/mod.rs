@@ -35,7 +35,9 @@ use std::sync::{Arc, Mutex};
 
 use berth_image::ImageStore;
 use berth_oci::Digest;
-use berth_registry::{Registry, RegistryOptions, SingleFlight};
+use berth_registry::{Registry, RegistryOptions};
+
+use crate::flight::SingleFlight;
 use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;
