@@ -1,14 +1,14 @@
 //! berth's client for the OCI distribution spec (the Docker Registry HTTP
 //! API v2): what `berth pull`, `push` and `login` speak to registries.
 //!
-//! * [`Registry`] (client.rs) is the client for one host: endpoint
-//!   resolution (Docker Hub behind its mirrors, plain HTTP only for
+//! * [`Registry`] (client.rs, one file per concern under client/) is the
+//!   client for one host: endpoint resolution (Docker Hub behind its mirrors, plain HTTP only for
 //!   loopback and insecure registries), manifests by tag or digest with
 //!   their media type and verified digest, blob downloads into a sink the
 //!   caller gives that resume with `Range` after a cut and verify the
 //!   digest, bounded parallel downloads, retries with backoff, and pushes
 //!   (blob-exists checks, cross-repository mounts, chunked uploads,
-//!   manifests).
+//!   manifests). [`Digest`], [`Digester`] and [`Descriptor`] are berth-oci's.
 //! * auth.rs answers the registry's `WWW-Authenticate` challenges (Basic,
 //!   Bearer with a token server) and caches tokens per scope;
 //!   [`login`] checks credentials before storing them in a
@@ -16,8 +16,8 @@
 //!   credential helpers, re-exported here with [`Credentials`]).
 //!
 //! The crate moves bytes and verifies them; it keeps nothing on disk but
-//! the docker config that [`login`] writes. The content store and layer unpacking live in
-//! berth-image and berth-snapshot, which hand [`Registry::fetch_blob`] the
+//! the docker config that [`login`] writes. The content store and layer
+//! unpacking live in berth-image and berth-snapshot, which hand [`Registry::fetch_blob`] the
 //! ingest file to write (and the [`Digester`] of what it already holds).
 //!
 //! HTTP is reqwest (on hyper) with rustls and the system's root
