@@ -155,11 +155,14 @@ pub struct SpecInput<'a> {
     /// The container's id (64 hex digits): its default hostname and the last element of its
     /// cgroup path.
     pub id: &'a str,
-    /// As given at create, or as stored after create (the image's defaults already merged in:
-    /// merging again changes nothing).
+    /// As given at create (with `image`), or as stored after [`crate::merge_image_defaults`]
+    /// at create (without).
     pub config: &'a ContainerConfig,
     pub host_config: &'a HostConfig,
-    pub image: &'a ImageDefaults,
+    /// The image's defaults to merge into `config`; `None` when `config` is merged already.
+    /// Merging is done once, at create, as dockerd does: `--entrypoint ""` clears the
+    /// image's entrypoint in the stored config, and a second merge would bring it back.
+    pub image: Option<&'a ImageDefaults>,
     /// The mounted root filesystem.
     pub rootfs: &'a Path,
     pub files: &'a ContainerFiles,
@@ -174,7 +177,7 @@ impl std::fmt::Debug for SpecInput<'_> {
             .field("id", &self.id)
             .field("config", self.config)
             .field("host_config", self.host_config)
-            .field("image", self.image)
+            .field("image", &self.image)
             .field("rootfs", &self.rootfs)
             .field("files", self.files)
             .field("joined", self.joined)

@@ -5,7 +5,8 @@
 //! dockerd 20.10 hands runc for the same `docker run` flags.
 //!
 //! [`build_spec`] takes a [`SpecInput`]: the container's `Config` and `HostConfig` (as sent to
-//! `POST /containers/create`, or as stored after it), the image's defaults, the rootfs, the
+//! `POST /containers/create` with the image's defaults to merge in, or as stored after
+//! [`merge_image_defaults`] at create, as dockerd stores it), the rootfs, the
 //! generated /etc/hosts, /etc/hostname and /etc/resolv.conf, the namespaces to join, a
 //! [`UserResolver`] for names in `User` and `GroupAdd`, and [`HostFacts`]. A setting berth does
 //! not implement, set to anything but its default, is a [`SpecError::Unsupported`] naming it.
@@ -343,7 +344,10 @@ fn check_sysctl(key: &str, host_network: bool) -> Result<(), SpecError> {
 pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     let hc_in = input.host_config;
     check_supported(input.config, hc_in)?;
-    let mut config = merge_image_defaults(input.config, input.image)?;
+    let mut config = match input.image {
+        Some(image) => merge_image_defaults(input.config, image)?,
+        None => input.config.clone(),
+    };
     let mut hc = hc_in.clone();
     let host = input.host;
 
@@ -441,9 +445,12 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     )?;
     let cap_set = caps::to_oci(&cap_names)?;
     let mut capabilities = LinuxCapabilities::default();
+    // Like execve, a process of another user than root starts with no effective or
+    // permitted capabilities: only the bounding set is given.
+    let root = resolved.uid == 0;
     capabilities.set_bounding(Some(cap_set.clone()));
-    capabilities.set_effective(Some(cap_set.clone()));
-    capabilities.set_permitted(Some(cap_set));
+    capabilities.set_effective(root.then(|| cap_set.clone()));
+    capabilities.set_permitted(root.then_some(cap_set));
     capabilities.set_inheritable(None);
     capabilities.set_ambient(None);
 

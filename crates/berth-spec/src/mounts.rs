@@ -275,6 +275,15 @@ pub(crate) fn mounts(plan: &MountPlan<'_>) -> Result<Vec<MountEntry>, SpecError>
         }
         out.push(m);
     }
+    // dockerd adds the init's mount before the user's mounts (and it is not one of them).
+    if let Some(init) = plan.init {
+        out.push(MountEntry {
+            destination: crate::INIT_PATH.into(),
+            kind: "bind",
+            source: path(init),
+            options: vec!["bind".into(), "ro".into()],
+        });
+    }
     out.extend(user.iter().cloned());
     if plan.readonly_rootfs {
         for m in &mut out {
@@ -296,14 +305,6 @@ pub(crate) fn mounts(plan: &MountPlan<'_>) -> Result<Vec<MountEntry>, SpecError>
                 m.options.retain(|o| o != "ro");
             }
         }
-    }
-    if let Some(init) = plan.init {
-        out.push(MountEntry {
-            destination: crate::INIT_PATH.into(),
-            kind: "bind",
-            source: path(init),
-            options: vec!["bind".into(), "ro".into()],
-        });
     }
     Ok(out)
 }

@@ -15,6 +15,8 @@ struct Fixture {
     config: ContainerConfig,
     hc: HostConfig,
     image: ImageDefaults,
+    /// Whether `config` is the stored (merged) one: the image is then not merged again.
+    merged: bool,
     files: ContainerFiles,
     joined: JoinedNamespaces,
     host: HostFacts,
@@ -32,6 +34,7 @@ impl Fixture {
                 cmd: Some(vec!["sh".into()]),
                 ..ImageDefaults::default()
             },
+            merged: false,
             files: ContainerFiles {
                 hosts: "/c/hosts".into(),
                 hostname: "/c/hostname".into(),
@@ -50,7 +53,7 @@ impl Fixture {
             id: ID,
             config: &self.config,
             host_config: &self.hc,
-            image: &self.image,
+            image: (!self.merged).then_some(&self.image),
             rootfs: Path::new("/rootfs"),
             files: &self.files,
             joined: &self.joined,
@@ -179,9 +182,10 @@ fn entrypoint_and_init() {
         v["process"]["args"],
         json!([INIT_PATH, "--", "/bin/echo", "hi"])
     );
-    let last = v["mounts"].as_array().unwrap().last().unwrap().clone();
+    // After the default mounts, before the /etc files.
+    let init = v["mounts"][7].clone();
     assert_eq!(
-        last,
+        init,
         json!({"destination": INIT_PATH, "type": "bind", "source": "/usr/libexec/berth-init", "options": ["bind", "ro"]})
     );
     // No init in the host's pid namespace.
@@ -408,6 +412,7 @@ fn create_body_and_stored_config_give_the_same_spec() {
     sent.hc.resources.memory = 32 << 20;
     let mut stored = Fixture::new();
     stored.image = sent.image.clone();
+    stored.merged = true;
     stored.config = merge_image_defaults(&sent.config, &sent.image).unwrap();
     stored.config.hostname = ID[..12].to_owned();
     stored.hc = sent.hc.clone();
@@ -432,4 +437,31 @@ fn create_body_and_stored_config_give_the_same_spec() {
     assert_eq!(sent.build().unwrap(), stored.build().unwrap());
     assert_eq!(sent.json()["process"]["env"][2], "LANG=fr");
     assert_eq!(sent.json()["process"]["env"][0], "PATH=/usr/bin:/bin");
+}
+
+#[test]
+fn a_stored_config_is_not_merged_again() {
+    // `--entrypoint ""` with an image that has an entrypoint: dockerd stores Entrypoint null.
+    let mut f = Fixture::new();
+    f.image.entrypoint = Some(vec!["/bin/sh".into(), "-c".into()]);
+    f.config.entrypoint = Some(vec![String::new()]);
+    f.config.cmd = Some(vec!["true".into()]);
+    assert_eq!(f.json()["process"]["args"], json!(["true"]));
+    f.config = merge_image_defaults(&f.config, &f.image).unwrap();
+    assert_eq!(f.config.entrypoint, None);
+    f.merged = true;
+    assert_eq!(f.json()["process"]["args"], json!(["true"]));
+}
+
+#[test]
+fn other_users_get_only_the_bounding_set() {
+    let mut f = Fixture::new();
+    f.config.user = "1000".into();
+    let v = f.json();
+    let caps = v["process"]["capabilities"].as_object().unwrap();
+    assert_eq!(caps.keys().collect::<Vec<_>>(), ["bounding"]);
+    assert_eq!(
+        v["process"]["user"],
+        json!({"uid": 1000, "gid": 0, "additionalGids": [0]})
+    );
 }

@@ -1,0 +1,586 @@
+//! berth-spec against dockerd 20.10: a private dockerd (berth-testutil's fixture) with a
+//! `capture` runtime, a script that copies `$bundle/config.json` aside on `create` and then
+//! execs runc. For each set of `docker run` flags below, the container's `Config` and
+//! `HostConfig` (`docker container inspect`) and its image's config (`docker image inspect`)
+//! go through [`berth_spec::build_spec`], and the result is compared with the config.json
+//! dockerd handed the runtime: namespaces, mounts, capabilities, masked and read-only paths,
+//! seccomp (the syscall names per action, and the rules with arguments), rlimits, env, args,
+//! cwd, user, hostname, terminal, no_new_privileges, oom_score_adj, resources, devices,
+//! sysctls, cgroups path, root.
+//!
+//! The paths dockerd chose (rootfs, the container's hosts/hostname/resolv.conf, the host's
+//! network namespace for `--network host`) are handed to berth-spec as its input, as berthd
+//! will hand its own; the host facts are read from this host. The one difference kept is
+//! dockerd's `libnetwork-setkey` prestart hook, which berth does not use (see the crate
+//! docs).
+//!
+//! Needs root and docker.io: a missing dockerd fails the test (CI installs docker.io).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_api_types::containers::{ContainerConfig, HostConfig};
+use berth_spec::{
+    build_spec, ContainerFiles, HostFacts, ImageDefaults, JoinedNamespaces, NumericIds, SpecInput,
+};
+use berth_testutil::{busybox_rootfs, run_command, unique_name, Dockerd};
+use oci_spec::runtime::LinuxDevice;
+use serde_json::{json, Value};
+
+const PLAIN: &str = "berth-spec-test/busybox:plain";
+const RICH: &str = "berth-spec-test/busybox:rich";
+
+/// The wrapper runtime: copies the bundle's config.json to `$CAPTURE_DIR/<bundle name>.json`
+/// on `create`, then becomes runc.
+const CAPTURE_SCRIPT: &str = r#"#!/bin/sh
+prev=""; bundle=""; create=""
+for a in "$@"; do
+  [ "$prev" = "--bundle" ] || [ "$prev" = "-b" ] && bundle="$a"
+  [ "$a" = "create" ] && create=1
+  prev="$a"
+done
+if [ -n "$create" ] && [ -n "$bundle" ]; then
+  cp "$bundle/config.json" "CAPTURE_DIR/$(basename "$bundle").json.tmp" &&
+    mv "CAPTURE_DIR/$(basename "$bundle").json.tmp" "CAPTURE_DIR/$(basename "$bundle").json"
+fi
+exec runc "$@"
+"#;
+
+/// A small profile in Docker's format, passed inline as the docker CLI does with a file.
+const CUSTOM_SECCOMP: &str = r#"{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+  "syscalls": [
+    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "args": []},
+    {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+    {"names": ["chown"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+    {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+  ]
+}"#;
+
+/// The flag sets compared: name, image, `docker create` options, command.
+fn cases(seccomp_file: &str) -> Vec<(&'static str, &'static str, Vec<String>, Vec<&'static str>)> {
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let none = || s(&["--network", "none"]);
+    let with = |extra: &[&str]| {
+        let mut v = none();
+        v.extend(s(extra));
+        v
+    };
+    vec![
+        ("plain", PLAIN, none(), vec!["true"]),
+        ("tty", PLAIN, with(&["-t"]), vec!["true"]),
+        (
+            "env-user-workdir-hostname",
+            PLAIN,
+            with(&[
+                "-e",
+                "A=1",
+                "-e",
+                "PATH=/x:/y",
+                "-e",
+                "HOSTNAME",
+                "-u",
+                "1000:1000",
+                "-w",
+                "/tmp",
+                "-h",
+                "myhost",
+                "--domainname",
+                "example.org",
+                "--group-add",
+                "20",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "entrypoint",
+            PLAIN,
+            with(&["--entrypoint", "/bin/echo"]),
+            vec!["hi"],
+        ),
+        ("image-defaults", RICH, none(), vec![]),
+        (
+            "image-overrides",
+            RICH,
+            with(&["-e", "GREETING=bye", "-w", "/", "-u", "0"]),
+            vec!["echo", "x"],
+        ),
+        (
+            "entrypoint-cleared",
+            RICH,
+            with(&["--entrypoint", ""]),
+            vec!["true"],
+        ),
+        (
+            "cap-add-drop",
+            PLAIN,
+            with(&[
+                "--cap-add",
+                "NET_ADMIN",
+                "--cap-add",
+                "sys_time",
+                "--cap-drop",
+                "CAP_CHOWN",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "cap-sys-admin",
+            PLAIN,
+            with(&["--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"]),
+            vec!["true"],
+        ),
+        (
+            "cap-drop-all",
+            PLAIN,
+            with(&["--cap-drop", "ALL", "--cap-add", "CHOWN"]),
+            vec!["true"],
+        ),
+        (
+            "cap-add-all",
+            PLAIN,
+            with(&["--cap-add", "ALL", "--cap-drop", "MKNOD"]),
+            vec!["true"],
+        ),
+        ("privileged", PLAIN, with(&["--privileged"]), vec!["true"]),
+        (
+            "read-only-tmpfs",
+            PLAIN,
+            with(&[
+                "--read-only",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/tmp:size=1m,exec,mode=1700",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "resources",
+            PLAIN,
+            with(&[
+                "--memory",
+                "64m",
+                "--cpus",
+                "1.5",
+                "--pids-limit",
+                "100",
+                "--cpuset-cpus",
+                "0",
+                "--cpu-shares",
+                "512",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "memory-swap-reservation",
+            PLAIN,
+            with(&[
+                "--memory",
+                "32m",
+                "--memory-swap",
+                "96m",
+                "--memory-reservation",
+                "16m",
+                "--oom-kill-disable",
+                "--memory-swappiness",
+                "10",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "cpu-period-quota",
+            PLAIN,
+            with(&[
+                "--cpu-period",
+                "50000",
+                "--cpu-quota",
+                "25000",
+                "--pids-limit",
+                "-1",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "ulimit",
+            PLAIN,
+            with(&["--ulimit", "nofile=1024:2048", "--ulimit", "nproc=512"]),
+            vec!["true"],
+        ),
+        ("shm-size", PLAIN, with(&["--shm-size", "1m"]), vec!["true"]),
+        (
+            "sysctl",
+            PLAIN,
+            with(&[
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "--sysctl",
+                "kernel.shmmax=100000",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "no-new-privileges-unconfined",
+            PLAIN,
+            with(&[
+                "--security-opt",
+                "no-new-privileges",
+                "--security-opt",
+                "seccomp=unconfined",
+            ]),
+            vec!["true"],
+        ),
+        (
+            "seccomp-profile",
+            PLAIN,
+            with(&["--security-opt", &format!("seccomp={seccomp_file}")]),
+            vec!["true"],
+        ),
+        (
+            "oom-score-adj",
+            PLAIN,
+            with(&["--oom-score-adj", "500"]),
+            vec!["true"],
+        ),
+        ("init", PLAIN, with(&["--init"]), vec!["true"]),
+        ("ipc-host", PLAIN, with(&["--ipc", "host"]), vec!["true"]),
+        ("ipc-none", PLAIN, with(&["--ipc", "none"]), vec!["true"]),
+        (
+            "pid-host",
+            PLAIN,
+            with(&["--pid", "host", "--init"]),
+            vec!["true"],
+        ),
+        ("uts-host", PLAIN, with(&["--uts", "host"]), vec!["true"]),
+        (
+            "network-host",
+            PLAIN,
+            s(&["--network", "host"]),
+            vec!["true"],
+        ),
+    ]
+}
+
+/// Imports a busybox rootfs as `tag` with `changes` (Dockerfile instructions).
+fn import(dockerd: &Dockerd, dir: &Path, tag: &str, changes: &[&str]) {
+    let rootfs = dir.join(unique_name("rootfs"));
+    busybox_rootfs(&rootfs).unwrap_or_else(|e| panic!("busybox rootfs: {e}"));
+    let tar = dir.join(unique_name("rootfs.tar"));
+    let out = run_command(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+        None,
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("tar: {e}"));
+    out.assert_success();
+    let tar = tar.to_string_lossy().into_owned();
+    let mut args = vec!["import"];
+    for c in changes {
+        args.extend(["--change", c]);
+    }
+    args.extend([tar.as_str(), tag]);
+    dockerd.docker(&args).assert_success();
+}
+
+/// The image's defaults from `docker image inspect`.
+fn image_defaults(dockerd: &Dockerd, image: &str) -> ImageDefaults {
+    let out = dockerd.docker(&["image", "inspect", image]);
+    out.assert_success();
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("image inspect: {e}"));
+    let c = &v[0]["Config"];
+    let strings =
+        |v: &Value| -> Option<Vec<String>> { serde_json::from_value(v.clone()).ok().flatten() };
+    ImageDefaults {
+        user: c["User"].as_str().unwrap_or_default().to_owned(),
+        env: strings(&c["Env"]).unwrap_or_default(),
+        cmd: strings(&c["Cmd"]),
+        entrypoint: strings(&c["Entrypoint"]),
+        working_dir: c["WorkingDir"].as_str().unwrap_or_default().to_owned(),
+        stop_signal: c["StopSignal"].as_str().unwrap_or_default().to_owned(),
+        healthcheck: None,
+        labels: serde_json::from_value(c["Labels"].clone())
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    }
+}
+
+/// Whether /sys/fs/cgroup is cgroup v2 (dockerd's "unified" mode).
+fn cgroup_v2() -> bool {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().any(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let sep = f.iter().position(|x| *x == "-");
+        f.get(4) == Some(&"/sys/fs/cgroup") && sep.and_then(|i| f.get(i + 1)) == Some(&"cgroup2")
+    })
+}
+
+/// The host as berthd would describe it; `devices` is dockerd's list of host devices (walking
+/// /dev is the caller's job, not berth-spec's).
+fn host_facts(dockerd: &Dockerd, devices: Vec<LinuxDevice>) -> HostFacts {
+    HostFacts {
+        cgroup_v2: cgroup_v2(),
+        cgroup_parent: dockerd.cgroup_parent().to_owned(),
+        devices,
+        ping_group_range: Path::new("/proc/sys/net/ipv4/ping_group_range").exists(),
+        ip_unprivileged_port_start: Path::new("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .exists(),
+        default_ulimits: Vec::new(),
+        init_binary: Some(PathBuf::from("/usr/bin/docker-init")),
+        init_by_default: false,
+        no_new_privileges: false,
+        hostname: fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        kernel: None,
+    }
+}
+
+/// Makes two specs comparable: capabilities as sorted sets, seccomp as its default action,
+/// architectures, the names per action of its unconditional rules and the set of its rules
+/// with arguments; dockerd's hooks removed.
+fn normalize(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("hooks");
+    }
+    if let Some(caps) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    {
+        for set in caps.values_mut() {
+            if let Some(a) = set.as_array_mut() {
+                a.sort_by_key(|x| x.as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    if let Some(seccomp) = v.pointer_mut("/linux/seccomp") {
+        let mut by_action: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut with_args: BTreeSet<String> = BTreeSet::new();
+        for rule in seccomp["syscalls"].as_array().into_iter().flatten() {
+            let action = format!(
+                "{}/{}",
+                rule["action"].as_str().unwrap_or_default(),
+                rule["errnoRet"]
+            );
+            if rule["args"].as_array().is_some_and(|a| !a.is_empty()) {
+                with_args.insert(rule.to_string());
+            } else {
+                for n in rule["names"].as_array().into_iter().flatten() {
+                    by_action
+                        .entry(action.clone())
+                        .or_default()
+                        .insert(n.as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        *seccomp = json!({
+            "defaultAction": seccomp["defaultAction"],
+            "defaultErrnoRet": seccomp["defaultErrnoRet"],
+            "architectures": seccomp["architectures"],
+            "names by action": by_action,
+            "rules with args": with_args,
+        });
+    }
+    v
+}
+
+/// Every path where `a` and `b` differ.
+fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                diff(
+                    &format!("{path}/{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push(format!("{path}:\n    dockerd: {a}\n    berth:   {b}")),
+        _ => {}
+    }
+}
+
+fn wait_for(path: &Path) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(s) = fs::read_to_string(path) {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn specs_match_dockerd() {
+    assert!(
+        Dockerd::available(),
+        "dockerd, docker or unshare is not installed: apt-get install docker.io"
+    );
+    let work = tempfile::Builder::new()
+        .prefix("berth-spec-test-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let capture_dir = work.path().join("captured");
+    fs::create_dir(&capture_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let script = work.path().join("capture-runtime");
+    fs::write(
+        &script,
+        CAPTURE_SCRIPT.replace("CAPTURE_DIR", &capture_dir.to_string_lossy()),
+    )
+    .unwrap_or_else(|e| panic!("write script: {e}"));
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod: {e}"));
+    let seccomp_file = work.path().join("profile.json");
+    fs::write(&seccomp_file, CUSTOM_SECCOMP).unwrap_or_else(|e| panic!("write profile: {e}"));
+
+    let dockerd =
+        Dockerd::start(&[("capture", &script)]).unwrap_or_else(|e| panic!("start dockerd: {e}"));
+    import(&dockerd, work.path(), PLAIN, &[r#"CMD ["sh"]"#]);
+    import(
+        &dockerd,
+        work.path(),
+        RICH,
+        &[
+            "ENV PATH=/usr/local/bin:/bin GREETING=hello",
+            "WORKDIR /srv",
+            r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
+            r#"CMD ["echo $GREETING"]"#,
+            "USER 1:1",
+        ],
+    );
+    let images: BTreeMap<&str, ImageDefaults> = [PLAIN, RICH]
+        .into_iter()
+        .map(|i| (i, image_defaults(&dockerd, i)))
+        .collect();
+    // The stored config is the image's defaults merged into what the CLI sent; merging them
+    // again is a no-op except for a cleared entrypoint.
+
+    let mut failures: Vec<String> = Vec::new();
+    let seccomp_path = seccomp_file.to_string_lossy().into_owned();
+    for (name, image, options, cmd) in cases(&seccomp_path) {
+        let mut args: Vec<&str> = vec!["create", "--runtime", "capture"];
+        args.extend(options.iter().map(String::as_str));
+        args.push(image);
+        args.extend(&cmd);
+        let created = dockerd.docker(&args);
+        created.assert_success();
+        let id = created.stdout_trimmed().to_owned();
+        let inspect = dockerd.docker(&["container", "inspect", &id]);
+        inspect.assert_success();
+        // Start; some cases cannot run on this host (every capability, for one: the test's
+        // own bounding set may lack some), but dockerd has handed over its spec by then.
+        let started = dockerd.docker(&["start", &id]);
+        let captured = wait_for(&capture_dir.join(format!("{id}.json")));
+        let _ = dockerd.docker(&["rm", "-f", &id]);
+        let Some(captured) = captured else {
+            failures.push(format!(
+                "{name}: dockerd handed no spec to the runtime:\n{started}"
+            ));
+            continue;
+        };
+        let theirs: Value = serde_json::from_str(&captured)
+            .unwrap_or_else(|e| panic!("{name}: captured spec: {e}"));
+        let container: Value = serde_json::from_str(&inspect.stdout)
+            .unwrap_or_else(|e| panic!("{name}: inspect: {e}"));
+        let config: ContainerConfig = serde_json::from_value(container[0]["Config"].clone())
+            .unwrap_or_else(|e| panic!("{name}: Config: {e}"));
+        let host_config: HostConfig = serde_json::from_value(container[0]["HostConfig"].clone())
+            .unwrap_or_else(|e| panic!("{name}: HostConfig: {e}"));
+
+        // The paths dockerd chose, as berthd will hand berth-spec its own.
+        let mount_source = |dest: &str| -> PathBuf {
+            theirs["mounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["destination"] == dest)
+                .and_then(|m| m["source"].as_str())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| panic!("{name}: no {dest} mount in dockerd's spec"))
+        };
+        let files = ContainerFiles {
+            hosts: mount_source("/etc/hosts"),
+            hostname: mount_source("/etc/hostname"),
+            resolv_conf: mount_source("/etc/resolv.conf"),
+        };
+        let rootfs = PathBuf::from(theirs["root"]["path"].as_str().unwrap_or_default());
+        let joined = JoinedNamespaces {
+            network: if host_config.network_mode == "host" {
+                theirs["linux"]["namespaces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|n| n["type"] == "network")
+                    .and_then(|n| n["path"].as_str())
+                    .map(PathBuf::from)
+            } else {
+                None
+            },
+            pid: None,
+        };
+        // dockerd's merge at create is a fixpoint: merging the image in again changes
+        // nothing, except that a cleared entrypoint would come back.
+        if name != "entrypoint-cleared" {
+            match berth_spec::merge_image_defaults(&config, &images[image]) {
+                Ok(merged) if merged == config => {}
+                other => failures.push(format!("{name}: merging the image again gave {other:?}")),
+            }
+        }
+        let devices: Vec<LinuxDevice> = serde_json::from_value(theirs["linux"]["devices"].clone())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let host = host_facts(&dockerd, devices);
+        let ours = build_spec(&SpecInput {
+            id: &id,
+            config: &config,
+            host_config: &host_config,
+            // Stored after create: the image's defaults are merged in already.
+            image: None,
+            rootfs: &rootfs,
+            files: &files,
+            joined: &joined,
+            host: &host,
+            users: &NumericIds,
+        });
+        let ours = match ours {
+            Ok(s) => serde_json::to_value(s).unwrap_or_else(|e| panic!("{name}: serialise: {e}")),
+            Err(e) => {
+                failures.push(format!("{name}: berth-spec refused it: {e}"));
+                continue;
+            }
+        };
+        let mut diffs = Vec::new();
+        diff("", &normalize(theirs), &normalize(ours), &mut diffs);
+        if diffs.is_empty() {
+            eprintln!("{name}: same spec");
+        } else {
+            failures.push(format!(
+                "{name} ({}):\n  {}",
+                options.join(" "),
+                diffs.join("\n  ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "specs differ from dockerd's:\n{}",
+        failures.join("\n")
+    );
+}
