@@ -22,6 +22,8 @@
 //!   dockerd's order except that the capability-dependent ones come in the order they were
 //!   derived, which changes nothing in the filter.
 //! - `seccomp=<profile>` honours `defaultErrnoRet`, which dockerd 20.10 ignores.
+//! - `--tmpfs` mounts at the same depth come in order of destination; dockerd adds them in
+//!   Go's map order, which is random.
 //! - No AppArmor or SELinux (dockerd sets neither on this host either): only
 //!   `apparmor=unconfined` and `label=disable` are accepted.
 //! - Not supported (an error when set): volumes and binds (`Binds`, `Mounts`, `VolumesFrom`,

@@ -348,7 +348,8 @@ fn host_facts(dockerd: &Dockerd, devices: Vec<LinuxDevice>) -> HostFacts {
     }
 }
 
-/// Makes two specs comparable: capabilities as sorted sets, seccomp as its default action,
+/// Makes two specs comparable: capabilities as sorted sets, `--tmpfs` mounts of one depth in
+/// order of destination, seccomp as its default action,
 /// architectures, the names per action of its unconditional rules and the set of its rules
 /// with arguments; dockerd's hooks removed.
 fn normalize(mut v: Value) -> Value {
@@ -363,6 +364,34 @@ fn normalize(mut v: Value) -> Value {
             if let Some(a) = set.as_array_mut() {
                 a.sort_by_key(|x| x.as_str().unwrap_or_default().to_owned());
             }
+        }
+    }
+    // dockerd adds `--tmpfs` mounts in Go's map order, which is random: tmpfs mounts of the
+    // same depth next to each other are put in order of destination (berth's order).
+    if let Some(mounts) = v.pointer_mut("/mounts").and_then(Value::as_array_mut) {
+        let depth = |m: &Value| {
+            m["destination"]
+                .as_str()
+                .unwrap_or_default()
+                .matches('/')
+                .count()
+        };
+        let is_tmpfs = |m: &Value| m["source"] == "tmpfs" && m["destination"] != "/dev";
+        let mut i = 0;
+        while i < mounts.len() {
+            let mut j = i;
+            while j < mounts.len()
+                && is_tmpfs(&mounts[j])
+                && is_tmpfs(&mounts[i])
+                && depth(&mounts[j]) == depth(&mounts[i])
+            {
+                j += 1;
+            }
+            if j > i + 1 {
+                mounts[i..j]
+                    .sort_by_key(|m| m["destination"].as_str().unwrap_or_default().to_owned());
+            }
+            i = j.max(i + 1);
         }
     }
     if let Some(seccomp) = v.pointer_mut("/linux/seccomp") {
@@ -426,58 +455,76 @@ fn wait_for(path: &Path) -> Option<String> {
     None
 }
 
-#[test]
-fn specs_match_dockerd() {
-    assert!(
-        Dockerd::available(),
-        "dockerd, docker or unshare is not installed: apt-get install docker.io"
-    );
-    let work = tempfile::Builder::new()
-        .prefix("berth-spec-test-")
-        .tempdir()
-        .unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let capture_dir = work.path().join("captured");
-    fs::create_dir(&capture_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    let script = work.path().join("capture-runtime");
-    fs::write(
-        &script,
-        CAPTURE_SCRIPT.replace("CAPTURE_DIR", &capture_dir.to_string_lossy()),
-    )
-    .unwrap_or_else(|e| panic!("write script: {e}"));
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("chmod: {e}"));
-    let seccomp_file = work.path().join("profile.json");
-    fs::write(&seccomp_file, CUSTOM_SECCOMP).unwrap_or_else(|e| panic!("write profile: {e}"));
+/// A private dockerd with the capture runtime and the two images.
+struct Harness {
+    dockerd: Dockerd,
+    capture_dir: PathBuf,
+    images: BTreeMap<&'static str, ImageDefaults>,
+    work: tempfile::TempDir,
+}
 
-    let dockerd =
-        Dockerd::start(&[("capture", &script)]).unwrap_or_else(|e| panic!("start dockerd: {e}"));
-    import(&dockerd, work.path(), PLAIN, &[r#"CMD ["sh"]"#]);
-    import(
-        &dockerd,
-        work.path(),
-        RICH,
-        &[
-            "ENV PATH=/usr/local/bin:/bin GREETING=hello",
-            "WORKDIR /srv",
-            r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
-            r#"CMD ["echo $GREETING"]"#,
-            "USER 1:1",
-        ],
-    );
-    let images: BTreeMap<&str, ImageDefaults> = [PLAIN, RICH]
-        .into_iter()
-        .map(|i| (i, image_defaults(&dockerd, i)))
-        .collect();
-    // The stored config is the image's defaults merged into what the CLI sent; merging them
-    // again is a no-op except for a cleared entrypoint.
+impl Harness {
+    fn start() -> Self {
+        assert!(
+            Dockerd::available(),
+            "dockerd, docker or unshare is not installed: apt-get install docker.io"
+        );
+        let work = tempfile::Builder::new()
+            .prefix("berth-spec-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let capture_dir = work.path().join("captured");
+        fs::create_dir(&capture_dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let script = work.path().join("capture-runtime");
+        fs::write(
+            &script,
+            CAPTURE_SCRIPT.replace("CAPTURE_DIR", &capture_dir.to_string_lossy()),
+        )
+        .unwrap_or_else(|e| panic!("write script: {e}"));
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod: {e}"));
+        let dockerd = Dockerd::start(&[("capture", &script)])
+            .unwrap_or_else(|e| panic!("start dockerd: {e}"));
+        import(&dockerd, work.path(), PLAIN, &[r#"CMD ["sh"]"#]);
+        import(
+            &dockerd,
+            work.path(),
+            RICH,
+            &[
+                "ENV PATH=/usr/local/bin:/bin GREETING=hello",
+                "WORKDIR /srv",
+                r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
+                r#"CMD ["echo $GREETING"]"#,
+                "USER 1:1",
+            ],
+        );
+        let images = [PLAIN, RICH]
+            .into_iter()
+            .map(|i| (i, image_defaults(&dockerd, i)))
+            .collect();
+        Self {
+            dockerd,
+            capture_dir,
+            images,
+            work,
+        }
+    }
 
-    let mut failures: Vec<String> = Vec::new();
-    let seccomp_path = seccomp_file.to_string_lossy().into_owned();
-    for (name, image, options, cmd) in cases(&seccomp_path) {
+    /// Creates and starts a container with `docker create --runtime capture OPTIONS IMAGE
+    /// CMD`, and compares dockerd's spec with berth-spec's; returns the differences, or why
+    /// there was nothing to compare.
+    fn compare(
+        &self,
+        name: &str,
+        image: &str,
+        options: &[String],
+        cmd: &[&str],
+    ) -> Result<(), String> {
+        let dockerd = &self.dockerd;
         let mut args: Vec<&str> = vec!["create", "--runtime", "capture"];
         args.extend(options.iter().map(String::as_str));
         args.push(image);
-        args.extend(&cmd);
+        args.extend(cmd);
         let created = dockerd.docker(&args);
         created.assert_success();
         let id = created.stdout_trimmed().to_owned();
@@ -486,13 +533,12 @@ fn specs_match_dockerd() {
         // Start; some cases cannot run on this host (every capability, for one: the test's
         // own bounding set may lack some), but dockerd has handed over its spec by then.
         let started = dockerd.docker(&["start", &id]);
-        let captured = wait_for(&capture_dir.join(format!("{id}.json")));
+        let captured = wait_for(&self.capture_dir.join(format!("{id}.json")));
         let _ = dockerd.docker(&["rm", "-f", &id]);
         let Some(captured) = captured else {
-            failures.push(format!(
+            return Err(format!(
                 "{name}: dockerd handed no spec to the runtime:\n{started}"
             ));
-            continue;
         };
         let theirs: Value = serde_json::from_str(&captured)
             .unwrap_or_else(|e| panic!("{name}: captured spec: {e}"));
@@ -534,19 +580,20 @@ fn specs_match_dockerd() {
             },
             pid: None,
         };
+        let mut problems = Vec::new();
         // dockerd's merge at create is a fixpoint: merging the image in again changes
         // nothing, except that a cleared entrypoint would come back.
         if name != "entrypoint-cleared" {
-            match berth_spec::merge_image_defaults(&config, &images[image]) {
+            match berth_spec::merge_image_defaults(&config, &self.images[image]) {
                 Ok(merged) if merged == config => {}
-                other => failures.push(format!("{name}: merging the image again gave {other:?}")),
+                other => problems.push(format!("merging the image again gave {other:?}")),
             }
         }
         let devices: Vec<LinuxDevice> = serde_json::from_value(theirs["linux"]["devices"].clone())
             .ok()
             .flatten()
             .unwrap_or_default();
-        let host = host_facts(&dockerd, devices);
+        let host = host_facts(dockerd, devices);
         let ours = build_spec(&SpecInput {
             id: &id,
             config: &config,
@@ -558,26 +605,64 @@ fn specs_match_dockerd() {
             joined: &joined,
             host: &host,
             users: &NumericIds,
-        });
-        let ours = match ours {
-            Ok(s) => serde_json::to_value(s).unwrap_or_else(|e| panic!("{name}: serialise: {e}")),
-            Err(e) => {
-                failures.push(format!("{name}: berth-spec refused it: {e}"));
-                continue;
-            }
-        };
-        let mut diffs = Vec::new();
-        diff("", &normalize(theirs), &normalize(ours), &mut diffs);
-        if diffs.is_empty() {
+        })
+        .map_err(|e| format!("{name}: berth-spec refused it: {e}"))?;
+        let ours = serde_json::to_value(ours).unwrap_or_else(|e| panic!("{name}: serialise: {e}"));
+        diff("", &normalize(theirs), &normalize(ours), &mut problems);
+        if problems.is_empty() {
             eprintln!("{name}: same spec");
+            Ok(())
         } else {
-            failures.push(format!(
+            Err(format!(
                 "{name} ({}):\n  {}",
                 options.join(" "),
-                diffs.join("\n  ")
-            ));
+                problems.join("\n  ")
+            ))
         }
     }
+}
+
+#[test]
+fn specs_match_dockerd() {
+    let h = Harness::start();
+    let seccomp_file = h.work.path().join("profile.json");
+    fs::write(&seccomp_file, CUSTOM_SECCOMP).unwrap_or_else(|e| panic!("write profile: {e}"));
+    let seccomp_path = seccomp_file.to_string_lossy().into_owned();
+    let failures: Vec<String> = cases(&seccomp_path)
+        .into_iter()
+        .filter_map(|(name, image, options, cmd)| h.compare(name, image, &options, &cmd).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "specs differ from dockerd's:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Each capability dockerd knows, added (or dropped, for the default ones) on its own: the
+/// seccomp rules that depend on it, and the rest of the spec, are dockerd's. This checks the
+/// built-in profile rule by rule.
+#[test]
+fn each_capability_matches_dockerd() {
+    let h = Harness::start();
+    let failures: Vec<String> = berth_spec::ALL_CAPABILITIES
+        .iter()
+        .filter_map(|cap| {
+            let flag = if berth_spec::DEFAULT_CAPABILITIES.contains(cap) {
+                "--cap-drop"
+            } else {
+                "--cap-add"
+            };
+            let options = vec![
+                "--network".into(),
+                "none".into(),
+                flag.into(),
+                (*cap).into(),
+            ];
+            h.compare(&format!("{flag} {cap}"), PLAIN, &options, &["true"])
+                .err()
+        })
+        .collect();
     assert!(
         failures.is_empty(),
         "specs differ from dockerd's:\n{}",
