@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use berth_api_types::containers::{ContainerConfig, HealthConfig, HostConfig, Ulimit};
-use oci_spec::runtime::LinuxDevice;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::SpecError;
 
@@ -149,6 +149,40 @@ impl UserResolver for NumericIds {
     }
 }
 
+/// A device node on the host, found under a path given to `--device`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    /// Where it is below the path looked up: `""` for the path itself, `"sub/node"` for a
+    /// node in a directory.
+    pub relative: String,
+    pub typ: LinuxDeviceType,
+    pub major: i64,
+    pub minor: i64,
+    /// The permission bits of `st_mode` (without the file type).
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Looks up the device nodes at a host path (`--device /dev/sda`, or a directory holding
+/// devices, walked without following links; a symlink given as the path is resolved first):
+/// character and block devices and FIFOs, as runc's `DeviceFromPath` finds them. The caller
+/// stats the host, berth-spec does the rest. A path that is
+/// neither a device nor a directory holding any is an error, as with dockerd.
+pub trait DeviceLookup {
+    fn devices(&self, path_on_host: &str) -> Result<Vec<HostDevice>, SpecError>;
+}
+
+/// For callers that give no devices: any lookup is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDevices;
+
+impl DeviceLookup for NoDevices {
+    fn devices(&self, path_on_host: &str) -> Result<Vec<HostDevice>, SpecError> {
+        Err(SpecError::unsupported("HostConfig.Devices", path_on_host))
+    }
+}
+
 /// Everything the translation reads.
 #[derive(Clone, Copy)]
 pub struct SpecInput<'a> {
@@ -169,6 +203,8 @@ pub struct SpecInput<'a> {
     pub joined: &'a JoinedNamespaces,
     pub host: &'a HostFacts,
     pub users: &'a dyn UserResolver,
+    /// Looks up `HostConfig.Devices` on the host.
+    pub devices: &'a dyn DeviceLookup,
 }
 
 impl std::fmt::Debug for SpecInput<'_> {

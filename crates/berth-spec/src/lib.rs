@@ -8,7 +8,8 @@
 //! `POST /containers/create` with the image's defaults to merge in, or as stored after
 //! [`merge_image_defaults`] at create, as dockerd stores it), the rootfs, the
 //! generated /etc/hosts, /etc/hostname and /etc/resolv.conf, the namespaces to join, a
-//! [`UserResolver`] for names in `User` and `GroupAdd`, and [`HostFacts`]. A setting berth does
+//! [`UserResolver`] for names in `User` and `GroupAdd`, a [`DeviceLookup`] for `--device`,
+//! and [`HostFacts`]. A setting berth does
 //! not implement, set to anything but its default, is a [`SpecError::Unsupported`] naming it.
 //!
 //! Where the output differs from dockerd's on purpose:
@@ -29,9 +30,8 @@
 //! - Not supported (an error when set): volumes and binds (`Binds`, `Mounts`, `VolumesFrom`,
 //!   `VolumeDriver`), published ports, links, networks other than `none`, `host` and
 //!   `container:NAME`, user namespaces, `IpcMode` `shareable` and `container:NAME`,
-//!   `Devices`, `DeviceCgroupRules`, `DeviceRequests`, block IO throttles and weights per
-//!   device, real-time CPU, kernel memory, `StorageOpt`, `Cgroup`, `Isolation`, the systemd
-//!   cgroup driver.
+//!   `DeviceRequests`, block IO throttles and weights per device, real-time CPU, kernel
+//!   memory, `StorageOpt`, `Cgroup`, `Isolation`, the systemd cgroup driver.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -55,8 +55,8 @@ use oci_spec::runtime::{
 pub use caps::{ALL_CAPABILITIES, DEFAULT_CAPABILITIES};
 pub use error::SpecError;
 pub use input::{
-    ContainerFiles, HostFacts, ImageDefaults, JoinedNamespaces, NumericIds, ResolvedUser,
-    SpecInput, UserResolver,
+    ContainerFiles, DeviceLookup, HostDevice, HostFacts, ImageDefaults, JoinedNamespaces,
+    NoDevices, NumericIds, ResolvedUser, SpecInput, UserResolver,
 };
 pub use merge::{merge_image_defaults, DEFAULT_PATH};
 
@@ -114,7 +114,7 @@ fn nonempty<T>(v: &Option<Vec<T>>) -> bool {
 /// Refuses the settings berth does not implement when they are set.
 pub fn check_supported(config: &ContainerConfig, hc: &HostConfig) -> Result<(), SpecError> {
     let r = &hc.resources;
-    let checks: [(&'static str, bool, String); 22] = [
+    let checks: [(&'static str, bool, String); 20] = [
         (
             "HostConfig.Binds",
             nonempty(&hc.binds),
@@ -165,16 +165,6 @@ pub fn check_supported(config: &ContainerConfig, hc: &HostConfig) -> Result<(), 
             "HostConfig.StorageOpt",
             hc.storage_opt.as_ref().is_some_and(|s| !s.is_empty()),
             format!("{:?}", hc.storage_opt),
-        ),
-        (
-            "HostConfig.Devices",
-            nonempty(&r.devices),
-            format!("{:?}", r.devices),
-        ),
-        (
-            "HostConfig.DeviceCgroupRules",
-            nonempty(&r.device_cgroup_rules),
-            format!("{:?}", r.device_cgroup_rules),
         ),
         (
             "HostConfig.DeviceRequests",
@@ -544,7 +534,16 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
     linux.set_sysctl((!sysctl.is_empty()).then_some(sysctl));
-    linux.set_resources(Some(resources::resources(&hc.resources, hc.privileged)?));
+    let (mut devices, device_rules) = resources::mapped_devices(
+        hc.resources.devices.as_deref().unwrap_or_default(),
+        input.devices,
+        hc.privileged,
+    )?;
+    linux.set_resources(Some(resources::resources(
+        &hc.resources,
+        hc.privileged,
+        device_rules,
+    )?));
     let parent = if hc.resources.cgroup_parent.is_empty() {
         host.cgroup_parent.as_str()
     } else {
@@ -552,11 +551,10 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     };
     linux.set_cgroups_path(Some(PathBuf::from(parent).join(input.id)));
     linux.set_namespaces(Some(namespaces));
-    linux.set_devices(if hc.privileged && !host.devices.is_empty() {
-        Some(host.devices.clone())
-    } else {
-        None
-    });
+    if hc.privileged {
+        devices.splice(0..0, host.devices.iter().cloned());
+    }
+    linux.set_devices((!devices.is_empty()).then_some(devices));
     linux.set_seccomp(seccomp);
     linux.set_rootfs_propagation(None);
     linux.set_masked_paths(hc.masked_paths.clone().filter(|p| !p.is_empty()));

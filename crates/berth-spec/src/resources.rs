@@ -1,12 +1,15 @@
 //! Cgroup resources and the device rules, and the rlimits, from `HostConfig.Resources`.
 
-use berth_api_types::containers::{Resources, Ulimit};
+use std::path::PathBuf;
+
+use berth_api_types::containers::{DeviceMapping, Resources, Ulimit};
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids,
-    LinuxResources, PosixRlimit, PosixRlimitBuilder, PosixRlimitType,
+    LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
+    LinuxPids, LinuxResources, PosixRlimit, PosixRlimitBuilder, PosixRlimitType,
 };
 
 use crate::error::SpecError;
+use crate::input::DeviceLookup;
 
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
@@ -114,9 +117,128 @@ fn device_rules(privileged: bool) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
+fn device_type(c: &str) -> Option<LinuxDeviceType> {
+    match c {
+        "a" => Some(LinuxDeviceType::A),
+        "b" => Some(LinuxDeviceType::B),
+        "c" => Some(LinuxDeviceType::C),
+        _ => None,
+    }
+}
+
+/// One `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS`, with `*` for any number.
+fn cgroup_rule(rule: &str) -> Result<LinuxDeviceCgroup, SpecError> {
+    let bad = || {
+        SpecError::invalid(
+            "HostConfig.DeviceCgroupRules",
+            format!("invalid device cgroup rule format: '{rule}'"),
+        )
+    };
+    let mut parts = rule.split(' ');
+    let (Some(typ), Some(numbers), Some(access), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let typ = device_type(typ).ok_or_else(bad)?;
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<i64, SpecError> {
+        if n == "*" {
+            Ok(-1)
+        } else if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            n.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    if access.is_empty() || access.len() > 3 || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad());
+    }
+    let mut r = LinuxDeviceCgroup::default();
+    r.set_allow(true);
+    r.set_typ(Some(typ));
+    r.set_major(Some(number(major)?));
+    r.set_minor(Some(number(minor)?));
+    r.set_access(Some(access.to_owned()));
+    Ok(r)
+}
+
+/// The device nodes of `--device` mappings, and the rules allowing them.
+pub(crate) fn mapped_devices(
+    mappings: &[DeviceMapping],
+    lookup: &dyn DeviceLookup,
+    privileged: bool,
+) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), SpecError> {
+    let mut devices = Vec::new();
+    let mut rules = Vec::new();
+    for m in mappings {
+        // A privileged container has every host device at its host path already, and may
+        // use them all.
+        if privileged && m.path_on_host == m.path_in_container {
+            continue;
+        }
+        let access = if privileged {
+            "rwm"
+        } else {
+            m.cgroup_permissions.as_str()
+        };
+        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+            return Err(SpecError::invalid(
+                "HostConfig.Devices",
+                format!(
+                    "invalid device permissions {access:?} for {}",
+                    m.path_on_host
+                ),
+            ));
+        }
+        let found = lookup.devices(&m.path_on_host)?;
+        if found.is_empty() {
+            return Err(SpecError::invalid(
+                "HostConfig.Devices",
+                format!(
+                    "error gathering device information while adding custom device {:?}: not a device node",
+                    m.path_on_host
+                ),
+            ));
+        }
+        for d in found {
+            let path = if d.relative.is_empty() {
+                m.path_in_container.clone()
+            } else {
+                format!(
+                    "{}/{}",
+                    m.path_in_container.trim_end_matches('/'),
+                    d.relative
+                )
+            };
+            let mut dev = LinuxDevice::default();
+            dev.set_path(PathBuf::from(path));
+            dev.set_typ(d.typ);
+            dev.set_major(d.major);
+            dev.set_minor(d.minor);
+            dev.set_file_mode(Some(d.file_mode));
+            dev.set_uid(Some(d.uid));
+            dev.set_gid(Some(d.gid));
+            devices.push(dev);
+            let mut rule = LinuxDeviceCgroup::default();
+            rule.set_allow(true);
+            rule.set_typ(Some(d.typ));
+            rule.set_major(Some(d.major));
+            rule.set_minor(Some(d.minor));
+            rule.set_access(Some(access.to_owned()));
+            rules.push(rule);
+        }
+    }
+    Ok((devices, rules))
+}
+
 /// The cgroup settings (after dockerd's defaults: `MemorySwap` twice `Memory`,
-/// `OomKillDisable` false).
-pub(crate) fn resources(r: &Resources, privileged: bool) -> Result<LinuxResources, SpecError> {
+/// `OomKillDisable` false), with the rules for the mapped devices (`extra_rules`).
+pub(crate) fn resources(
+    r: &Resources,
+    privileged: bool,
+    extra_rules: Vec<LinuxDeviceCgroup>,
+) -> Result<LinuxResources, SpecError> {
     let mut memory = LinuxMemory::default();
     if r.memory > 0 {
         memory.set_limit(Some(r.memory));
@@ -162,7 +284,14 @@ pub(crate) fn resources(r: &Resources, privileged: bool) -> Result<LinuxResource
     block_io.set_weight(Some(r.blkio_weight));
 
     let mut res = LinuxResources::default();
-    res.set_devices(Some(device_rules(privileged)));
+    let mut rules = device_rules(privileged);
+    if !privileged {
+        rules.extend(extra_rules);
+        for rule in r.device_cgroup_rules.iter().flatten() {
+            rules.push(cgroup_rule(rule)?);
+        }
+    }
+    res.set_devices(Some(rules));
     res.set_memory(Some(memory));
     res.set_cpu(Some(cpu));
     res.set_block_io(Some(block_io));
@@ -230,7 +359,7 @@ mod tests {
             ..Resources::default()
         };
         validate(&r).unwrap();
-        let res = resources(&r, false).unwrap();
+        let res = resources(&r, false, Vec::new()).unwrap();
         let cpu = res.cpu().as_ref().unwrap();
         assert_eq!(
             (cpu.quota(), cpu.period(), cpu.shares()),
@@ -243,7 +372,7 @@ mod tests {
         assert_eq!(res.pids().as_ref().unwrap().limit(), -1);
         assert_eq!(res.devices().as_ref().unwrap().len(), 8);
         assert_eq!(
-            resources(&r, true)
+            resources(&r, true, Vec::new())
                 .unwrap()
                 .devices()
                 .as_ref()
@@ -279,6 +408,95 @@ mod tests {
             ..Default::default()
         }));
         assert!(!bad(Resources::default()));
+    }
+
+    #[test]
+    fn device_cgroup_rules() {
+        let r = Resources {
+            device_cgroup_rules: Some(vec!["c 42:* rmw".into(), "b 8:0 r".into()]),
+            ..Resources::default()
+        };
+        let res = resources(&r, false, Vec::new()).unwrap();
+        let v = serde_json::to_value(res.devices()).unwrap();
+        assert_eq!(
+            v[8],
+            serde_json::json!({"allow": true, "type": "c", "major": 42, "minor": -1, "access": "rmw"})
+        );
+        assert_eq!(
+            v[9],
+            serde_json::json!({"allow": true, "type": "b", "major": 8, "minor": 0, "access": "r"})
+        );
+        for bad in [
+            "c 42 rwm",
+            "x 1:2 r",
+            "c 1:2 rwx",
+            "c 1:2",
+            "c a:2 r",
+            "c 1:2 r extra",
+            "",
+        ] {
+            let r = Resources {
+                device_cgroup_rules: Some(vec![bad.into()]),
+                ..Resources::default()
+            };
+            assert!(resources(&r, false, Vec::new()).is_err(), "{bad:?}");
+        }
+    }
+
+    struct FakeDevices;
+    impl DeviceLookup for FakeDevices {
+        fn devices(&self, path: &str) -> Result<Vec<crate::input::HostDevice>, SpecError> {
+            let dev = |relative: &str, minor| crate::input::HostDevice {
+                relative: relative.into(),
+                typ: LinuxDeviceType::C,
+                major: 1,
+                minor,
+                file_mode: 0o20666,
+                uid: 0,
+                gid: 0,
+            };
+            match path {
+                "/dev/null" => Ok(vec![dev("", 3)]),
+                "/dev/dir" => Ok(vec![dev("a", 10), dev("sub/b", 11)]),
+                _ => Ok(vec![]),
+            }
+        }
+    }
+
+    #[test]
+    fn mapped_devices_and_their_rules() {
+        let m = |host: &str, ctr: &str, perms: &str| DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: ctr.into(),
+            cgroup_permissions: perms.into(),
+        };
+        let (devs, rules) = mapped_devices(
+            &[
+                m("/dev/null", "/dev/mynull", "rw"),
+                m("/dev/dir", "/d/", "rwm"),
+            ],
+            &FakeDevices,
+            false,
+        )
+        .unwrap();
+        let paths: Vec<_> = devs
+            .iter()
+            .map(|d| d.path().display().to_string())
+            .collect();
+        assert_eq!(paths, ["/dev/mynull", "/d/a", "/d/sub/b"]);
+        assert_eq!(rules[0].access().as_deref(), Some("rw"));
+        assert_eq!(rules[2].minor(), Some(11));
+        assert!(mapped_devices(&[m("/etc/passwd", "/x", "rwm")], &FakeDevices, false).is_err());
+        assert!(mapped_devices(&[m("/dev/null", "/x", "rwx")], &FakeDevices, false).is_err());
+        // Privileged: same-path mappings are there already; others get rwm.
+        let (devs, rules) = mapped_devices(
+            &[m("/dev/null", "/dev/null", "r"), m("/dev/null", "/n", "r")],
+            &FakeDevices,
+            true,
+        )
+        .unwrap();
+        assert_eq!(devs.len(), 1);
+        assert_eq!(rules[0].access().as_deref(), Some("rwm"));
     }
 
     #[test]

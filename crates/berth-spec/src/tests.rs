@@ -59,6 +59,7 @@ impl Fixture {
             joined: &self.joined,
             host: &self.host,
             users: &NumericIds,
+            devices: &NoDevices,
         })
     }
 
@@ -368,7 +369,11 @@ fn unsupported_settings_name_the_field() {
         (
             "HostConfig.Devices",
             Box::new(|f| {
-                f.hc.resources.devices = Some(vec![Default::default()]);
+                f.hc.resources.devices = Some(vec![berth_api_types::containers::DeviceMapping {
+                    path_on_host: "/dev/fuse".into(),
+                    path_in_container: "/dev/fuse".into(),
+                    cgroup_permissions: "rwm".into(),
+                }]);
             }),
         ),
         (

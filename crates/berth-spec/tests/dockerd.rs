@@ -18,17 +18,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_api_types::containers::{ContainerConfig, HostConfig};
 use berth_spec::{
-    build_spec, ContainerFiles, HostFacts, ImageDefaults, JoinedNamespaces, NumericIds, SpecInput,
+    build_spec, ContainerFiles, DeviceLookup, HostDevice, HostFacts, ImageDefaults,
+    JoinedNamespaces, NumericIds, SpecError, SpecInput,
 };
 use berth_testutil::{busybox_rootfs, run_command, unique_name, Dockerd};
-use oci_spec::runtime::LinuxDevice;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use serde_json::{json, Value};
 
 const PLAIN: &str = "berth-spec-test/busybox:plain";
@@ -263,7 +264,99 @@ fn cases(seccomp_file: &str) -> Vec<(&'static str, &'static str, Vec<String>, Ve
             s(&["--network", "host"]),
             vec!["true"],
         ),
+        (
+            "devices",
+            PLAIN,
+            with(&[
+                "--device",
+                "/dev/null:/dev/mynull:rw",
+                "--device",
+                "/dev/zero",
+                "--device-cgroup-rule",
+                "c 42:* rmw",
+                "--device-cgroup-rule",
+                "b 7:0 r",
+            ]),
+            vec!["true"],
+        ),
+        // A directory of devices (/dev/net holds tun on any Linux with the tun driver).
+        (
+            "device-directory",
+            PLAIN,
+            with(&["--device", "/dev/net:/dev/net"]),
+            vec!["true"],
+        ),
+        (
+            "privileged-device",
+            PLAIN,
+            with(&["--privileged", "--device", "/dev/null:/dev/xnull:r"]),
+            vec!["true"],
+        ),
     ]
+}
+
+/// Device nodes found by stat, as berthd will look them up.
+struct HostDevices;
+
+impl HostDevices {
+    fn node(path: &Path, relative: String) -> Option<HostDevice> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        let ft = meta.file_type();
+        let typ = if ft.is_char_device() {
+            LinuxDeviceType::C
+        } else if ft.is_block_device() {
+            LinuxDeviceType::B
+        } else if ft.is_fifo() {
+            LinuxDeviceType::P
+        } else {
+            return None;
+        };
+        let rdev = meta.rdev();
+        let major = ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff);
+        let minor = ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff);
+        Some(HostDevice {
+            relative,
+            typ,
+            major: i64::try_from(major).ok()?,
+            minor: i64::try_from(minor).ok()?,
+            file_mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+        })
+    }
+
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<HostDevice>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            let rel = p
+                .strip_prefix(root)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(d) = Self::node(&p, rel) {
+                out.push(d);
+            } else if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                Self::walk(root, &p, out);
+            }
+        }
+    }
+}
+
+impl DeviceLookup for HostDevices {
+    fn devices(&self, path_on_host: &str) -> Result<Vec<HostDevice>, SpecError> {
+        let path = fs::canonicalize(path_on_host).unwrap_or_else(|_| PathBuf::from(path_on_host));
+        if let Some(d) = Self::node(&path, String::new()) {
+            return Ok(vec![d]);
+        }
+        let mut out = Vec::new();
+        if path.is_dir() {
+            Self::walk(&path, &path, &mut out);
+        }
+        Ok(out)
+    }
 }
 
 /// Imports a busybox rootfs as `tag` with `changes` (Dockerfile instructions).
@@ -589,10 +682,24 @@ impl Harness {
                 other => problems.push(format!("merging the image again gave {other:?}")),
             }
         }
-        let devices: Vec<LinuxDevice> = serde_json::from_value(theirs["linux"]["devices"].clone())
-            .ok()
+        // A privileged container's host devices: dockerd's list without the `--device`
+        // mappings it appended.
+        let mapped: Vec<&str> = host_config
+            .resources
+            .devices
+            .iter()
             .flatten()
-            .unwrap_or_default();
+            .map(|d| d.path_in_container.as_str())
+            .collect();
+        let mut devices: Vec<LinuxDevice> = if host_config.privileged {
+            serde_json::from_value(theirs["linux"]["devices"].clone())
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        devices.retain(|d| !mapped.iter().any(|m| d.path() == Path::new(m)));
         let host = host_facts(dockerd, devices);
         let ours = build_spec(&SpecInput {
             id: &id,
@@ -605,6 +712,7 @@ impl Harness {
             joined: &joined,
             host: &host,
             users: &NumericIds,
+            devices: &HostDevices,
         })
         .map_err(|e| format!("{name}: berth-spec refused it: {e}"))?;
         let ours = serde_json::to_value(ours).unwrap_or_else(|e| panic!("{name}: serialise: {e}"));
