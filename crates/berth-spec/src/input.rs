@@ -110,42 +110,18 @@ pub trait UserResolver {
     fn group(&self, name: &str) -> Result<u32, SpecError>;
 }
 
-/// A resolver for rootfs without /etc/passwd and /etc/group: ids must be numeric.
+/// A resolver for rootfs without /etc/passwd and /etc/group: ids must be numeric
+/// ([`crate::EtcFiles`] with neither file).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NumericIds;
 
-fn parse_id(what: &'static str, s: &str) -> Result<u32, SpecError> {
-    s.parse::<u32>().map_err(|_| SpecError::User {
-        what,
-        name: s.to_owned(),
-        reason: "no matching entries in passwd file".to_owned(),
-    })
-}
-
 impl UserResolver for NumericIds {
     fn user(&self, spec: &str) -> Result<ResolvedUser, SpecError> {
-        let (user, group) = match spec.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (spec, None),
-        };
-        let uid = if user.is_empty() {
-            0
-        } else {
-            parse_id("user", user)?
-        };
-        let gid = match group {
-            Some(g) if !g.is_empty() => parse_id("group", g)?,
-            _ => 0,
-        };
-        Ok(ResolvedUser {
-            uid,
-            gid,
-            supplementary_gids: Vec::new(),
-        })
+        crate::EtcFiles::default().user(spec)
     }
 
     fn group(&self, name: &str) -> Result<u32, SpecError> {
-        parse_id("group", name)
+        crate::EtcFiles::default().group(name)
     }
 }
 

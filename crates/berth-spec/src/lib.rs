@@ -8,7 +8,8 @@
 //! `POST /containers/create` with the image's defaults to merge in, or as stored after
 //! [`merge_image_defaults`] at create, as dockerd stores it), the rootfs, the
 //! generated /etc/hosts, /etc/hostname and /etc/resolv.conf, the namespaces to join, a
-//! [`UserResolver`] for names in `User` and `GroupAdd`, a [`DeviceLookup`] for `--device`,
+//! [`UserResolver`] for names in `User` and `GroupAdd` ([`EtcFiles`] over the rootfs's
+//! /etc/passwd and /etc/group, as the caller read them), a [`DeviceLookup`] for `--device`,
 //! and [`HostFacts`]. A setting berth does
 //! not implement, set to anything but its default, is a [`SpecError::Unsupported`] naming it.
 //!
@@ -43,6 +44,7 @@ mod mounts;
 mod resources;
 pub mod seccomp;
 mod security;
+mod users;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -59,6 +61,7 @@ pub use input::{
     NoDevices, NumericIds, ResolvedUser, SpecInput, UserResolver,
 };
 pub use merge::{merge_image_defaults, DEFAULT_PATH};
+pub use users::EtcFiles;
 
 /// The OCI version dockerd 20.10 writes.
 pub const OCI_VERSION: &str = "1.0.2-dev";
@@ -422,9 +425,15 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     let resolved = input.users.user(&config.user)?;
     let mut gids = vec![resolved.gid];
     gids.extend(&resolved.supplementary_gids);
+    // `--group-add` is a set (dockerd keeps it in a map).
+    let mut added: Vec<u32> = Vec::new();
     for g in hc.group_add.iter().flatten() {
-        gids.push(input.users.group(g)?);
+        let gid = input.users.group(g)?;
+        if !added.contains(&gid) {
+            added.push(gid);
+        }
     }
+    gids.extend(added);
     let mut user = User::default();
     user.set_uid(resolved.uid);
     user.set_gid(resolved.gid);

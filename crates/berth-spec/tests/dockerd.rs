@@ -10,7 +10,10 @@
 //!
 //! The paths dockerd chose (rootfs, the container's hosts/hostname/resolv.conf, the host's
 //! network namespace for `--network host`) are handed to berth-spec as its input, as berthd
-//! will hand its own; the host facts are read from this host. The one difference kept is
+//! will hand its own; the host facts are read from this host, users resolved with the
+//! image's /etc/passwd and /etc/group, `--device` paths looked up by stat. A second test adds
+//! (or drops) each capability on its own, which checks the built-in seccomp profile rule by
+//! rule. The one difference kept is
 //! dockerd's `libnetwork-setkey` prestart hook, which berth does not use (see the crate
 //! docs).
 //!
@@ -25,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use berth_api_types::containers::{ContainerConfig, HostConfig};
 use berth_spec::{
-    build_spec, ContainerFiles, DeviceLookup, HostDevice, HostFacts, ImageDefaults,
-    JoinedNamespaces, NumericIds, SpecError, SpecInput,
+    build_spec, ContainerFiles, DeviceLookup, EtcFiles, HostDevice, HostFacts, ImageDefaults,
+    JoinedNamespaces, SpecError, SpecInput,
 };
 use berth_testutil::{busybox_rootfs, run_command, unique_name, Dockerd};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
@@ -34,6 +37,14 @@ use serde_json::{json, Value};
 
 const PLAIN: &str = "berth-spec-test/busybox:plain";
 const RICH: &str = "berth-spec-test/busybox:rich";
+const USERS: &str = "berth-spec-test/busybox:users";
+
+const USERS_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+    daemon:x:1:1:daemon:/usr/sbin:/bin/false\n\
+    app:x:1000:1000::/home/app:/bin/sh\n\
+    nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const USERS_GROUP: &str =
+    "root:x:0:root\ndaemon:x:1:app\nusers:x:100:app,daemon\napp:x:1000:\nnogroup:x:65534:\n";
 
 /// The wrapper runtime: copies the bundle's config.json to `$CAPTURE_DIR/<bundle name>.json`
 /// on `create`, then becomes runc.
@@ -286,6 +297,32 @@ fn cases(seccomp_file: &str) -> Vec<(&'static str, &'static str, Vec<String>, Ve
             with(&["--device", "/dev/net:/dev/net"]),
             vec!["true"],
         ),
+        ("user-default", USERS, none(), vec!["true"]),
+        ("user-name", USERS, with(&["-u", "app"]), vec!["true"]),
+        (
+            "user-uid-with-entry",
+            USERS,
+            with(&["-u", "1"]),
+            vec!["true"],
+        ),
+        (
+            "user-and-group-names",
+            USERS,
+            with(&["-u", "app:nogroup"]),
+            vec!["true"],
+        ),
+        (
+            "user-unknown-uid",
+            USERS,
+            with(&["-u", "4242"]),
+            vec!["true"],
+        ),
+        (
+            "group-add-names",
+            USERS,
+            with(&["-u", "daemon", "--group-add", "users", "--group-add", "100"]),
+            vec!["true"],
+        ),
         (
             "privileged-device",
             PLAIN,
@@ -360,9 +397,25 @@ impl DeviceLookup for HostDevices {
 }
 
 /// Imports a busybox rootfs as `tag` with `changes` (Dockerfile instructions).
-fn import(dockerd: &Dockerd, dir: &Path, tag: &str, changes: &[&str]) {
+/// The image's /etc/passwd and /etc/group are returned, as berthd will read them from the
+/// container's rootfs; `etc` replaces files in the rootfs's /etc.
+fn import(
+    dockerd: &Dockerd,
+    dir: &Path,
+    tag: &str,
+    changes: &[&str],
+    etc: &[(&str, &str)],
+) -> EtcFiles {
     let rootfs = dir.join(unique_name("rootfs"));
     busybox_rootfs(&rootfs).unwrap_or_else(|e| panic!("busybox rootfs: {e}"));
+    for (name, text) in etc {
+        fs::write(rootfs.join("etc").join(name), text)
+            .unwrap_or_else(|e| panic!("write {name}: {e}"));
+    }
+    let users = EtcFiles {
+        passwd: fs::read_to_string(rootfs.join("etc/passwd")).ok(),
+        group: fs::read_to_string(rootfs.join("etc/group")).ok(),
+    };
     let tar = dir.join(unique_name("rootfs.tar"));
     let out = run_command(
         Command::new("tar")
@@ -383,6 +436,7 @@ fn import(dockerd: &Dockerd, dir: &Path, tag: &str, changes: &[&str]) {
     }
     args.extend([tar.as_str(), tag]);
     dockerd.docker(&args).assert_success();
+    users
 }
 
 /// The image's defaults from `docker image inspect`.
@@ -553,6 +607,8 @@ struct Harness {
     dockerd: Dockerd,
     capture_dir: PathBuf,
     images: BTreeMap<&'static str, ImageDefaults>,
+    /// Each image's /etc/passwd and /etc/group.
+    users: BTreeMap<&'static str, EtcFiles>,
     work: tempfile::TempDir,
 }
 
@@ -578,20 +634,38 @@ impl Harness {
             .unwrap_or_else(|e| panic!("chmod: {e}"));
         let dockerd = Dockerd::start(&[("capture", &script)])
             .unwrap_or_else(|e| panic!("start dockerd: {e}"));
-        import(&dockerd, work.path(), PLAIN, &[r#"CMD ["sh"]"#]);
-        import(
-            &dockerd,
-            work.path(),
-            RICH,
-            &[
-                "ENV PATH=/usr/local/bin:/bin GREETING=hello",
-                "WORKDIR /srv",
-                r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
-                r#"CMD ["echo $GREETING"]"#,
-                "USER 1:1",
-            ],
+        let mut users = BTreeMap::new();
+        users.insert(
+            PLAIN,
+            import(&dockerd, work.path(), PLAIN, &[r#"CMD ["sh"]"#], &[]),
         );
-        let images = [PLAIN, RICH]
+        users.insert(
+            RICH,
+            import(
+                &dockerd,
+                work.path(),
+                RICH,
+                &[
+                    "ENV PATH=/usr/local/bin:/bin GREETING=hello",
+                    "WORKDIR /srv",
+                    r#"ENTRYPOINT ["/bin/sh", "-c"]"#,
+                    r#"CMD ["echo $GREETING"]"#,
+                    "USER 1:1",
+                ],
+                &[],
+            ),
+        );
+        users.insert(
+            USERS,
+            import(
+                &dockerd,
+                work.path(),
+                USERS,
+                &[r#"CMD ["sh"]"#],
+                &[("passwd", USERS_PASSWD), ("group", USERS_GROUP)],
+            ),
+        );
+        let images = [PLAIN, RICH, USERS]
             .into_iter()
             .map(|i| (i, image_defaults(&dockerd, i)))
             .collect();
@@ -599,6 +673,7 @@ impl Harness {
             dockerd,
             capture_dir,
             images,
+            users,
             work,
         }
     }
@@ -711,7 +786,7 @@ impl Harness {
             files: &files,
             joined: &joined,
             host: &host,
-            users: &NumericIds,
+            users: &self.users[image],
             devices: &HostDevices,
         })
         .map_err(|e| format!("{name}: berth-spec refused it: {e}"))?;
