@@ -357,7 +357,7 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         ));
     }
     if hc.resources.memory > 0 && hc.resources.memory_swap == 0 {
-        hc.resources.memory_swap = hc.resources.memory * 2;
+        hc.resources.memory_swap = hc.resources.memory.saturating_mul(2);
     }
     if hc.cgroupns_mode.is_empty() {
         hc.cgroupns_mode = if host.cgroup_v2 { "private" } else { "host" }.to_owned();

@@ -470,3 +470,118 @@ fn other_users_get_only_the_bounding_set() {
         json!({"uid": 1000, "gid": 0, "additionalGids": [0]})
     );
 }
+
+/// A small deterministic generator (xorshift), to throw hostile strings at every field that
+/// comes from the API without a fuzzing dependency.
+struct Hostile(u64);
+
+impl Hostile {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        let n = u64::try_from(from.len()).unwrap();
+        from[usize::try_from(self.next() % n).unwrap()]
+    }
+
+    fn string(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "",
+            ":",
+            "=",
+            ",",
+            "/",
+            "*",
+            " ",
+            "0",
+            "1",
+            "-1",
+            "99999999999999999999",
+            "a",
+            "é",
+            "\u{0}",
+            "ALL",
+            "CAP_",
+            "size=",
+            "mode=",
+            "rw",
+            "net.",
+            "kernel.shm",
+            "c",
+            "1:2",
+            "rwm",
+            "unconfined",
+            "seccomp",
+            "{",
+            "}",
+            "\"",
+            "container:",
+            "host",
+            "none",
+            "..",
+        ];
+        let len = self.next() % 6;
+        (0..len).map(|_| self.pick(PIECES)).collect()
+    }
+
+    fn strings(&mut self) -> Option<Vec<String>> {
+        match self.next() % 3 {
+            0 => None,
+            n => Some((0..n).map(|_| self.string()).collect()),
+        }
+    }
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let mut h = Hostile(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..20_000 {
+        let mut f = Fixture::new();
+        f.config.user = h.string();
+        f.config.hostname = h.string();
+        f.config.domainname = h.string();
+        f.config.working_dir = h.string();
+        f.config.env = h.strings();
+        f.config.cmd = h.strings();
+        f.config.entrypoint = h.strings();
+        f.hc.cap_add = h.strings();
+        f.hc.cap_drop = h.strings();
+        f.hc.security_opt = h.strings();
+        f.hc.group_add = h.strings();
+        f.hc.network_mode = h
+            .pick(&["none", "host", "container:x", "bridge", ""])
+            .to_owned();
+        f.hc.ipc_mode = h.string();
+        f.hc.pid_mode = h.string();
+        f.hc.uts_mode = h.string();
+        f.hc.cgroupns_mode = h.string();
+        f.hc.tmpfs = h
+            .strings()
+            .map(|v| v.into_iter().map(|k| (k.clone(), k)).collect());
+        f.hc.sysctls = h
+            .strings()
+            .map(|v| v.into_iter().map(|k| (k.clone(), k)).collect());
+        f.hc.resources.device_cgroup_rules = h.strings();
+        f.hc.resources.ulimits = h.strings().map(|v| {
+            v.into_iter()
+                .map(|name| berth_api_types::containers::Ulimit {
+                    name,
+                    soft: i64::from_ne_bytes(h.next().to_ne_bytes()),
+                    hard: i64::from_ne_bytes(h.next().to_ne_bytes()),
+                })
+                .collect()
+        });
+        f.hc.resources.memory = i64::from_ne_bytes(h.next().to_ne_bytes()) >> (h.next() % 64);
+        f.hc.resources.nano_cpus = i64::from_ne_bytes(h.next().to_ne_bytes()) >> (h.next() % 64);
+        f.hc.resources.cpu_shares = i64::from_ne_bytes(h.next().to_ne_bytes()) >> (h.next() % 64);
+        f.hc.oom_score_adj = i64::from_ne_bytes(h.next().to_ne_bytes()) >> (h.next() % 64);
+        f.hc.shm_size = i64::from_ne_bytes(h.next().to_ne_bytes()) >> (h.next() % 64);
+        f.joined.network = Some("/proc/1/ns/net".into());
+        // Ok or a typed error; never a panic.
+        let _ = f.build();
+    }
+}

@@ -749,6 +749,19 @@ impl Harness {
             pid: None,
         };
         let mut problems = Vec::new();
+        // berth-api-types writes Config and HostConfig as dockerd's inspect does.
+        for (field, ours) in [
+            ("Config", serde_json::to_value(&config)),
+            ("HostConfig", serde_json::to_value(&host_config)),
+        ] {
+            let ours = ours.unwrap_or_else(|e| panic!("{name}: serialise {field}: {e}"));
+            diff(
+                &format!("inspect {field}"),
+                &container[0][field],
+                &ours,
+                &mut problems,
+            );
+        }
         // dockerd's merge at create is a fixpoint: merging the image in again changes
         // nothing, except that a cleared entrypoint would come back.
         if name != "entrypoint-cleared" {
