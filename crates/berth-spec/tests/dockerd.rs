@@ -75,7 +75,12 @@ const CUSTOM_SECCOMP: &str = r#"{
 }"#;
 
 /// The flag sets compared: name, image, `docker create` options, command.
-fn cases(seccomp_file: &str) -> Vec<(&'static str, &'static str, Vec<String>, Vec<&'static str>)> {
+/// `cgroup_parent` is the dockerd's own, under which `--cgroup-parent` may point (the
+/// fixture removes it).
+fn cases(
+    seccomp_file: &str,
+    cgroup_parent: &str,
+) -> Vec<(&'static str, &'static str, Vec<String>, Vec<&'static str>)> {
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     let none = || s(&["--network", "none"]);
     let with = |extra: &[&str]| {
@@ -86,6 +91,36 @@ fn cases(seccomp_file: &str) -> Vec<(&'static str, &'static str, Vec<String>, Ve
     vec![
         ("plain", PLAIN, none(), vec!["true"]),
         ("tty", PLAIN, with(&["-t"]), vec!["true"]),
+        (
+            "tty-term",
+            PLAIN,
+            with(&["-t", "-e", "TERM=vt100"]),
+            vec!["true"],
+        ),
+        (
+            "cgroupns-private",
+            PLAIN,
+            with(&["--cgroupns", "private"]),
+            vec!["true"],
+        ),
+        (
+            "cgroup-parent",
+            PLAIN,
+            with(&["--cgroup-parent", &format!("{cgroup_parent}/sub")]),
+            vec!["true"],
+        ),
+        (
+            "memory-swap-unlimited",
+            PLAIN,
+            with(&["--memory", "16m", "--memory-swap", "-1"]),
+            vec!["true"],
+        ),
+        (
+            "no-new-privileges-false",
+            PLAIN,
+            with(&["--security-opt", "no-new-privileges=false"]),
+            vec!["true"],
+        ),
         (
             "env-user-workdir-hostname",
             PLAIN,
@@ -824,7 +859,7 @@ fn specs_match_dockerd() {
     let seccomp_file = h.work.path().join("profile.json");
     fs::write(&seccomp_file, CUSTOM_SECCOMP).unwrap_or_else(|e| panic!("write profile: {e}"));
     let seccomp_path = seccomp_file.to_string_lossy().into_owned();
-    let failures: Vec<String> = cases(&seccomp_path)
+    let failures: Vec<String> = cases(&seccomp_path, h.dockerd.cgroup_parent())
         .into_iter()
         .filter_map(|(name, image, options, cmd)| h.compare(name, image, &options, &cmd).err())
         .collect();
