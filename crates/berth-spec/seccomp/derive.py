@@ -3,9 +3,12 @@
 capability) from the profiles that dockerd 20.10 handed runc for `docker run` with the default
 capabilities (`default.json`), with each default capability dropped (`drop-CAP.json`) and with
 each other capability added (`add-CAP.json`): usage `derive.py CAPTURE_DIR > docker-default.json`.
-Every file in CAPTURE_DIR is a whole config.json as copied by the capture runtime
-(see capture.sh). An entry that appears only when a capability is present is included on that
-capability; one that disappears when it is present is excluded on it."""
+Every file in CAPTURE_DIR is a whole config.json as copied by a capture runtime (the wrapper
+script CAPTURE_SCRIPT in ../tests/dockerd.rs, registered with `dockerd --add-runtime
+capture=PATH`) for `docker run --runtime capture --network none [--cap-add|--cap-drop CAP]
+busybox true`. An entry that appears only when a capability is present is included on that
+capability; one that disappears when it is present is excluded on it. The test
+`each_capability_matches_dockerd` checks the result against dockerd for every capability."""
 import json
 import os
 import sys
