@@ -519,7 +519,12 @@ fn host_facts(dockerd: &Dockerd, devices: Vec<LinuxDevice>) -> HostFacts {
         ip_unprivileged_port_start: Path::new("/proc/sys/net/ipv4/ip_unprivileged_port_start")
             .exists(),
         default_ulimits: Vec::new(),
-        init_binary: Some(PathBuf::from("/usr/bin/docker-init")),
+        // dockerd looks docker-init up in its PATH, which is the test's.
+        init_binary: std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("docker-init"))
+                .find(|p| p.is_file())
+        }),
         init_by_default: false,
         no_new_privileges: false,
         hostname: fs::read_to_string("/proc/sys/kernel/hostname")
