@@ -24,6 +24,26 @@ pub struct ImageDefaults {
     pub labels: BTreeMap<String, String>,
 }
 
+impl From<&berth_api_types::images::ContainerConfig> for ImageDefaults {
+    /// The defaults from an image's `Config` as `GET /images/{name}/json` shows it (a
+    /// healthcheck that does not decode is dropped).
+    fn from(c: &berth_api_types::images::ContainerConfig) -> Self {
+        Self {
+            user: c.user.clone(),
+            env: c.env.clone().unwrap_or_default(),
+            cmd: c.cmd.clone(),
+            entrypoint: c.entrypoint.clone(),
+            working_dir: c.working_dir.clone(),
+            stop_signal: c.stop_signal.clone().unwrap_or_default(),
+            healthcheck: c
+                .healthcheck
+                .clone()
+                .and_then(|h| serde_json::from_value(h).ok()),
+            labels: c.labels.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// The files berth generated for the container and bind-mounts over the image's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFiles {

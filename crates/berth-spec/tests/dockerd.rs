@@ -478,24 +478,12 @@ fn import(
 fn image_defaults(dockerd: &Dockerd, image: &str) -> ImageDefaults {
     let out = dockerd.docker(&["image", "inspect", image]);
     out.assert_success();
-    let v: Value =
+    let inspect: Vec<berth_api_types::images::ImageInspect> =
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("image inspect: {e}"));
-    let c = &v[0]["Config"];
-    let strings =
-        |v: &Value| -> Option<Vec<String>> { serde_json::from_value(v.clone()).ok().flatten() };
-    ImageDefaults {
-        user: c["User"].as_str().unwrap_or_default().to_owned(),
-        env: strings(&c["Env"]).unwrap_or_default(),
-        cmd: strings(&c["Cmd"]),
-        entrypoint: strings(&c["Entrypoint"]),
-        working_dir: c["WorkingDir"].as_str().unwrap_or_default().to_owned(),
-        stop_signal: c["StopSignal"].as_str().unwrap_or_default().to_owned(),
-        healthcheck: None,
-        labels: serde_json::from_value(c["Labels"].clone())
-            .ok()
-            .flatten()
-            .unwrap_or_default(),
-    }
+    let first = inspect
+        .first()
+        .unwrap_or_else(|| panic!("image inspect of {image}: empty"));
+    ImageDefaults::from(&first.config)
 }
 
 /// Whether /sys/fs/cgroup is cgroup v2 (dockerd's "unified" mode).
