@@ -50,16 +50,20 @@ pub struct ContainerFiles {
     pub hosts: PathBuf,
     pub hostname: PathBuf,
     pub resolv_conf: PathBuf,
+    /// The /dev/shm to share: for `--ipc shareable` this container's own (a tmpfs of
+    /// `ShmSize` the caller mounted), for `--ipc container:NAME` the other container's.
+    pub shm: Option<PathBuf>,
 }
 
 /// Paths of namespaces to join (`/proc/PID/ns/net`...), for the modes that join one:
 /// `network` for `--network container:NAME` (required) or `--network host` (optional: without
 /// it the container simply gets no network namespace of its own), `pid` for
-/// `--pid container:NAME`.
+/// `--pid container:NAME`, `ipc` for `--ipc container:NAME`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JoinedNamespaces {
     pub network: Option<PathBuf>,
     pub pid: Option<PathBuf>,
+    pub ipc: Option<PathBuf>,
 }
 
 /// What the caller knows about the host and the daemon's settings.

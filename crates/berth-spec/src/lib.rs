@@ -30,8 +30,7 @@
 //!   `apparmor=unconfined` and `label=disable` are accepted.
 //! - Not supported (an error when set): volumes and binds (`Binds`, `Mounts`, `VolumesFrom`,
 //!   `VolumeDriver`), published ports, links, networks other than `none`, `host` and
-//!   `container:NAME`, user namespaces, `IpcMode` `shareable` and `container:NAME`,
-//!   `DeviceRequests`, block IO throttles and weights per device, real-time CPU, kernel
+//!   `container:NAME`, user namespaces, `DeviceRequests`, block IO throttles and weights per device, real-time CPU, kernel
 //!   memory, `StorageOpt`, `Cgroup`, `Isolation`, the systemd cgroup driver.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -47,7 +46,7 @@ mod security;
 mod users;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_api_types::containers::{ContainerConfig, HostConfig};
 use oci_spec::runtime::{
@@ -117,7 +116,7 @@ fn nonempty<T>(v: &Option<Vec<T>>) -> bool {
 /// Refuses the settings berth does not implement when they are set.
 pub fn check_supported(config: &ContainerConfig, hc: &HostConfig) -> Result<(), SpecError> {
     let r = &hc.resources;
-    let checks: [(&'static str, bool, String); 20] = [
+    let checks: [(&'static str, bool, String); 19] = [
         (
             "HostConfig.Binds",
             nonempty(&hc.binds),
@@ -211,11 +210,6 @@ pub fn check_supported(config: &ContainerConfig, hc: &HostConfig) -> Result<(), 
             config.mac_address.clone(),
         ),
         (
-            "HostConfig.IpcMode",
-            hc.ipc_mode == "shareable" || hc.ipc_mode.starts_with("container:"),
-            hc.ipc_mode.clone(),
-        ),
-        (
             "HostConfig.CgroupnsMode",
             !matches!(hc.cgroupns_mode.as_str(), "" | "host" | "private"),
             hc.cgroupns_mode.clone(),
@@ -273,16 +267,24 @@ fn namespace_modes(
                 ))
             }
         };
-    let ipc = match hc.ipc_mode.as_str() {
-        "" | "private" | "none" => NsMode::Private,
-        "host" => NsMode::Host,
-        m => {
-            return Err(SpecError::invalid(
-                "HostConfig.IpcMode",
-                format!("invalid IPC mode: {m}"),
-            ))
-        }
-    };
+    let ipc =
+        match hc.ipc_mode.as_str() {
+            "" | "private" | "none" | "shareable" => NsMode::Private,
+            "host" => NsMode::Host,
+            m if m.starts_with("container:") => NsMode::Join(joined.ipc.clone().ok_or_else(
+                || SpecError::MissingNamespacePath {
+                    field: "HostConfig.IpcMode",
+                    mode: m.to_owned(),
+                    kind: "ipc",
+                },
+            )?),
+            m => {
+                return Err(SpecError::invalid(
+                    "HostConfig.IpcMode",
+                    format!("invalid IPC mode: {m}"),
+                ))
+            }
+        };
     let uts = match hc.uts_mode.as_str() {
         "" => NsMode::Private,
         "host" => NsMode::Host,
@@ -333,6 +335,16 @@ fn check_sysctl(key: &str, host_network: bool) -> Result<(), SpecError> {
         field,
         format!("sysctl {key:?} is not whitelisted"),
     ))
+}
+
+/// The /dev/shm that `--ipc shareable` and `--ipc container:NAME` bind-mount.
+fn shared_shm<'a>(files: &'a ContainerFiles, mode: &str) -> Result<&'a Path, SpecError> {
+    files.shm.as_deref().ok_or_else(|| {
+        SpecError::invalid(
+            "HostConfig.IpcMode",
+            format!("{mode:?} needs the path of the /dev/shm to share"),
+        )
+    })
 }
 
 /// The container's spec.
@@ -528,7 +540,14 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         privileged: hc.privileged,
         shm_size: hc.shm_size,
         ipc_none: hc.ipc_mode == "none",
-        ipc_host: ipc_mode == NsMode::Host,
+        shm_bind: match &ipc_mode {
+            NsMode::Host => Some(Path::new("/dev/shm")),
+            NsMode::Join(_) => Some(shared_shm(input.files, &hc.ipc_mode)?),
+            NsMode::Private if hc.ipc_mode == "shareable" => {
+                Some(shared_shm(input.files, &hc.ipc_mode)?)
+            }
+            NsMode::Private => None,
+        },
         tmpfs,
         init: init_binary,
     };

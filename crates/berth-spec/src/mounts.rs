@@ -197,7 +197,9 @@ pub(crate) struct MountPlan<'a> {
     pub privileged: bool,
     pub shm_size: i64,
     pub ipc_none: bool,
-    pub ipc_host: bool,
+    /// The /dev/shm to bind-mount: the host's for `--ipc host`, a shared one for `shareable`
+    /// and `container:NAME`.
+    pub shm_bind: Option<&'a Path>,
     pub tmpfs: Vec<(&'a str, &'a str)>,
     pub init: Option<&'a Path>,
 }
@@ -234,11 +236,11 @@ pub(crate) fn mounts(plan: &MountPlan<'_>) -> Result<Vec<MountEntry>, SpecError>
             options: bind_opts(!plan.readonly_rootfs),
         },
     ];
-    if plan.ipc_host {
+    if let Some(shm) = plan.shm_bind {
         user.push(MountEntry {
             destination: "/dev/shm".into(),
             kind: "bind",
-            source: "/dev/shm".into(),
+            source: path(shm),
             options: bind_opts(true),
         });
     }
@@ -319,6 +321,7 @@ mod tests {
             hosts: "/c/hosts".into(),
             hostname: "/c/hostname".into(),
             resolv_conf: "/c/resolv.conf".into(),
+            shm: None,
         }
     }
 
@@ -329,7 +332,7 @@ mod tests {
             privileged: false,
             shm_size: 64 << 20,
             ipc_none: false,
-            ipc_host: false,
+            shm_bind: None,
             tmpfs: Vec::new(),
             init: None,
         }
@@ -404,7 +407,7 @@ mod tests {
         p.ipc_none = true;
         assert!(!dests(&mounts(&p).unwrap()).contains(&"/dev/shm"));
         let mut p = plan(&f);
-        p.ipc_host = true;
+        p.shm_bind = Some(Path::new("/dev/shm"));
         let ms = mounts(&p).unwrap();
         assert_eq!(find(&ms, "/dev/shm").kind, "bind");
         assert_eq!(ms.iter().filter(|m| m.destination == "/dev/shm").count(), 1);

@@ -39,6 +39,7 @@ impl Fixture {
                 hosts: "/c/hosts".into(),
                 hostname: "/c/hostname".into(),
                 resolv_conf: "/c/resolv.conf".into(),
+                shm: None,
             },
             joined: JoinedNamespaces::default(),
             host: HostFacts {
@@ -264,6 +265,43 @@ fn namespace_modes() {
 }
 
 #[test]
+fn shared_ipc() {
+    let mut f = Fixture::new();
+    f.hc.ipc_mode = "shareable".into();
+    assert!(matches!(f.build(), Err(SpecError::Invalid { .. })));
+    f.files.shm = Some("/c/shm".into());
+    let spec = f.build().unwrap();
+    assert!(namespaces(&spec).contains(&(LinuxNamespaceType::Ipc, None)));
+    let v = serde_json::to_value(&spec).unwrap();
+    let shm: Vec<&Value> = v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] == "/dev/shm")
+        .collect();
+    assert_eq!(
+        shm,
+        [
+            &json!({"destination": "/dev/shm", "type": "bind", "source": "/c/shm", "options": ["rbind", "rprivate"]})
+        ]
+    );
+    f.hc.ipc_mode = "container:db".into();
+    assert!(matches!(
+        f.build(),
+        Err(SpecError::MissingNamespacePath { .. })
+    ));
+    f.joined.ipc = Some("/proc/7/ns/ipc".into());
+    assert!(namespaces(&f.build().unwrap())
+        .contains(&(LinuxNamespaceType::Ipc, Some("/proc/7/ns/ipc".into()))));
+    f.hc.ipc_mode = "container:".into();
+    f.hc.pid_mode = "container:db".into();
+    assert!(matches!(
+        f.build(),
+        Err(SpecError::MissingNamespacePath { .. })
+    ));
+}
+
+#[test]
 fn privileged() {
     let mut f = Fixture::new();
     f.hc.privileged = true;
@@ -375,10 +413,6 @@ fn unsupported_settings_name_the_field() {
                     cgroup_permissions: "rwm".into(),
                 }]);
             }),
-        ),
-        (
-            "HostConfig.IpcMode",
-            Box::new(|f| f.hc.ipc_mode = "shareable".into()),
         ),
         (
             "HostConfig.PublishAllPorts",

@@ -77,9 +77,11 @@ const CUSTOM_SECCOMP: &str = r#"{
 /// The flag sets compared: name, image, `docker create` options, command.
 /// `cgroup_parent` is the dockerd's own, under which `--cgroup-parent` may point (the
 /// fixture removes it).
+/// `other` is a running container to share namespaces with.
 fn cases(
     seccomp_file: &str,
     cgroup_parent: &str,
+    other: &str,
 ) -> Vec<(&'static str, &'static str, Vec<String>, Vec<&'static str>)> {
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     let none = || s(&["--network", "none"]);
@@ -330,6 +332,25 @@ fn cases(
             "device-directory",
             PLAIN,
             with(&["--device", "/dev/net:/dev/net"]),
+            vec!["true"],
+        ),
+        (
+            "ipc-shareable",
+            PLAIN,
+            with(&["--ipc", "shareable", "--shm-size", "2m"]),
+            vec!["true"],
+        ),
+        (
+            "share-another-container",
+            PLAIN,
+            s(&[
+                "--network",
+                &format!("container:{other}"),
+                "--ipc",
+                &format!("container:{other}"),
+                "--pid",
+                &format!("container:{other}"),
+            ]),
             vec!["true"],
         ),
         ("user-default", USERS, none(), vec!["true"]),
@@ -724,11 +745,13 @@ impl Harness {
         let created = dockerd.docker(&args);
         created.assert_success();
         let id = created.stdout_trimmed().to_owned();
-        let inspect = dockerd.docker(&["container", "inspect", &id]);
-        inspect.assert_success();
         // Start; some cases cannot run on this host (every capability, for one: the test's
         // own bounding set may lack some), but dockerd has handed over its spec by then.
         let started = dockerd.docker(&["start", &id]);
+        // After start: dockerd then gives a `--network container:` container the other's
+        // hostname, as berthd will before it makes the spec.
+        let inspect = dockerd.docker(&["container", "inspect", &id]);
+        inspect.assert_success();
         let captured = wait_for(&self.capture_dir.join(format!("{id}.json")));
         let _ = dockerd.docker(&["rm", "-f", &id]);
         let Some(captured) = captured else {
@@ -756,25 +779,29 @@ impl Harness {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| panic!("{name}: no {dest} mount in dockerd's spec"))
         };
+        let shared_ipc =
+            host_config.ipc_mode == "shareable" || host_config.ipc_mode.starts_with("container:");
         let files = ContainerFiles {
             hosts: mount_source("/etc/hosts"),
             hostname: mount_source("/etc/hostname"),
             resolv_conf: mount_source("/etc/resolv.conf"),
+            shm: shared_ipc.then(|| mount_source("/dev/shm")),
+        };
+        let ns_path = |kind: &str| -> Option<PathBuf> {
+            theirs["linux"]["namespaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|n| n["type"] == kind)
+                .and_then(|n| n["path"].as_str())
+                .map(PathBuf::from)
         };
         let rootfs = PathBuf::from(theirs["root"]["path"].as_str().unwrap_or_default());
+        // The namespaces dockerd joined (the host's network, another container's).
         let joined = JoinedNamespaces {
-            network: if host_config.network_mode == "host" {
-                theirs["linux"]["namespaces"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|n| n["type"] == "network")
-                    .and_then(|n| n["path"].as_str())
-                    .map(PathBuf::from)
-            } else {
-                None
-            },
-            pid: None,
+            network: ns_path("network"),
+            pid: ns_path("pid"),
+            ipc: ns_path("ipc"),
         };
         let mut problems = Vec::new();
         // berth-api-types writes Config and HostConfig as dockerd's inspect does.
@@ -852,7 +879,21 @@ fn specs_match_dockerd() {
     let seccomp_file = h.work.path().join("profile.json");
     fs::write(&seccomp_file, CUSTOM_SECCOMP).unwrap_or_else(|e| panic!("write profile: {e}"));
     let seccomp_path = seccomp_file.to_string_lossy().into_owned();
-    let failures: Vec<String> = cases(&seccomp_path, h.dockerd.cgroup_parent())
+    // A running container whose namespaces others join; its ipc is shareable.
+    let other = h.dockerd.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--ipc",
+        "shareable",
+        PLAIN,
+        "sleep",
+        "600",
+    ]);
+    other.assert_success();
+    let other = other.stdout_trimmed().to_owned();
+    let failures: Vec<String> = cases(&seccomp_path, h.dockerd.cgroup_parent(), &other)
         .into_iter()
         .filter_map(|(name, image, options, cmd)| h.compare(name, image, &options, &cmd).err())
         .collect();
