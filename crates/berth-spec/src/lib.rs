@@ -30,8 +30,9 @@
 //!   `apparmor=unconfined` and `label=disable` are accepted.
 //! - Not supported (an error when set): volumes and binds (`Binds`, `Mounts`, `VolumesFrom`,
 //!   `VolumeDriver`), published ports, links, networks other than `none`, `host` and
-//!   `container:NAME`, user namespaces, `DeviceRequests`, block IO throttles and weights per device, real-time CPU, kernel
-//!   memory, `StorageOpt`, `Cgroup`, `Isolation`, the systemd cgroup driver.
+//!   `container:NAME`, user namespaces, `DeviceRequests`, block IO throttles and weights per
+//!   device, real-time CPU, kernel memory, `StorageOpt`, `Cgroup`, `Isolation`, the systemd
+//!   cgroup driver, `Config.MacAddress`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
