@@ -6,7 +6,9 @@
 //! the fields Go types as `strslice.StrSlice` (`Cmd`, `Entrypoint`, `Shell`, `CapAdd`,
 //! `CapDrop`) take a single string as well as an array. Encoding follows dockerd's
 //! `container inspect`: Go's `omitempty` fields are left out when empty, the others are written
-//! even when empty (`null` for a nil list or map).
+//! even when empty (`null` for a nil list or map). One leniency of Go's decoder is not copied:
+//! it matches field names without regard to case (`"hostname"` for `"Hostname"`); here they
+//! must be spelt as Docker spells them, as every Docker client does.
 
 use std::collections::BTreeMap;
 

@@ -26,6 +26,12 @@
 //! - `seccomp=<profile>` honours `defaultErrnoRet`, which dockerd 20.10 ignores.
 //! - `--tmpfs` mounts at the same depth come in order of destination; dockerd adds them in
 //!   Go's map order, which is random.
+//! - `--group-add` gids come in the order given, each once; dockerd keeps them in a Go map,
+//!   so with several its order is random.
+//! - Capability sets are sets (oci-spec's `HashSet`): their order in the JSON varies; dockerd
+//!   writes its list order. Runtimes read them as sets.
+//! - The default profile allows `ptrace` as on kernels from 4.8 (dockerd drops that rule on
+//!   older kernels).
 //! - No AppArmor or SELinux (dockerd sets neither on this host either): only
 //!   `apparmor=unconfined` and `label=disable` are accepted.
 //! - Not supported (an error when set): volumes and binds (`Binds`, `Mounts`, `VolumesFrom`,
