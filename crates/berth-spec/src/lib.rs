@@ -344,6 +344,52 @@ fn check_sysctl(key: &str, host_network: bool) -> Result<(), SpecError> {
     ))
 }
 
+/// Fills in what dockerd fills in when it creates a container, so that what is stored (and
+/// shown by `inspect`) is dockerd's: the hostname (the id's first 12 digits, or the host's
+/// name with `--network host`), `ShmSize` 64 MiB, `IpcMode` `private`, `CgroupnsMode` (`host`
+/// on cgroup v1 and hybrid hosts, `private` on v2), `MemorySwap` twice `Memory`,
+/// `OomKillDisable` false, and the default masked and read-only paths unless privileged. The
+/// log driver, restart policy and runtime names are the daemon's business. Applying it again
+/// changes nothing; [`build_spec`] applies it to its copy.
+pub fn apply_create_defaults(
+    id: &str,
+    config: &mut ContainerConfig,
+    hc: &mut HostConfig,
+    host: &HostFacts,
+) {
+    if config.hostname.is_empty() {
+        config.hostname = if hc.network_mode == "host" {
+            host.hostname.clone()
+        } else {
+            id.chars().take(12).collect()
+        };
+    }
+    if hc.shm_size == 0 {
+        hc.shm_size = DEFAULT_SHM_SIZE;
+    }
+    if hc.ipc_mode.is_empty() {
+        hc.ipc_mode = "private".to_owned();
+    }
+    if hc.resources.memory > 0 && hc.resources.memory_swap == 0 {
+        hc.resources.memory_swap = hc.resources.memory.saturating_mul(2);
+    }
+    if hc.cgroupns_mode.is_empty() {
+        hc.cgroupns_mode = if host.cgroup_v2 { "private" } else { "host" }.to_owned();
+    }
+    if hc.resources.oom_kill_disable.is_none() {
+        hc.resources.oom_kill_disable = Some(false);
+    }
+    if !hc.privileged {
+        let owned = |paths: &[&str]| paths.iter().map(|p| (*p).to_owned()).collect();
+        if hc.masked_paths.is_none() {
+            hc.masked_paths = Some(owned(&DEFAULT_MASKED_PATHS));
+        }
+        if hc.readonly_paths.is_none() {
+            hc.readonly_paths = Some(owned(&DEFAULT_READONLY_PATHS));
+        }
+    }
+}
+
 /// The /dev/shm that `--ipc shareable` and `--ipc container:NAME` bind-mount.
 fn shared_shm<'a>(files: &'a ContainerFiles, mode: &str) -> Result<&'a Path, SpecError> {
     files.shm.as_deref().ok_or_else(|| {
@@ -365,39 +411,12 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     let mut hc = hc_in.clone();
     let host = input.host;
 
-    // dockerd's create-time defaults.
-    if hc.shm_size == 0 {
-        hc.shm_size = DEFAULT_SHM_SIZE;
-    }
+    apply_create_defaults(input.id, &mut config, &mut hc, host);
     if hc.shm_size < 0 {
         return Err(SpecError::invalid(
             "HostConfig.ShmSize",
             "SHM size can not be less than 0",
         ));
-    }
-    if hc.resources.memory > 0 && hc.resources.memory_swap == 0 {
-        hc.resources.memory_swap = hc.resources.memory.saturating_mul(2);
-    }
-    if hc.cgroupns_mode.is_empty() {
-        hc.cgroupns_mode = if host.cgroup_v2 { "private" } else { "host" }.to_owned();
-    }
-    if !hc.privileged {
-        if hc.masked_paths.is_none() {
-            hc.masked_paths = Some(
-                DEFAULT_MASKED_PATHS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-            );
-        }
-        if hc.readonly_paths.is_none() {
-            hc.readonly_paths = Some(
-                DEFAULT_READONLY_PATHS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-            );
-        }
     }
     if !(-1000..=1000).contains(&hc.oom_score_adj) {
         return Err(SpecError::invalid(
@@ -410,13 +429,6 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
     }
     resources::validate(&hc.resources)?;
     let (net_mode, pid_mode, ipc_mode, uts_mode) = namespace_modes(&hc, input.joined)?;
-    if config.hostname.is_empty() {
-        config.hostname = if hc.network_mode == "host" {
-            host.hostname.clone()
-        } else {
-            input.id.chars().take(12).collect()
-        };
-    }
     let security = security::parse(
         hc.security_opt.as_deref().unwrap_or_default(),
         host.no_new_privileges,

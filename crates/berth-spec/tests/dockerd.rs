@@ -844,6 +844,22 @@ impl Harness {
         };
         devices.retain(|d| !mapped.iter().any(|m| d.path() == Path::new(m)));
         let host = host_facts(dockerd, devices);
+        // dockerd's create-time defaults are in what it stored: applying berth's changes
+        // nothing.
+        let (mut c2, mut h2) = (config.clone(), host_config.clone());
+        berth_spec::apply_create_defaults(&id, &mut c2, &mut h2, &host);
+        diff(
+            "create defaults Config",
+            &serde_json::to_value(&config).unwrap_or_default(),
+            &serde_json::to_value(&c2).unwrap_or_default(),
+            &mut problems,
+        );
+        diff(
+            "create defaults HostConfig",
+            &serde_json::to_value(&host_config).unwrap_or_default(),
+            &serde_json::to_value(&h2).unwrap_or_default(),
+            &mut problems,
+        );
         let ours = build_spec(&SpecInput {
             id: &id,
             config: &config,
