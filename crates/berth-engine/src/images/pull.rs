@@ -537,9 +537,12 @@ impl ImageService {
         let id = short(&job.layer.digest);
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
-        // Open (or resume) the ingest and hash what it already holds.
+        let lease = job.lease.clone();
+        // Open (or resume) the ingest and hash what it already holds. The lease names it
+        // first, so that it goes with the lease if this daemon dies.
         let (writer, digester) = self
             .blocking(move |s| {
+                s.store.metadata().lease_add_ingest(&lease, &reference)?;
                 let mut writer = s
                     .store
                     .content()
