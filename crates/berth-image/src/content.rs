@@ -351,7 +351,7 @@ impl ContentStore {
                 continue;
             };
             // DIGEST-PID-SEQ; a digest has no '-'.
-            let pid = rest.rsplitn(3, '-').nth(1);
+            let pid = rest.rsplit('-').nth(1);
             if pid != Some(me.as_str()) {
                 match self.abort(&ingest.reference) {
                     Ok(()) | Err(ContentError::IngestNotFound { .. }) => {}
@@ -917,7 +917,12 @@ mod tests {
             s.abort_stale_writes().unwrap(),
             vec![format!("write-{d}-1-0")]
         );
-        let left: Vec<String> = s.ingests().unwrap().into_iter().map(|i| i.reference).collect();
+        let left: Vec<String> = s
+            .ingests()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.reference)
+            .collect();
         assert_eq!(left, vec!["layer-kept".to_owned(), mine]);
     }
 

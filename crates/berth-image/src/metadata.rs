@@ -203,7 +203,8 @@ impl Metadata {
             Some(_) => {
                 tx.execute_batch(MIGRATE_1_TO_2)
                     .map_err(sql("migrate to version 2"))?;
-                tx.execute_batch(SCHEMA_2).map_err(sql("migrate to version 2"))?;
+                tx.execute_batch(SCHEMA_2)
+                    .map_err(sql("migrate to version 2"))?;
                 tx.execute(
                     "INSERT INTO schema_version (version) VALUES (?1)",
                     [SCHEMA_VERSION],

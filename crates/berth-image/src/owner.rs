@@ -45,8 +45,7 @@ impl Owner {
 
     /// Whether this process is running now: same boot, and its pid has the same start time.
     pub fn is_alive(&self) -> bool {
-        boot_id().as_deref() == Some(self.boot.as_str())
-            && start_time(self.pid) == Some(self.start)
+        boot_id().as_deref() == Some(self.boot.as_str()) && start_time(self.pid) == Some(self.start)
     }
 }
 

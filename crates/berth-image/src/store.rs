@@ -480,8 +480,11 @@ mod tests {
         let c = rusqlite::Connection::open(md.path()).unwrap();
         let me = crate::Owner::current().unwrap().to_string();
         let dead = format!("{}/{}", me.rsplit_once('/').unwrap().0, u64::MAX);
-        c.execute("UPDATE leases SET owner = ?1 WHERE id = 'pull-dead'", [&dead])
-            .unwrap();
+        c.execute(
+            "UPDATE leases SET owner = ?1 WHERE id = 'pull-dead'",
+            [&dead],
+        )
+        .unwrap();
         c.execute("UPDATE leases SET owner = '' WHERE id = 'load-v1'", [])
             .unwrap();
 

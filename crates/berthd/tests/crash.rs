@@ -236,11 +236,7 @@ fn snapshots(d: &Berthd) -> Vec<String> {
 fn wait_until(what: &str, d: &Berthd, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}:\n{}",
-            d.log()
-        );
+        assert!(Instant::now() < deadline, "never saw {what}:\n{}", d.log());
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -289,7 +285,13 @@ fn assert_recovered(d: &Berthd, lease_prefix: &str) {
 /// Checks `name` in `d` is whole: inspected with `layers` layers, saved, and the archive loads
 /// into a fresh berthd (which verifies every blob and diff ID) as the same image.
 fn assert_whole(d: &Berthd, name: &str, layers: usize) {
-    let out = d.docker(&["image", "inspect", "-f", "{{.Id}} {{len .RootFS.Layers}}", name]);
+    let out = d.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}} {{len .RootFS.Layers}}",
+        name,
+    ]);
     let text = out.assert_success().stdout_trimmed().to_owned();
     let (id, n) = text.split_once(' ').unwrap();
     assert_eq!(n, layers.to_string(), "{text}");
@@ -333,7 +335,9 @@ impl Setup {
             ns,
             empty,
         };
-        s.daemon.docker(&["pull", &s.name("base:1")]).assert_success();
+        s.daemon
+            .docker(&["pull", &s.name("base:1")])
+            .assert_success();
         s
     }
 
@@ -384,7 +388,9 @@ fn a_pull_killed_midway_leaves_nothing_after_a_restart_and_then_succeeds() {
     assert_recovered(&s.daemon, "pull-");
     assert_same(&before, &listing(&s.daemon), "the store after the restart");
     // prune -a takes base:1 too: back to the empty store.
-    s.daemon.docker(&["image", "prune", "-a", "-f"]).assert_success();
+    s.daemon
+        .docker(&["image", "prune", "-a", "-f"])
+        .assert_success();
     assert_same(&s.empty, &listing(&s.daemon), "the store after prune -a");
 
     s.daemon.docker(&["pull", &big]).assert_success();
@@ -477,7 +483,9 @@ fn kill_mid_stream(
         let _ = wait_done.recv();
         drop(stdin);
     });
-    wait_until("berthd taking the archive", &s.daemon, || started(&s.daemon));
+    wait_until("berthd taking the archive", &s.daemon, || {
+        started(&s.daemon)
+    });
     // Let the first half arrive entirely; berthd waits for the rest.
     thread::sleep(Duration::from_millis(500));
     s.daemon.kill();
@@ -508,7 +516,11 @@ fn a_load_killed_midway_leaves_nothing_after_a_restart_and_then_succeeds() {
         &mut s,
         &archive,
         &["load"],
-        |d| ingests(d).iter().any(|(r, n)| r.starts_with("load-") && *n > 0),
+        |d| {
+            ingests(d)
+                .iter()
+                .any(|(r, n)| r.starts_with("load-") && *n > 0)
+        },
         |d| {
             let held = leases(d);
             assert_eq!(held.len(), 1, "{held:?}");
