@@ -23,11 +23,12 @@ impl Owner {
         static CURRENT: OnceLock<Option<Owner>> = OnceLock::new();
         CURRENT
             .get_or_init(|| {
-                let pid = std::process::id();
+                // The pid as this /proc numbers it (the one a later run reads), with its start.
+                let stat = fs::read_to_string("/proc/self/stat").ok()?;
                 Some(Owner {
                     boot: boot_id()?,
-                    pid,
-                    start: start_time(pid)?,
+                    pid: stat.split_whitespace().next()?.parse().ok()?,
+                    start: parse_start_time(&stat)?,
                 })
             })
             .as_ref()

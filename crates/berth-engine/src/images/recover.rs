@@ -103,3 +103,104 @@ pub(crate) fn collect_snapshots(s: &Inner) -> Result<Vec<String>, EngineError> {
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::ImageService;
+    use berth_image::{ImageRecord, LayerRecord};
+    use berth_snapshot::{Driver, UnpackOptions};
+
+    /// A layer tar holding one file.
+    fn layer(name: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn only_layers_no_image_makes_are_collected_children_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = ImageService::open(
+            dir.path(),
+            Some(Driver::Vfs),
+            berth_registry::RegistryOptions::default(),
+        )
+        .unwrap();
+        let s = &svc.inner;
+        let diff = |n: &str| Digest::of(n.as_bytes());
+        // An image of layers a, b; an interrupted pull that made a, c, d; a container's
+        // snapshot on a, e; a snapshot that is not a layer.
+        let image = chain_ids(&[diff("a"), diff("b")]);
+        let orphan = chain_ids(&[diff("a"), diff("c"), diff("d")]);
+        let under_container = chain_ids(&[diff("a"), diff("e")]);
+        let apply = |chain: &[Digest]| {
+            for (i, c) in chain.iter().enumerate() {
+                let parent = i.checked_sub(1).map(|p| chain[p].to_string());
+                s.snapshots
+                    .apply_layer(
+                        c.as_str(),
+                        parent.as_deref(),
+                        &layer(&format!("f{i}"))[..],
+                        &UnpackOptions::new(c.to_string()),
+                    )
+                    .unwrap();
+            }
+        };
+        apply(&image);
+        apply(&orphan);
+        apply(&under_container);
+        s.snapshots
+            .prepare("container-1", Some(under_container[1].as_str()))
+            .unwrap();
+        let blob = Digest::of(b"blob");
+        s.store
+            .metadata()
+            .put_image(&ImageRecord {
+                id: Digest::of(b"config"),
+                manifest: Digest::of(b"manifest"),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                created: None,
+                size: 0,
+                added: 0,
+                layers: ["a", "b"]
+                    .iter()
+                    .map(|n| LayerRecord {
+                        diff_id: diff(n),
+                        blob: blob.clone(),
+                        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                        size: 1,
+                    })
+                    .collect(),
+            })
+            .unwrap();
+
+        let removed = collect_snapshots(s).unwrap();
+        assert_eq!(
+            removed,
+            vec![orphan[2].to_string(), orphan[1].to_string()],
+            "d before its parent c"
+        );
+        let mut left: Vec<String> = s
+            .snapshots
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        left.sort();
+        let mut want = vec![
+            image[0].to_string(),
+            image[1].to_string(),
+            under_container[1].to_string(),
+            "container-1".to_owned(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        assert!(collect_snapshots(s).unwrap().is_empty());
+    }
+}
