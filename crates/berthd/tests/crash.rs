@@ -382,6 +382,15 @@ fn a_pull_killed_midway_leaves_nothing_after_a_restart_and_then_succeeds() {
             "the last layer half downloaded: {partial:?}"
         );
         assert_eq!(snapshots(d).len(), 2, "base and the small layer unpacked");
+        let driver = fs::read_dir(d.root().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.join("snapshots").is_dir())
+            .unwrap();
+        assert!(
+            fs::read_dir(driver.join("tmp")).unwrap().next().is_some(),
+            "the last layer half unpacked in tmp/"
+        );
     });
     s.ns.slow(false);
 

@@ -109,10 +109,12 @@ impl ImageService {
                 layers: SingleFlight::new(),
             }),
         };
+        let started = std::time::Instant::now();
         let r = recover::recover(&service.inner)?;
         if !r.leases.is_empty() || r.ingests > 0 {
             tracing::info!(
-                "recovered after an unclean stop: ended leases {:?}; removed {} ingests, {} blobs, {} layer snapshots",
+                "recovered after an unclean stop in {} ms: ended leases {:?}; removed {} ingests, {} blobs, {} layer snapshots",
+                started.elapsed().as_millis(),
                 r.leases,
                 r.ingests,
                 r.blobs,

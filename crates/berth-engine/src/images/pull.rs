@@ -73,7 +73,8 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends.
+/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends,
+/// while the daemon lives; one that dies leaves it for the next start to end (recover.rs).
 pub(crate) struct LeaseGuard {
     pub(crate) service: ImageService,
     pub(crate) id: String,
