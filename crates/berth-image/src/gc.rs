@@ -305,7 +305,11 @@ mod tests {
             roots: [index].into(),
             stale_ingests: None,
         };
-        assert!(collect(&f.content, &f.meta, &opts).is_err());
+        let e = collect(&f.content, &f.meta, &opts).expect_err("a broken manifest");
+        assert!(
+            e.to_string().contains(bad.as_str()),
+            "names the manifest: {e}"
+        );
         assert!(f.content.exists(&junk), "nothing removed");
     }
 
