@@ -135,6 +135,7 @@ fn import(
     let content = s.store.content();
     let md = s.store.metadata();
     let reference = format!("{lease}-layer");
+    md.lease_add_ingest(lease, &reference)?;
     let writer = content.writer(&reference).map_err(EngineError::image)?;
     let mut tee = Tee {
         inner: tar,

@@ -244,6 +244,7 @@ fn ingest(s: &Inner, lease: &str, archive: impl Read) -> Result<Entries, EngineE
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let reference = format!("{lease}-{count}");
+                md.lease_add_ingest(lease, &reference)?;
                 let mut writer = content.writer(&reference).map_err(EngineError::image)?;
                 if writer.offset() > 0 {
                     writer.reset().map_err(EngineError::image)?;

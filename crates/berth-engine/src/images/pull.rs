@@ -72,7 +72,8 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends.
+/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends,
+/// while the daemon lives; one that dies leaves it for the next start to end (recover.rs).
 pub(crate) struct LeaseGuard {
     pub(crate) service: ImageService,
     pub(crate) id: String,
@@ -536,9 +537,12 @@ impl ImageService {
         let id = short(&job.layer.digest);
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
-        // Open (or resume) the ingest and hash what it already holds.
+        let lease = job.lease.clone();
+        // Open (or resume) the ingest and hash what it already holds. The lease names it
+        // first, so that it goes with the lease if this daemon dies.
         let (writer, digester) = self
             .blocking(move |s| {
+                s.store.metadata().lease_add_ingest(&lease, &reference)?;
                 let mut writer = s
                     .store
                     .content()
