@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use berth_engine::{Engine, EngineConfig, ImageFilters};
-use berth_image::Digest;
+use berth_oci::Digest;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};

@@ -6,10 +6,12 @@
 
 use proptest::prelude::*;
 
+use super::download::parse_content_range;
+use super::endpoint::{is_plain_http, validate_host};
+use super::manifest::parse_reference;
 use crate::auth::parse_challenges;
-use crate::client::{is_plain_http, parse_content_range, parse_reference, validate_host};
-use crate::digest::Digest;
 use crate::error::parse_remote;
+use crate::Digest;
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
