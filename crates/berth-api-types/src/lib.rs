@@ -7,12 +7,15 @@
 //! missing fields take their default, so a newer or older daemon still decodes). The
 //! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
 //! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
-//! [`push`] the push stream's lines and the login answer, [`archive`] load's stream.
+//! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
+//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`);
+//! [`time`] the API's and the CLI's renderings of times (on jiff).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod api_version;
 mod host;
+pub mod time;
 
 pub use api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
 pub use host::{Host, HostError, DEFAULT_HOST, DEFAULT_SOCKET};
@@ -205,6 +208,8 @@ pub struct Commit {
 
 /// The archive endpoints' extra shapes (save, load, import).
 pub mod archive;
+/// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
+pub mod containers;
 /// The image endpoints' shapes.
 pub mod images;
 
