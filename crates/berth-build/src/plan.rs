@@ -255,7 +255,7 @@ pub enum ConfigChange {
     /// ENTRYPOINT (shell form wrapped); `resets_cmd`: an inherited CMD is dropped because
     /// no CMD was set in this stage before it.
     Entrypoint {
-        /// The new entrypoint (`None` for `ENTRYPOINT []`).
+        /// The new entrypoint (empty for `ENTRYPOINT []`, as docker 20.10 stores it).
         entrypoint: Option<Vec<String>>,
         /// The CMD is reset.
         resets_cmd: bool,
@@ -743,14 +743,14 @@ impl StageState<'_> {
         format!("{} #(nop)  {text}", self.config.shell_or_default().join(" "))
     }
 
+    /// docker 20.10's `resolveCmdLine`: empty stays empty, the shell form is wrapped.
     fn with_shell(&self, command: &Command) -> Vec<String> {
         match command {
             Command::Exec(v) => v.clone(),
+            Command::Shell(s) if s.is_empty() => Vec::new(),
             Command::Shell(s) => {
                 let mut v = self.config.shell_or_default();
-                if !s.is_empty() {
-                    v.push(s.clone());
-                }
+                v.push(s.clone());
                 v
             }
         }
@@ -998,11 +998,7 @@ impl StageState<'_> {
                 (StepKind::Config(ConfigChange::Cmd(cmd)), c)
             }
             Kind::Entrypoint(command) => {
-                let ep = match command {
-                    Command::Exec(v) => Some(v.clone()),
-                    Command::Shell(s) if s.is_empty() => None,
-                    Command::Shell(_) => Some(self.with_shell(command)),
-                };
+                let ep = Some(self.with_shell(command));
                 self.config.entrypoint = ep.clone();
                 let resets_cmd = !self.cmd_set;
                 if resets_cmd {
