@@ -251,12 +251,18 @@ mod tests {
 
     #[test]
     fn quoting_like_go() {
-        assert_eq!(go_quote_list(&["a b".into(), "c\"d".into()]), r#"["a b" "c\"d"]"#);
+        assert_eq!(
+            go_quote_list(&["a b".into(), "c\"d".into()]),
+            r#"["a b" "c\"d"]"#
+        );
         assert_eq!(go_quote("tab\there\u{1}"), r#""tab\there\x01""#);
         assert_eq!(go_quote_rune(0), r"'\x00'");
         assert_eq!(go_quote_rune(3), r"'\x03'");
         assert_eq!(go_quote_rune(65), "'A'");
-        assert_eq!(go_list(&["/bin/bash".into(), "-c".into()]), "[/bin/bash -c]");
+        assert_eq!(
+            go_list(&["/bin/bash".into(), "-c".into()]),
+            "[/bin/bash -c]"
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ enum Token {
     Char(char),
     Star,
     Question,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// Go's `filepath.Clean` of a relative or absolute slash path.
@@ -241,7 +244,9 @@ fn match_elements(pattern: &[Element], path: &[&str]) -> bool {
             (0..=path.len()).any(|skip| match_elements(rest, path.get(skip..).unwrap_or_default()))
         }
         Some((Element::Glob(toks), rest)) => match path.split_first() {
-            Some((first, more)) => match_glob(toks, &first.chars().collect::<Vec<_>>()) && match_elements(rest, more),
+            Some((first, more)) => {
+                match_glob(toks, &first.chars().collect::<Vec<_>>()) && match_elements(rest, more)
+            }
             None => false,
         },
     }
@@ -250,7 +255,9 @@ fn match_elements(pattern: &[Element], path: &[&str]) -> bool {
 fn match_glob(toks: &[Token], s: &[char]) -> bool {
     match toks.split_first() {
         None => s.is_empty(),
-        Some((Token::Star, rest)) => (0..=s.len()).any(|i| match_glob(rest, s.get(i..).unwrap_or_default())),
+        Some((Token::Star, rest)) => {
+            (0..=s.len()).any(|i| match_glob(rest, s.get(i..).unwrap_or_default()))
+        }
         Some((tok, rest)) => match s.split_first() {
             None => false,
             Some((c, more)) => {

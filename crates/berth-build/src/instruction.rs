@@ -234,7 +234,11 @@ pub(crate) fn json_array(items: &[String]) -> String {
 /// A flag value as the flag reader reads it back: quoted when it holds whitespace, quotes or
 /// backslashes.
 pub(crate) fn flag_value(v: &str) -> String {
-    if !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) {
+    if !v.is_empty()
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\'))
+    {
         return v.to_string();
     }
     let mut out = String::from("\"");
@@ -248,61 +252,120 @@ pub(crate) fn flag_value(v: &str) -> String {
     out
 }
 
-fn write_command(f: &mut fmt::Formatter<'_>, command: &Command) -> fmt::Result {
-    match command {
-        Command::Exec(args) => write!(f, " {}", json_array(args)),
-        Command::Shell(s) if s.is_empty() => Ok(()),
-        Command::Shell(s) => write!(f, " {s}"),
+impl Kind {
+    /// The flags as Dockerfile text (each with a leading space).
+    fn flags_text(&self) -> String {
+        let mut out = String::new();
+        let mut flag = |name: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push_str(&format!(" --{name}={}", flag_value(v)));
+            }
+        };
+        match self {
+            Kind::From { platform, .. } => flag("platform", platform),
+            Kind::Run { flags, .. } => {
+                for m in &flags.mounts {
+                    flag("mount", &Some(m.clone()));
+                }
+                flag("network", &flags.network);
+                flag("security", &flags.security);
+            }
+            Kind::Copy(a) | Kind::Add(a) => {
+                flag("from", &a.from);
+                flag("chown", &a.chown);
+                flag("chmod", &a.chmod);
+                if a.link {
+                    flag("link", &Some("true".to_string()));
+                }
+                flag("checksum", &a.checksum);
+                if a.keep_git_dir {
+                    flag("keep-git-dir", &Some("true".to_string()));
+                }
+            }
+            Kind::Healthcheck(Health::Cmd { flags, .. }) => {
+                for (k, v) in flags {
+                    flag(k, &Some(v.clone()));
+                }
+            }
+            _ => {}
+        }
+        out
     }
-}
 
-fn write_heredocs(f: &mut fmt::Formatter<'_>, heredocs: &[Heredoc]) -> fmt::Result {
-    for h in heredocs {
-        write!(f, "\n{}{}", h.body, h.name)?;
-    }
-    Ok(())
-}
-
-fn write_copy(f: &mut fmt::Formatter<'_>, a: &CopyArgs) -> fmt::Result {
-    if let Some(v) = &a.from {
-        write!(f, " --from={}", flag_value(v))?;
-    }
-    if let Some(v) = &a.chown {
-        write!(f, " --chown={}", flag_value(v))?;
-    }
-    if let Some(v) = &a.chmod {
-        write!(f, " --chmod={}", flag_value(v))?;
-    }
-    if a.link {
-        write!(f, " --link")?;
-    }
-    if let Some(v) = &a.checksum {
-        write!(f, " --checksum={}", flag_value(v))?;
-    }
-    if a.keep_git_dir {
-        write!(f, " --keep-git-dir")?;
-    }
-    let mut all = a.sources.clone();
-    all.push(a.dest.clone());
-    if a.json {
-        write!(f, " {}", json_array(&all))?;
-    } else {
-        for w in &all {
-            write!(f, " {w}")?;
+    /// The arguments as Dockerfile text (the first line only: heredoc bodies follow).
+    fn args_text(&self) -> String {
+        let command = |c: &Command| match c {
+            Command::Exec(args) => json_array(args),
+            Command::Shell(s) => s.clone(),
+        };
+        let pairs = |p: &[KeyValue]| {
+            p.iter()
+                .map(|p| {
+                    if p.legacy {
+                        format!("{} {}", p.key, p.value)
+                    } else {
+                        format!("{}={}", p.key, p.value)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            Kind::From { image, name, .. } => match name {
+                Some(n) => format!("{image} AS {n}"),
+                None => image.clone(),
+            },
+            Kind::Run { command: c, .. } | Kind::Cmd(c) | Kind::Entrypoint(c) => command(c),
+            Kind::Copy(a) | Kind::Add(a) => {
+                let mut all = a.sources.clone();
+                all.push(a.dest.clone());
+                if a.json {
+                    json_array(&all)
+                } else {
+                    all.join(" ")
+                }
+            }
+            Kind::Env(p) | Kind::Label(p) => pairs(p),
+            Kind::Arg(args) => args
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => format!("{k}={v}"),
+                    None => k.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Kind::Workdir(s) | Kind::User(s) | Kind::StopSignal(s) | Kind::Maintainer(s) => {
+                s.clone()
+            }
+            Kind::Expose(ports) => ports.join(" "),
+            Kind::Volume { paths, json } => {
+                if *json {
+                    json_array(paths)
+                } else {
+                    paths.join(" ")
+                }
+            }
+            Kind::Shell(args) => json_array(args),
+            Kind::Healthcheck(Health::None) => "NONE".to_string(),
+            Kind::Healthcheck(Health::Cmd { command: c, .. }) => {
+                let c = command(c);
+                if c.is_empty() {
+                    "CMD".to_string()
+                } else {
+                    format!("CMD {c}")
+                }
+            }
+            Kind::Onbuild { expression, .. } => expression.clone(),
         }
     }
-    write_heredocs(f, &a.heredocs)
-}
 
-fn write_pairs(f: &mut fmt::Formatter<'_>, pairs: &[KeyValue]) -> fmt::Result {
-    for p in pairs {
-        if p.legacy {
-            write!(f, " {} {}", p.key, p.value)?;
-        } else {
-            write!(f, " {}={}", p.key, p.value)?;
+    fn heredocs(&self) -> &[Heredoc] {
+        match self {
+            Kind::Run { heredocs, .. } => heredocs,
+            Kind::Copy(a) | Kind::Add(a) => &a.heredocs,
+            _ => &[],
         }
     }
-    Ok(())
 }
 
 impl fmt::Display for Kind {
@@ -310,80 +373,25 @@ impl fmt::Display for Kind {
     /// and their delimiters on the lines that follow).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.keyword())?;
-        match self {
-            Kind::From {
-                image,
-                name,
-                platform,
-            } => {
-                if let Some(p) = platform {
-                    write!(f, " --platform={}", flag_value(p))?;
-                }
-                write!(f, " {image}")?;
-                if let Some(n) = name {
-                    write!(f, " AS {n}")?;
-                }
-                Ok(())
-            }
-            Kind::Run {
-                command,
-                heredocs,
-                flags,
-            } => {
-                for m in &flags.mounts {
-                    write!(f, " --mount={}", flag_value(m))?;
-                }
-                if let Some(n) = &flags.network {
-                    write!(f, " --network={}", flag_value(n))?;
-                }
-                if let Some(s) = &flags.security {
-                    write!(f, " --security={}", flag_value(s))?;
-                }
-                write_command(f, command)?;
-                write_heredocs(f, heredocs)
-            }
-            Kind::Copy(a) | Kind::Add(a) => write_copy(f, a),
-            Kind::Env(p) | Kind::Label(p) => write_pairs(f, p),
-            Kind::Arg(args) => {
-                for (k, v) in args {
-                    match v {
-                        Some(v) => write!(f, " {k}={v}")?,
-                        None => write!(f, " {k}")?,
-                    }
-                }
-                Ok(())
-            }
-            Kind::Workdir(s) | Kind::User(s) | Kind::StopSignal(s) | Kind::Maintainer(s) => {
-                write!(f, " {s}")
-            }
-            Kind::Expose(ports) => {
-                for p in ports {
-                    write!(f, " {p}")?;
-                }
-                Ok(())
-            }
-            Kind::Volume { paths, json } => {
-                if *json {
-                    write!(f, " {}", json_array(paths))
-                } else {
-                    for p in paths {
-                        write!(f, " {p}")?;
-                    }
-                    Ok(())
-                }
-            }
-            Kind::Cmd(c) | Kind::Entrypoint(c) => write_command(f, c),
-            Kind::Shell(args) => write!(f, " {}", json_array(args)),
-            Kind::Healthcheck(Health::None) => write!(f, " NONE"),
-            Kind::Healthcheck(Health::Cmd { command, flags, .. }) => {
-                for (k, v) in flags {
-                    write!(f, " --{k}={}", flag_value(v))?;
-                }
-                write!(f, " CMD")?;
-                write_command(f, command)
-            }
-            Kind::Onbuild { trigger, .. } => write!(f, " {}", trigger.kind),
+        f.write_str(&self.flags_text())?;
+        let args = self.args_text();
+        if args.starts_with("--") {
+            // Arguments that look like flags come after `--`.
+            f.write_str(" --")?;
         }
+        if !args.is_empty() {
+            write!(f, " {args}")?;
+        }
+        if args.ends_with('\\') {
+            // A line ending in the escape continues: docker strips one, so write one more
+            // (this reads back the same at the end of a file, the only place such a value
+            // can come from).
+            f.write_str("\\")?;
+        }
+        for h in self.heredocs() {
+            write!(f, "\n{}{}", h.body, h.name)?;
+        }
+        Ok(())
     }
 }
 

@@ -419,7 +419,10 @@ mod tests {
     fn backtick_escape() {
         let e = env();
         assert_eq!(process_word("`$A", &e, '`').ok(), Some("$A".into()));
-        assert_eq!(process_word(r"C:\dir\$A", &e, '`').ok(), Some(r"C:\dir\a".into()));
+        assert_eq!(
+            process_word(r"C:\dir\$A", &e, '`').ok(),
+            Some(r"C:\dir\a".into())
+        );
     }
 
     #[test]

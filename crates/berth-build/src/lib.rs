@@ -18,8 +18,8 @@
 //! - [`plan`] and [`Plan::resolve_stage`]: the stages a target needs (and only those), their
 //!   dependencies (FROM stage, COPY --from), waves of stages that can build in parallel, and
 //!   per stage the typed [`Step`]s with variables expanded where docker expands them
-//!   (ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL, COPY/ADD sources, dest,
-//!   `--chown` and `--from`; not RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD, which
+//!   (ENV, ARG, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL, COPY/ADD sources, dest
+//!   and `--chown`; not COPY `--from`, as in docker's legacy builder; not RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD, which
 //!   the shell or a later build reads), docker's ARG/ENV scoping (ARG before FROM only in
 //!   FROM lines unless redeclared, `--build-arg` over defaults, ENV over ARG, proxy
 //!   builtins), the image configuration after each step (ENTRYPOINT resetting an inherited
@@ -33,9 +33,9 @@
 //! in expansions (`${VAR#p}`, `${VAR%p}`, `${VAR/a/b}`), and instructions other than ARG
 //! before the first FROM.
 //!
-//! Where it differs from docker on purpose: COPY `--from` is expanded (BuildKit does, the
-//! legacy builder does not); COPY `--from` may name a later stage (BuildKit), never the
-//! stage itself.
+//! Where it differs from docker's legacy builder on purpose: COPY `--from` may name a later
+//! stage (as BuildKit allows), never the stage itself; heredocs and `--chmod`/`--link` are
+//! read (BuildKit's syntax; the legacy builder of dockerd 20.10 refuses them).
 
 mod config;
 mod ignore;

@@ -22,7 +22,11 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dockerfile:{}:{}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "Dockerfile:{}:{}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -206,7 +210,9 @@ impl Parser<'_> {
                 }
                 "check" => self.notes.push(Note {
                     line: lineno,
-                    message: format!("check directive {value:?} ignored: berth runs no build checks"),
+                    message: format!(
+                        "check directive {value:?} ignored: berth runs no build checks"
+                    ),
                 }),
                 _ => {
                     // An unknown directive is a comment, and ends the directives.
@@ -297,7 +303,10 @@ impl Parser<'_> {
                     return Err(self.err(
                         logical.first_line,
                         1,
-                        format!("unterminated heredoc {}: no line {:?} before the end", doc.marker, doc.name),
+                        format!(
+                            "unterminated heredoc {}: no line {:?} before the end",
+                            doc.marker, doc.name
+                        ),
                     ));
                 };
                 self.pos += 1;
@@ -330,7 +339,10 @@ impl Parser<'_> {
         let (word, rest) = match trimmed.find(is_docker_space) {
             Some(i) => (
                 trimmed.get(..i).unwrap_or_default(),
-                trimmed.get(i..).unwrap_or_default().trim_start_matches(is_docker_space),
+                trimmed
+                    .get(i..)
+                    .unwrap_or_default()
+                    .trim_start_matches(is_docker_space),
             ),
             None => (trimmed, ""),
         };
@@ -537,7 +549,11 @@ impl Parser<'_> {
                 }
                 let sub = Logical {
                     text: args.to_string(),
-                    pieces: vec![(0, ctx.logical.at(args_offset).0, ctx.logical.at(args_offset).1)],
+                    pieces: vec![(
+                        0,
+                        ctx.logical.at(args_offset).0,
+                        ctx.logical.at(args_offset).1,
+                    )],
                     first_line: logical.first_line,
                     last_line: logical.last_line,
                 };
@@ -547,10 +563,14 @@ impl Parser<'_> {
                     .unwrap_or_default();
                 match first.as_str() {
                     "ONBUILD" => {
-                        return Err(ctx.at_args("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"))
+                        return Err(
+                            ctx.at_args("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+                        )
                     }
                     "FROM" | "MAINTAINER" => {
-                        return Err(ctx.at_args(format!("{first} isn't allowed as an ONBUILD trigger")))
+                        return Err(
+                            ctx.at_args(format!("{first} isn't allowed as an ONBUILD trigger"))
+                        )
                     }
                     _ => {}
                 }
@@ -604,8 +624,9 @@ impl Parser<'_> {
                     if v.is_empty() {
                         return Ok(0);
                     }
-                    let d = parse_go_duration(&v)
-                        .ok_or_else(|| ctx.flag_error(name, format!("time: invalid duration {v:?}")))?;
+                    let d = parse_go_duration(&v).ok_or_else(|| {
+                        ctx.flag_error(name, format!("time: invalid duration {v:?}"))
+                    })?;
                     if d < 1_000_000 {
                         return Err(ctx.flag_error(
                             name,
@@ -623,7 +644,10 @@ impl Parser<'_> {
                     written.push(("retries".to_string(), v.clone()));
                     if !v.is_empty() {
                         retries = v.parse::<i32>().map_err(|_| {
-                            ctx.flag_error("retries", format!("strconv.ParseInt: parsing {v:?}: invalid syntax"))
+                            ctx.flag_error(
+                                "retries",
+                                format!("strconv.ParseInt: parsing {v:?}: invalid syntax"),
+                            )
                         })?;
                         if retries < 1 {
                             return Err(ctx.flag_error(
@@ -686,7 +710,13 @@ impl Ctx<'_> {
         let needle = format!("--{name}");
         let (line, column) = match self.logical.text.find(&needle) {
             Some(byte) => {
-                let chars = self.logical.text.get(..byte).unwrap_or_default().chars().count();
+                let chars = self
+                    .logical
+                    .text
+                    .get(..byte)
+                    .unwrap_or_default()
+                    .chars()
+                    .count();
                 self.logical.at(chars)
             }
             None => (self.line, self.column),
@@ -838,7 +868,8 @@ pub(crate) fn extract_flags(line: &str) -> (Vec<String>, &str) {
 fn valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn valid_chmod(mode: &str) -> bool {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::config::{
-    go_health, go_list, go_quote_list, HealthConfig, ImageConfig, Empty, DEFAULT_PATH,
+    go_health, go_list, go_quote_list, Empty, HealthConfig, ImageConfig, DEFAULT_PATH,
 };
 use crate::instruction::{Command, CopyArgs, Dockerfile, Health, Heredoc, Instruction, Kind};
 use crate::lex::{process_word, ExpandError};
@@ -358,8 +358,8 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
             (Kind::Arg(args), None) => {
                 for (k, v) in args {
                     let env = meta_env(&meta_args, &options.build_args);
-                    let k = process_word(k, &env, file.escape)
-                        .map_err(expand_err(inst.line, "ARG"))?;
+                    let k =
+                        process_word(k, &env, file.escape).map_err(expand_err(inst.line, "ARG"))?;
                     let v = match v {
                         Some(v) => Some(
                             process_word(v, &env, file.escape)
@@ -394,9 +394,12 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
         else {
             continue;
         };
-        let image = process_word(image, &meta, file.escape).map_err(expand_err(from.line, "FROM"))?;
+        let image =
+            process_word(image, &meta, file.escape).map_err(expand_err(from.line, "FROM"))?;
         let platform = match platform {
-            Some(p) => Some(process_word(p, &meta, file.escape).map_err(expand_err(from.line, "FROM"))?),
+            Some(p) => {
+                Some(process_word(p, &meta, file.escape).map_err(expand_err(from.line, "FROM"))?)
+            }
             None => None,
         };
         let mut depends_on = BTreeSet::new();
@@ -433,11 +436,14 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
         });
     }
     // COPY --from edges: names anywhere (BuildKit), numbers only backwards.
-    for i in 0..stages.len() {
+    for (i, stage) in stages.iter_mut().enumerate() {
         let mut deps = BTreeSet::new();
         let mut images = BTreeSet::new();
-        for inst in &stages[i].instructions {
-            let Kind::Copy(CopyArgs { from: Some(from), .. }) = &inst.kind else {
+        for inst in &stage.instructions {
+            let Kind::Copy(CopyArgs {
+                from: Some(from), ..
+            }) = &inst.kind
+            else {
                 continue;
             };
             match resolve_from(from, i, &names, inst.line)? {
@@ -452,12 +458,12 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
         }
         if deps.contains(&i) {
             return Err(PlanError::Cycle {
-                line: stages[i].line,
-                stage: stage_label(&stages[i]),
+                line: stage.line,
+                stage: stage_label(stage),
             });
         }
-        stages[i].depends_on.extend(deps);
-        stages[i].copy_images = images;
+        stage.depends_on.extend(deps);
+        stage.copy_images = images;
     }
     let target = match &options.target {
         None => stages.len() - 1,
@@ -520,7 +526,10 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
         .filter(|k| !declared.contains(*k) && !BUILTIN_ARGS.contains(&k.as_str()))
         .cloned()
         .collect();
-    let stages = stages.into_iter().filter(|s| needed.contains(&s.index)).collect();
+    let stages = stages
+        .into_iter()
+        .filter(|s| needed.contains(&s.index))
+        .collect();
     Ok(Plan {
         stages,
         target,
@@ -533,7 +542,10 @@ pub fn plan(file: &Dockerfile, options: &BuildOptions) -> Result<Plan, PlanError
 }
 
 fn stage_label(stage: &Stage) -> String {
-    stage.name.clone().unwrap_or_else(|| stage.index.to_string())
+    stage
+        .name
+        .clone()
+        .unwrap_or_else(|| stage.index.to_string())
 }
 
 fn resolve_from(
@@ -564,7 +576,10 @@ fn resolve_from(
 }
 
 /// The meta args as an expansion environment (build args override their defaults).
-fn meta_env(meta: &[(String, Option<String>)], build_args: &BTreeMap<String, String>) -> Vec<String> {
+fn meta_env(
+    meta: &[(String, Option<String>)],
+    build_args: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (k, v) in meta.iter().rev() {
         if let Some(b) = build_args.get(k) {
@@ -644,8 +659,14 @@ impl Plan {
     /// Resolves the stage with Dockerfile index `index`, starting from `base` (the base
     /// image's configuration, the resolved configuration of the base stage, or the default
     /// for `FROM scratch`). ONBUILD triggers of `base` run first.
-    pub fn resolve_stage(&self, index: usize, base: &ImageConfig) -> Result<ResolvedStage, PlanError> {
-        let stage = self.stage(index).ok_or(PlanError::UnknownTarget(index.to_string()))?;
+    pub fn resolve_stage(
+        &self,
+        index: usize,
+        base: &ImageConfig,
+    ) -> Result<ResolvedStage, PlanError> {
+        let stage = self
+            .stage(index)
+            .ok_or(PlanError::UnknownTarget(index.to_string()))?;
         let names: BTreeMap<String, usize> = self
             .stages
             .iter()
@@ -661,7 +682,10 @@ impl Plan {
             .iter()
             .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == "PATH")
         {
-            config.env.get_or_insert_with(Vec::new).push(DEFAULT_PATH.to_string());
+            config
+                .env
+                .get_or_insert_with(Vec::new)
+                .push(DEFAULT_PATH.to_string());
         }
         let mut instructions = Vec::new();
         for t in &triggers {
@@ -740,7 +764,10 @@ impl StageState<'_> {
     }
 
     fn nop(&self, text: &str) -> String {
-        format!("{} #(nop)  {text}", self.config.shell_or_default().join(" "))
+        format!(
+            "{} #(nop)  {text}",
+            self.config.shell_or_default().join(" ")
+        )
     }
 
     /// docker 20.10's `resolveCmdLine`: empty stays empty, the shell form is wrapped.
@@ -791,7 +818,9 @@ impl StageState<'_> {
                 }
                 if let Some(n) = &flags.network {
                     if !matches!(n.as_str(), "default" | "none" | "host") {
-                        return Err(invalid(format!("unsupported network mode {n:?}: default, none or host")));
+                        return Err(invalid(format!(
+                            "unsupported network mode {n:?}: default, none or host"
+                        )));
                     }
                 }
                 let (argv, heredoc_files) = self.run_argv(command, heredocs);
@@ -824,12 +853,17 @@ impl StageState<'_> {
                 let add = matches!(inst.kind, Kind::Add(_));
                 let from = match &a.from {
                     None => CopyFrom::Context,
-                    Some(f) => resolve_from(&x(f)?, current, names, line)?,
+                    // Not expanded: docker's legacy builder takes it as written.
+                    Some(f) => resolve_from(f, current, names, line)?,
                 };
                 let mut sources = Vec::new();
                 for s in &a.sources {
                     if let Some(h) = a.heredocs.iter().find(|h| h.marker == *s) {
-                        let content = if h.expand { x(&h.body)? } else { h.body.clone() };
+                        let content = if h.expand {
+                            x(&h.body)?
+                        } else {
+                            h.body.clone()
+                        };
                         sources.push(Source::Inline {
                             name: h.name.clone(),
                             content,
@@ -858,7 +892,10 @@ impl StageState<'_> {
                     None => None,
                 };
                 let chmod = match &a.chmod {
-                    Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| invalid(format!("invalid chmod {m:?}")))?),
+                    Some(m) => Some(
+                        u32::from_str_radix(m, 8)
+                            .map_err(|_| invalid(format!("invalid chmod {m:?}")))?,
+                    ),
                     None => None,
                 };
                 (
@@ -886,11 +923,17 @@ impl StageState<'_> {
                     }
                     out.push((k, x(&p.value)?));
                 }
-                let text = out.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>();
+                let text = out
+                    .iter()
+                    .map(|(k, v)| format!(" {k}={v}"))
+                    .collect::<String>();
                 for (k, v) in &out {
                     self.config.set_env(k, v);
                 }
-                (StepKind::Config(ConfigChange::Env(out)), self.nop(&format!("ENV{text}")))
+                (
+                    StepKind::Config(ConfigChange::Env(out)),
+                    self.nop(&format!("ENV{text}")),
+                )
             }
             Kind::Arg(args) => {
                 let mut out = Vec::new();
@@ -913,7 +956,10 @@ impl StageState<'_> {
                 for (k, v) in &out {
                     self.args.declare(k.clone(), v.clone());
                 }
-                (StepKind::Config(ConfigChange::Arg(out)), self.nop(&format!("ARG {text}")))
+                (
+                    StepKind::Config(ConfigChange::Arg(out)),
+                    self.nop(&format!("ARG {text}")),
+                )
             }
             Kind::Label(pairs) => {
                 let mut out = Vec::new();
@@ -924,12 +970,18 @@ impl StageState<'_> {
                     }
                     out.push((k, x(&p.value)?));
                 }
-                let text = out.iter().map(|(k, v)| format!(" {k}={v}")).collect::<String>();
+                let text = out
+                    .iter()
+                    .map(|(k, v)| format!(" {k}={v}"))
+                    .collect::<String>();
                 let labels = self.config.labels.get_or_insert_with(BTreeMap::new);
                 for (k, v) in &out {
                     labels.insert(k.clone(), v.clone());
                 }
-                (StepKind::Config(ConfigChange::Label(out)), self.nop(&format!("LABEL{text}")))
+                (
+                    StepKind::Config(ConfigChange::Label(out)),
+                    self.nop(&format!("LABEL{text}")),
+                )
             }
             Kind::Workdir(w) => {
                 let w = x(w)?;
@@ -957,7 +1009,7 @@ impl StageState<'_> {
             Kind::Expose(ports) => {
                 let mut list = BTreeSet::new();
                 for p in ports {
-                    for port in parse_port_spec(&x(p)?).map_err(|m| invalid(m))? {
+                    for port in parse_port_spec(&x(p)?).map_err(&invalid)? {
                         list.insert(port);
                     }
                 }
@@ -975,7 +1027,9 @@ impl StageState<'_> {
                     let v = x(p)?;
                     let t = v.trim();
                     if t.is_empty() {
-                        return Err(invalid("VOLUME specified can not be an empty string".into()));
+                        return Err(invalid(
+                            "VOLUME specified can not be an empty string".into(),
+                        ));
                     }
                     out.push(v);
                 }
@@ -1073,7 +1127,10 @@ impl StageState<'_> {
                     .get_or_insert_with(Vec::new)
                     .push(expression.clone());
                 let c = self.nop(&format!("ONBUILD {expression}"));
-                (StepKind::Config(ConfigChange::OnBuild(expression.clone())), c)
+                (
+                    StepKind::Config(ConfigChange::OnBuild(expression.clone())),
+                    c,
+                )
             }
             Kind::Maintainer(m) => {
                 self.author = Some(m.clone());
@@ -1094,7 +1151,11 @@ impl StageState<'_> {
 
     /// RUN's argv: exec form as is; a lone heredoc as the shell's script; otherwise the
     /// shell gets the line followed by the heredocs as written, for the shell to read.
-    fn run_argv(&self, command: &Command, heredocs: &[Heredoc]) -> (Vec<String>, Vec<(String, String)>) {
+    fn run_argv(
+        &self,
+        command: &Command,
+        heredocs: &[Heredoc],
+    ) -> (Vec<String>, Vec<(String, String)>) {
         let shell = self.config.shell_or_default();
         match command {
             Command::Exec(v) => (v.clone(), Vec::new()),
@@ -1163,7 +1224,9 @@ fn parse_port_spec(spec: &str) -> Result<Vec<String>, String> {
         }
     };
     if end < start {
-        return Err(format!("invalid range specified for container port: {port}"));
+        return Err(format!(
+            "invalid range specified for container port: {port}"
+        ));
     }
     Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
 }

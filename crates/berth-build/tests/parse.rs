@@ -73,7 +73,10 @@ fn from_forms() {
     );
     assert_eq!(one("FROM scratch").kind.keyword(), "FROM");
     let e = err("FROM a b");
-    assert_eq!(e.to_string(), "Dockerfile:1:1: FROM requires either one or three arguments");
+    assert_eq!(
+        e.to_string(),
+        "Dockerfile:1:1: FROM requires either one or three arguments"
+    );
     let e = err("FROM a AS 1st");
     assert!(e.message.contains("invalid name for build stage"), "{e}");
     assert_eq!((e.line, e.column), (1, 6));
@@ -92,7 +95,9 @@ fn unknown_instruction_names_line_and_column() {
 #[test]
 fn run_shell_and_exec() {
     let i = one("RUN echo $HOME && ls");
-    assert!(matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo $HOME && ls"));
+    assert!(
+        matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo $HOME && ls")
+    );
     let i = one(r#"RUN ["echo", "a b"]"#);
     assert!(
         matches!(&i.kind, Kind::Run { command: Command::Exec(v), .. } if *v == strings(&["echo", "a b"]))
@@ -118,23 +123,36 @@ fn run_shell_and_exec() {
 fn continuations_comments_and_empty_lines() {
     let f = ok("FROM a\nRUN echo a \\\n  # a comment inside\n\n    b \\\n\tc\n# trailing\n");
     let i = &f.instructions[1];
-    assert!(matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo a     b \tc"));
+    assert!(
+        matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo a     b \tc")
+    );
     assert_eq!((i.line, i.end_line), (2, 6));
-    assert!(f.notes.iter().any(|n| n.message == "empty continuation line" && n.line == 4));
+    assert!(f
+        .notes
+        .iter()
+        .any(|n| n.message == "empty continuation line" && n.line == 4));
     // A continuation at the end of the file.
     let i = one("RUN echo \\");
     assert!(matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo"));
+    // An escaped escape at the very end keeps one.
+    let i = one("RUN echo \\\\");
+    assert!(matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "echo \\"));
+    assert_eq!(one(&i.to_string()).kind, i.kind);
     // Trailing blanks after the escape still continue the line.
     let i = one("RUN a \\  \nb");
     assert!(matches!(&i.kind, Kind::Run { command: Command::Shell(s), .. } if s == "a b"));
     // CRLF line ends.
     let f = ok("FROM a\r\nRUN x \\\r\n y\r\n");
-    assert!(matches!(&f.instructions[1].kind, Kind::Run { command: Command::Shell(s), .. } if s == "x  y"));
+    assert!(
+        matches!(&f.instructions[1].kind, Kind::Run { command: Command::Shell(s), .. } if s == "x  y")
+    );
 }
 
 #[test]
 fn directives() {
-    let f = ok("# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=all\nFROM a\nRUN dir c:\\ `\n  x");
+    let f = ok(
+        "# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=all\nFROM a\nRUN dir c:\\ `\n  x",
+    );
     assert_eq!(f.escape, '`');
     assert_eq!(f.syntax.as_deref(), Some("docker/dockerfile:1"));
     assert_eq!(f.notes.len(), 2, "{:?}", f.notes);
@@ -148,7 +166,10 @@ fn directives() {
     let e = err("# escape=x\nFROM a");
     assert!(e.message.contains("invalid escape token"), "{e}");
     let e = err("# escape=`\n# escape=\\\nFROM a");
-    assert_eq!(e.to_string(), "Dockerfile:2:1: only one escape parser directive can be used");
+    assert_eq!(
+        e.to_string(),
+        "Dockerfile:2:1: only one escape parser directive can be used"
+    );
     // Directive keys are case-insensitive, spaces allowed.
     assert_eq!(ok("#  ESCAPE = `\nFROM a").escape, '`');
 }
@@ -173,7 +194,9 @@ fn backtick_escape_keeps_backslashes() {
 fn heredocs() {
     let f = ok("FROM a\nRUN <<EOF\necho one\n  echo two\nEOF\nRUN x");
     match &f.instructions[1].kind {
-        Kind::Run { command, heredocs, .. } => {
+        Kind::Run {
+            command, heredocs, ..
+        } => {
             assert_eq!(command, &Command::Shell("<<EOF".into()));
             assert_eq!(heredocs.len(), 1);
             assert_eq!(heredocs[0].name, "EOF");
@@ -247,12 +270,26 @@ fn copy_and_add() {
         k => panic!("{k:?}"),
     }
     let e = err("COPY onlyone");
-    assert!(e.message.contains("COPY requires at least two arguments"), "{e}");
+    assert!(
+        e.message.contains("COPY requires at least two arguments"),
+        "{e}"
+    );
     assert_eq!(err("ADD --from=x a b").message, "Unknown flag: from");
-    assert_eq!(err("COPY --chmod=abc a b").to_string(), "Dockerfile:1:6: invalid chmod parameter: \"abc\": expected an octal mode");
-    assert_eq!(err("COPY --from=a --from=b a b").message, "Duplicate flag specified: from");
-    assert_eq!(err("COPY --from a b").message, "Missing a value on flag: --from");
-    assert!(err("COPY --link=maybe a b").message.contains("expecting boolean"));
+    assert_eq!(
+        err("COPY --chmod=abc a b").to_string(),
+        "Dockerfile:1:6: invalid chmod parameter: \"abc\": expected an octal mode"
+    );
+    assert_eq!(
+        err("COPY --from=a --from=b a b").message,
+        "Duplicate flag specified: from"
+    );
+    assert_eq!(
+        err("COPY --from a b").message,
+        "Missing a value on flag: --from"
+    );
+    assert!(err("COPY --link=maybe a b")
+        .message
+        .contains("expecting boolean"));
     // Quoted flag values and `--` ending the flags.
     let i = one(r#"COPY --chown="us er" -- --weird /d"#);
     match &i.kind {
@@ -268,7 +305,11 @@ fn copy_and_add() {
 fn env_and_label_forms() {
     assert_eq!(
         one(r#"ENV a=1 b="two words" c=three\ words"#).kind,
-        Kind::Env(vec![kv("a", "1"), kv("b", "\"two words\""), kv("c", "three\\ words")])
+        Kind::Env(vec![
+            kv("a", "1"),
+            kv("b", "\"two words\""),
+            kv("c", "three\\ words")
+        ])
     );
     assert_eq!(
         one("ENV NAME  the rest of   the line").kind,
@@ -284,12 +325,12 @@ fn env_and_label_forms() {
     assert_eq!(err("ENV").message, "ENV requires at least one argument");
     assert_eq!(
         one(r#"LABEL "com.example.vendor"="ACME Inc" version=1.0"#).kind,
-        Kind::Label(vec![kv("\"com.example.vendor\"", "\"ACME Inc\""), kv("version", "1.0")])
+        Kind::Label(vec![
+            kv("\"com.example.vendor\"", "\"ACME Inc\""),
+            kv("version", "1.0")
+        ])
     );
-    assert_eq!(
-        one("ENV a=").kind,
-        Kind::Env(vec![kv("a", "")])
-    );
+    assert_eq!(one("ENV a=").kind, Kind::Env(vec![kv("a", "")]));
 }
 
 #[test]
@@ -310,12 +351,18 @@ fn arg_forms() {
 fn simple_string_instructions() {
     assert_eq!(one("WORKDIR /a b").kind, Kind::Workdir("/a b".into()));
     assert_eq!(one("USER app:app").kind, Kind::User("app:app".into()));
-    assert_eq!(one("STOPSIGNAL SIGKILL").kind, Kind::StopSignal("SIGKILL".into()));
+    assert_eq!(
+        one("STOPSIGNAL SIGKILL").kind,
+        Kind::StopSignal("SIGKILL".into())
+    );
     assert_eq!(
         one("MAINTAINER Jane <jane@example.com>").kind,
         Kind::Maintainer("Jane <jane@example.com>".into())
     );
-    assert_eq!(err("WORKDIR").message, "WORKDIR requires exactly one argument");
+    assert_eq!(
+        err("WORKDIR").message,
+        "WORKDIR requires exactly one argument"
+    );
     assert_eq!(err("USER").message, "USER requires exactly one argument");
     assert_eq!(err("WORKDIR --x=1 /a").message, "Unknown flag: x");
 }
@@ -340,28 +387,52 @@ fn expose_and_volume() {
             json: false
         }
     );
-    assert_eq!(err(r#"VOLUME [" "]"#).message, "VOLUME specified can not be an empty string");
-    assert_eq!(err("EXPOSE").message, "EXPOSE requires at least one argument");
+    assert_eq!(
+        err(r#"VOLUME [" "]"#).message,
+        "VOLUME specified can not be an empty string"
+    );
+    assert_eq!(
+        err("EXPOSE").message,
+        "EXPOSE requires at least one argument"
+    );
 }
 
 #[test]
 fn cmd_entrypoint_shell() {
-    assert_eq!(one(r#"CMD ["sh", "-c", "x"]"#).kind, Kind::Cmd(Command::Exec(strings(&["sh", "-c", "x"]))));
-    assert_eq!(one("CMD echo hi").kind, Kind::Cmd(Command::Shell("echo hi".into())));
+    assert_eq!(
+        one(r#"CMD ["sh", "-c", "x"]"#).kind,
+        Kind::Cmd(Command::Exec(strings(&["sh", "-c", "x"])))
+    );
+    assert_eq!(
+        one("CMD echo hi").kind,
+        Kind::Cmd(Command::Shell("echo hi".into()))
+    );
     assert_eq!(one("CMD []").kind, Kind::Cmd(Command::Exec(vec![])));
-    assert_eq!(one("ENTRYPOINT top -b").kind, Kind::Entrypoint(Command::Shell("top -b".into())));
+    assert_eq!(
+        one("ENTRYPOINT top -b").kind,
+        Kind::Entrypoint(Command::Shell("top -b".into()))
+    );
     assert_eq!(
         one(r#"SHELL ["/bin/bash", "-eo", "pipefail", "-c"]"#).kind,
         Kind::Shell(strings(&["/bin/bash", "-eo", "pipefail", "-c"]))
     );
     assert!(err("SHELL /bin/bash -c").message.contains("JSON form"));
-    assert_eq!(err("SHELL []").message, "SHELL requires at least one argument");
+    assert_eq!(
+        err("SHELL []").message,
+        "SHELL requires at least one argument"
+    );
 }
 
 #[test]
 fn healthcheck_forms() {
-    assert_eq!(one("HEALTHCHECK NONE").kind, Kind::Healthcheck(Health::None));
-    assert_eq!(one("healthcheck none").kind, Kind::Healthcheck(Health::None));
+    assert_eq!(
+        one("HEALTHCHECK NONE").kind,
+        Kind::Healthcheck(Health::None)
+    );
+    assert_eq!(
+        one("healthcheck none").kind,
+        Kind::Healthcheck(Health::None)
+    );
     let i = one("HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --retries=3 CMD curl -f http://localhost/ || exit 1");
     match &i.kind {
         Kind::Healthcheck(Health::Cmd {
@@ -372,7 +443,10 @@ fn healthcheck_forms() {
             retries,
             ..
         }) => {
-            assert_eq!(command, &Command::Shell("curl -f http://localhost/ || exit 1".into()));
+            assert_eq!(
+                command,
+                &Command::Shell("curl -f http://localhost/ || exit 1".into())
+            );
             assert_eq!(*interval, 300_000_000_000);
             assert_eq!(*timeout, 3_000_000_000);
             assert_eq!(*start_period, 90_000_000_000);
@@ -381,30 +455,67 @@ fn healthcheck_forms() {
         k => panic!("{k:?}"),
     }
     let i = one(r#"HEALTHCHECK CMD ["/bin/check", "x"]"#);
-    assert!(matches!(&i.kind, Kind::Healthcheck(Health::Cmd { command: Command::Exec(v), .. }) if v.len() == 2));
-    assert_eq!(err("HEALTHCHECK NONE x").message, "HEALTHCHECK NONE takes no arguments");
-    assert_eq!(err("HEALTHCHECK CMD").message, "Missing command after HEALTHCHECK CMD");
-    assert_eq!(err("HEALTHCHECK WAT x").message, "Unknown type \"WAT\" in HEALTHCHECK (try CMD)");
-    assert_eq!(err("HEALTHCHECK --interval=1ns CMD x").message, "Interval \"interval\" cannot be less than 1ms");
-    assert_eq!(err("HEALTHCHECK --interval=5 CMD x").message, "time: invalid duration \"5\"");
-    assert_eq!(err("HEALTHCHECK --retries=0 CMD x").message, "--retries must be at least 1 (not 0)");
-    assert_eq!(err("HEALTHCHECK --bogus=1 CMD x").message, "Unknown flag: bogus");
+    assert!(
+        matches!(&i.kind, Kind::Healthcheck(Health::Cmd { command: Command::Exec(v), .. }) if v.len() == 2)
+    );
+    assert_eq!(
+        err("HEALTHCHECK NONE x").message,
+        "HEALTHCHECK NONE takes no arguments"
+    );
+    assert_eq!(
+        err("HEALTHCHECK CMD").message,
+        "Missing command after HEALTHCHECK CMD"
+    );
+    assert_eq!(
+        err("HEALTHCHECK WAT x").message,
+        "Unknown type \"WAT\" in HEALTHCHECK (try CMD)"
+    );
+    assert_eq!(
+        err("HEALTHCHECK --interval=1ns CMD x").message,
+        "Interval \"interval\" cannot be less than 1ms"
+    );
+    assert_eq!(
+        err("HEALTHCHECK --interval=5 CMD x").message,
+        "time: invalid duration \"5\""
+    );
+    assert_eq!(
+        err("HEALTHCHECK --retries=0 CMD x").message,
+        "--retries must be at least 1 (not 0)"
+    );
+    assert_eq!(
+        err("HEALTHCHECK --bogus=1 CMD x").message,
+        "Unknown flag: bogus"
+    );
 }
 
 #[test]
 fn onbuild() {
     let i = one("ONBUILD  RUN echo built");
     match &i.kind {
-        Kind::Onbuild { expression, trigger } => {
+        Kind::Onbuild {
+            expression,
+            trigger,
+        } => {
             assert_eq!(expression, "RUN echo built");
             assert!(matches!(&trigger.kind, Kind::Run { .. }));
         }
         k => panic!("{k:?}"),
     }
-    assert!(err("ONBUILD ONBUILD RUN x").message.contains("Chaining ONBUILD"));
-    assert_eq!(err("ONBUILD FROM x").message, "FROM isn't allowed as an ONBUILD trigger");
-    assert_eq!(err("ONBUILD MAINTAINER x").message, "MAINTAINER isn't allowed as an ONBUILD trigger");
-    assert_eq!(err("ONBUILD NOPE x").to_string(), "Dockerfile:1:9: unknown instruction: NOPE");
+    assert!(err("ONBUILD ONBUILD RUN x")
+        .message
+        .contains("Chaining ONBUILD"));
+    assert_eq!(
+        err("ONBUILD FROM x").message,
+        "FROM isn't allowed as an ONBUILD trigger"
+    );
+    assert_eq!(
+        err("ONBUILD MAINTAINER x").message,
+        "MAINTAINER isn't allowed as an ONBUILD trigger"
+    );
+    assert_eq!(
+        err("ONBUILD NOPE x").to_string(),
+        "Dockerfile:1:9: unknown instruction: NOPE"
+    );
 }
 
 #[test]

@@ -45,9 +45,20 @@ fn only_needed_stages_and_waves() {
     assert_eq!(p.waves, vec![vec![0], vec![1, 2], vec![4]]);
     assert_eq!(p.stage(1).unwrap().base, Base::Stage(0));
     assert_eq!(p.stage(4).unwrap().base, Base::Scratch);
-    assert_eq!(p.stage(4).unwrap().depends_on.iter().copied().collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        p.stage(4)
+            .unwrap()
+            .depends_on
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     let p = planned(src, &[], Some("LEFT")).unwrap();
-    assert_eq!(p.stages.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        p.stages.iter().map(|s| s.index).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
     assert_eq!(p.target, 1);
     let p = planned(src, &[], Some("unused")).unwrap();
     assert_eq!(p.stages.len(), 1);
@@ -71,16 +82,31 @@ fn copy_from_index_image_and_errors() {
         k => panic!("{k:?}"),
     }
     let e = planned("FROM a\nCOPY --from=0 /x /\n", &[], None).unwrap_err();
-    assert!(e.to_string().contains("refers to current or future build stage"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("refers to current or future build stage"),
+        "{e}"
+    );
     let e = planned("FROM a AS me\nCOPY --from=me /x /\n", &[], None).unwrap_err();
     assert!(e.to_string().contains("circular dependency"), "{e}");
-    let e = planned("FROM a AS x\nCOPY --from=y / /\nFROM b AS y\nCOPY --from=x / /\n", &[], None).unwrap_err();
+    let e = planned(
+        "FROM a AS x\nCOPY --from=y / /\nFROM b AS y\nCOPY --from=x / /\n",
+        &[],
+        None,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("circular dependency"), "{e}");
     let e = planned("FROM a AS x\nFROM b AS X\n", &[], None).unwrap_err();
     assert!(e.to_string().contains("duplicate name"), "{e}");
     let e = planned("ENV a=b\nFROM a\n", &[], None).unwrap_err();
-    assert_eq!(e.to_string(), "Dockerfile:1: ENV before the first FROM: only ARG may come before FROM");
-    assert_eq!(planned("ARG x\n", &[], None).unwrap_err(), PlanError::NoStage);
+    assert_eq!(
+        e.to_string(),
+        "Dockerfile:1: ENV before the first FROM: only ARG may come before FROM"
+    );
+    assert_eq!(
+        planned("ARG x\n", &[], None).unwrap_err(),
+        PlanError::NoStage
+    );
 }
 
 #[test]
@@ -106,7 +132,13 @@ fn env_overrides_arg_and_build_args_override_defaults() {
     let r = last(src, &[]);
     assert_eq!(
         r.config.env_list(),
-        s(&[berth_build::DEFAULT_PATH, "A=default", "B=none", "V=fromenv", "C=fromenv"])
+        s(&[
+            berth_build::DEFAULT_PATH,
+            "A=default",
+            "B=none",
+            "V=fromenv",
+            "C=fromenv"
+        ])
     );
     let r = last(src, &[("V", "cli"), ("W", "w")]);
     assert_eq!(r.config.env_list()[1..3], s(&["A=cli", "B=w"]));
@@ -114,10 +146,19 @@ fn env_overrides_arg_and_build_args_override_defaults() {
 
 #[test]
 fn env_values_expand_against_the_previous_state() {
-    let r = last("FROM a\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n", &[]);
-    assert_eq!(r.config.env_list()[1..], s(&["abc=bye", "def=hello", "ghi=bye"]));
+    let r = last(
+        "FROM a\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n",
+        &[],
+    );
+    assert_eq!(
+        r.config.env_list()[1..],
+        s(&["abc=bye", "def=hello", "ghi=bye"])
+    );
     let r = last("FROM a\nENV X=\"a b\" Y='$X' Z=\\$X W=${X:+set}\n", &[]);
-    assert_eq!(r.config.env_list()[1..], s(&["X=a b", "Y=$X", "Z=$X", "W="]));
+    assert_eq!(
+        r.config.env_list()[1..],
+        s(&["X=a b", "Y=$X", "Z=$X", "W="])
+    );
     let r = last("FROM a\nENV X old form $HOME\n", &[]);
     assert_eq!(r.config.env_list()[1], "X=old form ");
 }
@@ -198,15 +239,29 @@ COPY a b/
     assert_eq!(c.user, "1000:1000");
     assert_eq!(c.labels.as_ref().unwrap()["y z"], "w v");
     assert_eq!(c.exposed_ports.as_ref().unwrap().len(), 4);
-    assert_eq!(c.volumes.as_ref().unwrap().keys().cloned().collect::<Vec<_>>(), s(&["/data", "/logs", "/v"]));
+    assert_eq!(
+        c.volumes
+            .as_ref()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        s(&["/data", "/logs", "/v"])
+    );
     assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(c.on_build.as_deref(), Some(&s(&["RUN echo \"child\""])[..]));
     // CMD was set in this stage before ENTRYPOINT: it stays.
     assert_eq!(c.cmd.as_deref(), Some(&s(&["run", "it"])[..]));
-    assert_eq!(c.entrypoint.as_deref(), Some(&s(&["/bin/bash", "-c", "exec app"])[..]));
+    assert_eq!(
+        c.entrypoint.as_deref(),
+        Some(&s(&["/bin/bash", "-c", "exec app"])[..])
+    );
     assert_eq!(c.shell.as_deref(), Some(&s(&["/bin/bash", "-c"])[..]));
     let hc = c.healthcheck.as_ref().unwrap();
-    assert_eq!((hc.interval, hc.timeout, hc.retries), (300_000_000_000, 3_000_000_000, 3));
+    assert_eq!(
+        (hc.interval, hc.timeout, hc.retries),
+        (300_000_000_000, 3_000_000_000, 3)
+    );
     assert_eq!(r.author.as_deref(), Some("Jane Doe"));
     match &r.steps.last().unwrap().kind {
         StepKind::Copy { dest_abs, .. } => assert_eq!(dest_abs, "/app/src/b/"),
@@ -227,10 +282,16 @@ fn entrypoint_resets_inherited_cmd() {
     assert_eq!(r.config.cmd, None);
     assert!(matches!(
         &r.steps[0].kind,
-        StepKind::Config(ConfigChange::Entrypoint { resets_cmd: true, .. })
+        StepKind::Config(ConfigChange::Entrypoint {
+            resets_cmd: true,
+            ..
+        })
     ));
     // CMD after ENTRYPOINT stays; ENTRYPOINT [] clears it.
-    let r = last("FROM a\nENTRYPOINT [\"/e\"]\nCMD [\"x\"]\nENTRYPOINT []\n", &[]);
+    let r = last(
+        "FROM a\nENTRYPOINT [\"/e\"]\nCMD [\"x\"]\nENTRYPOINT []\n",
+        &[],
+    );
     assert_eq!(r.config.cmd.as_deref(), Some(&s(&["x"])[..]));
     assert_eq!(r.config.entrypoint, Some(vec![]));
     assert_eq!(history(&r)[2], "/bin/sh -c #(nop)  ENTRYPOINT []");
@@ -238,16 +299,28 @@ fn entrypoint_resets_inherited_cmd() {
 
 #[test]
 fn shell_form_cmd_uses_the_shell() {
-    let r = last("FROM a\nSHELL [\"/bin/ash\", \"-eo\", \"pipefail\", \"-c\"]\nCMD echo $HOME\nRUN x\n", &[]);
-    assert_eq!(r.config.cmd.as_deref(), Some(&s(&["/bin/ash", "-eo", "pipefail", "-c", "echo $HOME"])[..]));
+    let r = last(
+        "FROM a\nSHELL [\"/bin/ash\", \"-eo\", \"pipefail\", \"-c\"]\nCMD echo $HOME\nRUN x\n",
+        &[],
+    );
+    assert_eq!(
+        r.config.cmd.as_deref(),
+        Some(&s(&["/bin/ash", "-eo", "pipefail", "-c", "echo $HOME"])[..])
+    );
     assert_eq!(history(&r)[2], "/bin/ash -eo pipefail -c x");
 }
 
 #[test]
 fn workdir_expansion_and_relative() {
-    let r = last("FROM a\nENV D=/opt\nWORKDIR $D\nWORKDIR ${SUB:-lib}\nWORKDIR ../x/./y/\n", &[]);
+    let r = last(
+        "FROM a\nENV D=/opt\nWORKDIR $D\nWORKDIR ${SUB:-lib}\nWORKDIR ../x/./y/\n",
+        &[],
+    );
     assert_eq!(r.config.working_dir, "/opt/x/y");
-    let e = planned("FROM a\nWORKDIR $EMPTY\n", &[], None).unwrap().resolve_all(&|_| None).unwrap_err();
+    let e = planned("FROM a\nWORKDIR $EMPTY\n", &[], None)
+        .unwrap()
+        .resolve_all(&|_| None)
+        .unwrap_err();
     assert!(e.to_string().contains("cannot normalize nothing"), "{e}");
 }
 
@@ -256,8 +329,18 @@ fn copy_sources_expanded_and_heredocs() {
     let src = "FROM a\nARG F=file.txt\nWORKDIR /w\nCOPY --chown=${U:-1}:2 --chmod=644 $F \"b\" ./\nCOPY <<EOF <<'RAW' /etc/\nhello $F\nEOF\nkeep $F\nRAW\nADD https://example.com/x.tgz /x\n";
     let r = last(src, &[]);
     match &r.steps[2].kind {
-        StepKind::Copy { sources, chown, chmod, dest, dest_abs, .. } => {
-            assert_eq!(sources, &vec![Source::Path("file.txt".into()), Source::Path("b".into())]);
+        StepKind::Copy {
+            sources,
+            chown,
+            chmod,
+            dest,
+            dest_abs,
+            ..
+        } => {
+            assert_eq!(
+                sources,
+                &vec![Source::Path("file.txt".into()), Source::Path("b".into())]
+            );
             assert_eq!(chown.as_deref(), Some("1:2"));
             assert_eq!(*chmod, Some(0o644));
             assert_eq!(dest, "./");
@@ -269,38 +352,64 @@ fn copy_sources_expanded_and_heredocs() {
         StepKind::Copy { sources, .. } => assert_eq!(
             sources,
             &vec![
-                Source::Inline { name: "EOF".into(), content: "hello file.txt\n".into() },
-                Source::Inline { name: "RAW".into(), content: "keep $F\n".into() },
+                Source::Inline {
+                    name: "EOF".into(),
+                    content: "hello file.txt\n".into()
+                },
+                Source::Inline {
+                    name: "RAW".into(),
+                    content: "keep $F\n".into()
+                },
             ]
         ),
         k => panic!("{k:?}"),
     }
     match &r.steps[4].kind {
-        StepKind::Copy { add: true, sources, .. } => {
-            assert_eq!(sources, &vec![Source::Url("https://example.com/x.tgz".into())])
+        StepKind::Copy {
+            add: true, sources, ..
+        } => {
+            assert_eq!(
+                sources,
+                &vec![Source::Url("https://example.com/x.tgz".into())]
+            )
         }
         k => panic!("{k:?}"),
     }
-    assert_eq!(r.steps[4].created_by("multi:123"), "/bin/sh -c #(nop) ADD multi:123 in /x ");
+    assert_eq!(
+        r.steps[4].created_by("multi:123"),
+        "/bin/sh -c #(nop) ADD multi:123 in /x "
+    );
 }
 
 #[test]
 fn run_heredoc_argv() {
-    let r = last("FROM a\nRUN <<EOF\necho $HOME\nEOF\nRUN cat <<A > /f\nx\nA\n", &[]);
+    let r = last(
+        "FROM a\nRUN <<EOF\necho $HOME\nEOF\nRUN cat <<A > /f\nx\nA\n",
+        &[],
+    );
     match &r.steps[0].kind {
         StepKind::Run { argv, .. } => assert_eq!(argv, &s(&["/bin/sh", "-c", "echo $HOME\n"])),
         k => panic!("{k:?}"),
     }
     match &r.steps[1].kind {
-        StepKind::Run { argv, .. } => assert_eq!(argv, &s(&["/bin/sh", "-c", "cat <<A > /f\nx\nA"])),
+        StepKind::Run { argv, .. } => {
+            assert_eq!(argv, &s(&["/bin/sh", "-c", "cat <<A > /f\nx\nA"]))
+        }
         k => panic!("{k:?}"),
     }
 }
 
 #[test]
 fn refused_and_invalid() {
-    let run = |src: &str| planned(src, &[], None).unwrap().resolve_all(&|_| None).unwrap_err().to_string();
-    assert!(run("FROM a\nRUN --mount=type=cache,target=/c x\n").contains("RUN --mount is not supported"));
+    let run = |src: &str| {
+        planned(src, &[], None)
+            .unwrap()
+            .resolve_all(&|_| None)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(run("FROM a\nRUN --mount=type=cache,target=/c x\n")
+        .contains("RUN --mount is not supported"));
     assert!(run("FROM a\nRUN --network=bridge2 x\n").contains("unsupported network mode"));
     assert!(run("FROM a\nSTOPSIGNAL SIGNOPE\n").contains("Invalid signal: SIGNOPE"));
     assert!(run("FROM a\nEXPOSE 80/xyz\n").contains("invalid proto"));
@@ -309,8 +418,15 @@ fn refused_and_invalid() {
     // Words are split before quotes are read, as docker's legacy builder does.
     assert!(run("FROM a\nCOPY \"a b\" /\n").contains("unexpected end of statement"));
     assert!(run("FROM a\nENV X=${Y#p}\n").contains("unsupported modifier (#)"));
-    let ok = |src: &str| planned(src, &[], None).unwrap().resolve_all(&|_| None).is_ok();
-    assert!(ok("FROM a\nSTOPSIGNAL 9\nSTOPSIGNAL TERM\nSTOPSIGNAL SIGRTMIN+3\nRUN --network=none x\n"));
+    let ok = |src: &str| {
+        planned(src, &[], None)
+            .unwrap()
+            .resolve_all(&|_| None)
+            .is_ok()
+    };
+    assert!(ok(
+        "FROM a\nSTOPSIGNAL 9\nSTOPSIGNAL TERM\nSTOPSIGNAL SIGRTMIN+3\nRUN --network=none x\n"
+    ));
 }
 
 #[test]
@@ -327,7 +443,10 @@ fn onbuild_triggers_of_the_base_run_first() {
     assert!(r.config.env_list().contains(&"FROM_TRIGGER=1".to_string()));
     assert_eq!(r.config.on_build.as_deref(), Some(&[][..]));
     // A stage based on a stage inherits the configuration.
-    let r = last("FROM a AS one\nENV X=1\nONBUILD RUN hi\nFROM one\nRUN two\n", &[]);
+    let r = last(
+        "FROM a AS one\nENV X=1\nONBUILD RUN hi\nFROM one\nRUN two\n",
+        &[],
+    );
     assert_eq!(history(&r), s(&["/bin/sh -c hi", "/bin/sh -c two"]));
     assert!(r.config.env_list().contains(&"X=1".to_string()));
 }
