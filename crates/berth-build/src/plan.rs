@@ -673,10 +673,8 @@ impl Plan {
             .filter_map(|s| s.name.clone().map(|n| (n, s.index)))
             .collect();
         let mut config = base.clone();
+        // The base's triggers run first and are not inherited (dockerd leaves OnBuild null).
         let triggers = config.on_build.take().unwrap_or_default();
-        if config.on_build.is_none() && base.on_build.is_some() {
-            config.on_build = Some(Vec::new());
-        }
         if !config
             .env_list()
             .iter()
@@ -1007,18 +1005,23 @@ impl StageState<'_> {
                 (StepKind::Config(ConfigChange::User(u)), c)
             }
             Kind::Expose(ports) => {
-                let mut list = BTreeSet::new();
+                // docker splits expanded words again (`EXPOSE $PORTS`), and its history
+                // lists the words sorted as strings.
+                let mut words = Vec::new();
                 for p in ports {
-                    for port in parse_port_spec(&x(p)?).map_err(&invalid)? {
-                        list.insert(port);
-                    }
+                    words.extend(x(p)?.split_whitespace().map(str::to_string));
+                }
+                words.sort();
+                let mut list = BTreeSet::new();
+                for w in &words {
+                    list.extend(parse_port_spec(w).map_err(&invalid)?);
                 }
                 let list: Vec<String> = list.into_iter().collect();
                 let set = self.config.exposed_ports.get_or_insert_with(BTreeMap::new);
                 for p in &list {
                     set.insert(p.clone(), Empty {});
                 }
-                let c = self.nop(&format!("EXPOSE {}", list.join(" ")));
+                let c = self.nop(&format!("EXPOSE {}", words.join(" ")));
                 (StepKind::Config(ConfigChange::Expose(list)), c)
             }
             Kind::Volume { paths, .. } => {
@@ -1117,8 +1120,27 @@ impl StageState<'_> {
                         }
                     }
                 };
-                self.config.healthcheck = Some(hc.clone());
                 let c = self.nop(&format!("HEALTHCHECK {}", go_health(&hc)));
+                // dockerd merges the step's config with the image so far when it creates the
+                // step's container, and the builder's healthcheck is shared with it: zero
+                // fields take the previous check's values (NONE keeps its timings).
+                let mut merged = hc.clone();
+                if let Some(prev) = &self.config.healthcheck {
+                    if merged.test.is_empty() {
+                        merged.test = prev.test.clone();
+                    }
+                    for (field, old) in [
+                        (&mut merged.interval, prev.interval),
+                        (&mut merged.timeout, prev.timeout),
+                        (&mut merged.start_period, prev.start_period),
+                        (&mut merged.retries, prev.retries),
+                    ] {
+                        if *field == 0 {
+                            *field = old;
+                        }
+                    }
+                }
+                self.config.healthcheck = Some(merged);
                 (StepKind::Config(ConfigChange::Healthcheck(hc)), c)
             }
             Kind::Onbuild { expression, .. } => {

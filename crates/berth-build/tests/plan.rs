@@ -221,7 +221,7 @@ COPY a b/
             "/bin/sh -c #(nop) WORKDIR /app",
             "/bin/sh -c #(nop) WORKDIR /app/src",
             "/bin/sh -c #(nop)  USER 1000:1000",
-            "/bin/sh -c #(nop)  EXPOSE 53/udp 7000/tcp 7001/tcp 8080/tcp",
+            "/bin/sh -c #(nop)  EXPOSE 53/udp 7000-7001 8080",
             "/bin/sh -c #(nop)  VOLUME [/data /logs]",
             "/bin/sh -c #(nop)  VOLUME [/v]",
             "/bin/sh -c #(nop)  STOPSIGNAL SIGINT",
@@ -269,6 +269,21 @@ COPY a b/
     }
     assert!(r.steps[0].empty_layer());
     assert!(!r.steps[2].empty_layer(), "WORKDIR makes its directory");
+}
+
+#[test]
+fn healthcheck_inherits_zero_fields_as_dockerd_commits_it() {
+    let r = last("FROM a\nHEALTHCHECK --interval=5s --retries=2 CMD a\nHEALTHCHECK --timeout=1s CMD b\nHEALTHCHECK NONE\n", &[]);
+    let hc = r.config.healthcheck.clone().unwrap();
+    assert_eq!(hc.test, s(&["NONE"]));
+    assert_eq!(
+        (hc.interval, hc.timeout, hc.retries),
+        (5_000_000_000, 1_000_000_000, 2)
+    );
+    assert_eq!(
+        history(&r)[2],
+        r#"/bin/sh -c #(nop)  HEALTHCHECK &{["NONE"] "0s" "0s" "0s" '\x00'}"#
+    );
 }
 
 #[test]
@@ -441,7 +456,7 @@ fn onbuild_triggers_of_the_base_run_first() {
     assert!(r.steps[0].from_trigger && r.steps[1].from_trigger && !r.steps[2].from_trigger);
     assert_eq!(history(&r)[1], "/bin/sh -c make");
     assert!(r.config.env_list().contains(&"FROM_TRIGGER=1".to_string()));
-    assert_eq!(r.config.on_build.as_deref(), Some(&[][..]));
+    assert_eq!(r.config.on_build, None);
     // A stage based on a stage inherits the configuration.
     let r = last(
         "FROM a AS one\nENV X=1\nONBUILD RUN hi\nFROM one\nRUN two\n",
