@@ -250,12 +250,13 @@ pub enum ConfigChange {
     Expose(Vec<String>),
     /// VOLUME paths.
     Volume(Vec<String>),
-    /// CMD (shell form wrapped in the SHELL).
+    /// CMD (shell form wrapped in the SHELL; empty for `CMD []`, which the image stores as
+    /// null).
     Cmd(Vec<String>),
     /// ENTRYPOINT (shell form wrapped); `resets_cmd`: an inherited CMD is dropped because
     /// no CMD was set in this stage before it.
     Entrypoint {
-        /// The new entrypoint (empty for `ENTRYPOINT []`, as docker 20.10 stores it).
+        /// The new entrypoint (`None` for `ENTRYPOINT []`).
         entrypoint: Option<Vec<String>>,
         /// The CMD is reset.
         resets_cmd: bool,
@@ -1045,7 +1046,8 @@ impl StageState<'_> {
             }
             Kind::Cmd(command) => {
                 let cmd = self.with_shell(command);
-                self.config.cmd = Some(cmd.clone());
+                // An empty command is stored as null, as dockerd's image shows it.
+                self.config.cmd = (!cmd.is_empty()).then(|| cmd.clone());
                 if !matches!(command, Command::Shell(s) if s.is_empty())
                     && !matches!(command, Command::Exec(v) if v.is_empty())
                 {
@@ -1055,7 +1057,7 @@ impl StageState<'_> {
                 (StepKind::Config(ConfigChange::Cmd(cmd)), c)
             }
             Kind::Entrypoint(command) => {
-                let ep = Some(self.with_shell(command));
+                let ep = Some(self.with_shell(command)).filter(|e| !e.is_empty());
                 self.config.entrypoint = ep.clone();
                 let resets_cmd = !self.cmd_set;
                 if resets_cmd {

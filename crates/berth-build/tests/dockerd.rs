@@ -4,7 +4,8 @@
 //! Entrypoint, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal, Healthcheck,
 //! Shell, OnBuild) and the history `created_by` strings dockerd wrote must equal what the
 //! planner predicts from the same Dockerfile, build args and target. A COPY of the whole
-//! context checks the `.dockerignore` matcher against the files dockerd let through.
+//! context checks the `.dockerignore` matcher against the files dockerd let through, and
+//! bad Dockerfiles get the same messages (and lines, where dockerd names one) from both.
 //!
 //! Needs root and docker.io: missing, they fail the tests under CI and skip them elsewhere
 //! (berth-testutil's `require`).
@@ -213,6 +214,11 @@ ENTRYPOINT ["/bin/echo"]
     let child = "FROM meta:1\nENV CHILD=1\nENTRYPOINT exec sleep 1\nHEALTHCHECK NONE\n";
     env.build_and_compare(c, child, "child:1", &[], None);
 
+    // The backtick escape, old forms, variables in WORKDIR/EXPOSE/USER/STOPSIGNAL/VOLUME,
+    // several ARGs on one line, empty CMD and ENTRYPOINT.
+    let forms = "# escape=`\nFROM busybox\nARG P=8000 Q=udp D=/srv\nENV DIR=$D `\n    PORTS=\"81 82\"\nLABEL old form label\nENV LEGACY value with  spaces\nWORKDIR ${DIR}/x\nWORKDIR ..\nEXPOSE $P/$Q $PORTS\nVOLUME $D/vol\nSTOPSIGNAL 9\nUSER ${U:-nobody}\nENTRYPOINT []\nCMD []\nRUN [\"/bin/true\"]\n";
+    env.build_and_compare(c, forms, "forms:1", &[("U", "daemon")], None);
+
     // Multi-stage with meta args, a target, and COPY --from.
     let multi = r#"ARG BASE=busybox
 ARG TAG=latest
@@ -277,4 +283,66 @@ fn dockerignore_matches_what_dockerd_receives() {
     ours.retain(|f| f != "Dockerfile" && f != ".dockerignore");
     theirs.retain(|f| f != "Dockerfile" && f != ".dockerignore");
     assert_eq!(ours, theirs);
+}
+
+#[test]
+fn parse_errors_name_the_line_dockerd_names() {
+    let Some(env) = Env::start() else {
+        return;
+    };
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let cases = [
+        (
+            "FROM busybox\n\n# comment\nRUNN echo\n",
+            "unknown instruction: RUNN",
+        ),
+        (
+            "FROM busybox\nRUN a \\\n  b\nENV ONLY\n",
+            "ENV must have two arguments",
+        ),
+        (
+            "FROM busybox\nFROM a b\n",
+            "FROM requires either one or three arguments",
+        ),
+        (
+            "FROM busybox\nHEALTHCHECK --retries=0 CMD x\n",
+            "--retries must be at least 1 (not 0)",
+        ),
+        (
+            "FROM busybox\nCOPY onlyone\n",
+            "COPY requires at least two arguments",
+        ),
+        ("FROM busybox\nENV a=1 b\n", "can't find = in \"b\""),
+        (
+            "FROM busybox\nONBUILD FROM x\n",
+            "FROM isn't allowed as an ONBUILD trigger",
+        ),
+    ];
+    for (dockerfile, message) in cases {
+        fs::write(c.join("Dockerfile"), dockerfile).unwrap();
+        let mut cmd = env
+            .dockerd
+            .docker_command(&["build", "--network", "none", "-q"]);
+        cmd.env("DOCKER_BUILDKIT", "0").arg(c);
+        let out = run_command(&mut cmd, None, TIMEOUT).unwrap();
+        assert!(!out.success(), "{dockerfile:?} built");
+        let ours = parse(dockerfile.as_bytes()).unwrap_err();
+        assert!(ours.message.contains(message), "{ours} for {dockerfile:?}");
+        assert!(
+            out.stderr.contains(message),
+            "docker said {:?} for {dockerfile:?}",
+            out.stderr
+        );
+        // dockerd names the line for most parse errors ("dockerfile parse error line 4:"),
+        // not for ENV's and LABEL's.
+        if out.stderr.contains(" line ") {
+            let line = format!("line {}", ours.line);
+            assert!(
+                out.stderr.contains(&line),
+                "docker said {:?}, we said {ours}",
+                out.stderr
+            );
+        }
+    }
 }

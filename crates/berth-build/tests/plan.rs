@@ -308,7 +308,7 @@ fn entrypoint_resets_inherited_cmd() {
         &[],
     );
     assert_eq!(r.config.cmd.as_deref(), Some(&s(&["x"])[..]));
-    assert_eq!(r.config.entrypoint, Some(vec![]));
+    assert_eq!(r.config.entrypoint, None);
     assert_eq!(history(&r)[2], "/bin/sh -c #(nop)  ENTRYPOINT []");
 }
 
