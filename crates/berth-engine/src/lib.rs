@@ -10,18 +10,21 @@
 //!   prunes images, checks registry logins, and saves, loads and imports image archives.
 //! * [`images`]: the image service over berth-image's store (`<root>/image`),
 //!   berth-snapshot's layers (`<root>/snapshots`) and berth-registry's client.
+//! * flight.rs: `SingleFlight`: concurrent callers asking for the same
+//!   key (a pull of one reference, the download of one layer blob) share one run.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
 //!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
-//! * time.rs: RFC 3339 timestamps without a date library.
+//! * Times (image configs' `created`, the ones berthd writes) are read and written with
+//!   berth-api-types' `time` module, on jiff: the engine has no calendar of its own.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
 mod engine;
 mod error;
+mod flight;
 pub mod images;
 mod system;
-mod time;
 
 pub use config::{EngineConfig, StorageDriver};
 pub use engine::{Engine, VersionInfo, VERSION};
@@ -32,4 +35,3 @@ pub use images::{
     PullOutcome, PullProgress, SavePlan,
 };
 pub use system::{CgroupFeatures, HostInfo, SystemInfo};
-pub use time::rfc3339_utc;

@@ -27,8 +27,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 
-use berth_image::manifest::media_types as mt;
-use berth_image::{Digest, DigestWriter, ImageConfig, Reference};
+use berth_image::ImageConfig;
+use berth_oci::media_type as mt;
+use berth_oci::{Digest, DigestWriter, Reference};
 use berth_snapshot::{Compression, Decompressor};
 use serde_json::{json, Map, Value};
 
@@ -355,7 +356,7 @@ fn layer_size(s: &super::Inner, layer: &SaveLayer) -> Result<u64, EngineError> {
 /// Unix seconds of an RFC 3339 time, 0 when absent.
 fn mtime_of(created: Option<&str>) -> u64 {
     created
-        .and_then(crate::time::parse_rfc3339)
+        .and_then(berth_api_types::time::parse_rfc3339)
         .and_then(|t| u64::try_from(t).ok())
         .unwrap_or(0)
 }
