@@ -237,42 +237,74 @@ fn class(rest: &str) -> Option<(Token, usize)> {
     }
 }
 
+/// Whether the element patterns match the path elements (`**` takes any number of them):
+/// a table over (pattern, path) positions, so no pattern makes it exponential.
 fn match_elements(pattern: &[Element], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((Element::Any, rest)) => {
-            (0..=path.len()).any(|skip| match_elements(rest, path.get(skip..).unwrap_or_default()))
-        }
-        Some((Element::Glob(toks), rest)) => match path.split_first() {
-            Some((first, more)) => {
-                match_glob(toks, &first.chars().collect::<Vec<_>>()) && match_elements(rest, more)
+    let chars: Vec<Vec<char>> = path.iter().map(|e| e.chars().collect()).collect();
+    // ok[j]: the first i pattern elements match the first j path elements.
+    let mut ok = vec![false; path.len() + 1];
+    ok[0] = true;
+    for el in pattern {
+        let mut next = vec![false; path.len() + 1];
+        match el {
+            Element::Any => {
+                let mut reached = false;
+                for j in 0..=path.len() {
+                    reached |= ok[j];
+                    next[j] = reached;
+                }
             }
-            None => false,
-        },
+            Element::Glob(toks) => {
+                for j in 0..path.len() {
+                    if ok[j] && match_glob(toks, &chars[j]) {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+        }
+        ok = next;
+    }
+    ok[path.len()]
+}
+
+fn token_matches(tok: &Token, c: char) -> bool {
+    match tok {
+        Token::Char(t) => *t == c,
+        Token::Question | Token::Star => true,
+        Token::Class { negated, ranges } => {
+            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
     }
 }
 
+/// One element's glob: the usual wildcard walk that backtracks only to the last `*`.
 fn match_glob(toks: &[Token], s: &[char]) -> bool {
-    match toks.split_first() {
-        None => s.is_empty(),
-        Some((Token::Star, rest)) => {
-            (0..=s.len()).any(|i| match_glob(rest, s.get(i..).unwrap_or_default()))
-        }
-        Some((tok, rest)) => match s.split_first() {
-            None => false,
-            Some((c, more)) => {
-                let ok = match tok {
-                    Token::Char(t) => t == c,
-                    Token::Question => true,
-                    Token::Class { negated, ranges } => {
-                        ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
-                    }
-                    Token::Star => true,
-                };
-                ok && match_glob(rest, more)
+    let (mut t, mut i) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match toks.get(t) {
+            Some(Token::Star) => {
+                star = Some((t, i));
+                t += 1;
             }
-        },
+            Some(tok) if token_matches(tok, s[i]) => {
+                t += 1;
+                i += 1;
+            }
+            _ => match star {
+                Some((st, si)) => {
+                    t = st + 1;
+                    i = si + 1;
+                    star = Some((st, si + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    toks.get(t..)
+        .unwrap_or_default()
+        .iter()
+        .all(|tok| *tok == Token::Star)
 }
 
 #[cfg(test)]
@@ -341,6 +373,16 @@ mod tests {
         assert!(!i.excluded("starx"));
         assert!(i.excluded("bz"));
         assert!(!i.excluded("az"));
+    }
+
+    #[test]
+    fn no_exponential_patterns() {
+        let i = ig(&["*a*a*a*a*a*a*a*a*a*a*b", "**/**/**/**/**/**/**/**/x"]);
+        let long = "a".repeat(200);
+        assert!(!i.excluded(&long));
+        let deep = vec!["d"; 100].join("/");
+        assert!(!i.excluded(&deep));
+        assert!(i.excluded(&format!("{deep}/x")));
     }
 
     #[test]

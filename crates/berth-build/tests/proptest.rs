@@ -144,3 +144,18 @@ proptest! {
         check(&src)?;
     }
 }
+
+proptest! {
+    #![proptest_config(cases(1000))]
+
+    #[test]
+    fn dockerignore_never_panics(
+        patterns in prop::collection::vec("[a-c*?!/.\\\\\\[\\]^-]{0,8}", 0..6),
+        path in "[a-c*?/.\\[\\]-]{0,12}",
+    ) {
+        let m = berth_build::Ignore::from_patterns(&patterns, "Dockerfile");
+        let _ = m.excluded(&path);
+        prop_assert!(!m.excluded("Dockerfile"));
+        prop_assert!(!m.excluded(".dockerignore"));
+    }
+}
