@@ -203,7 +203,8 @@ pub enum StepKind {
         env: Vec<String>,
         /// `--network`.
         network: Option<String>,
-        /// Files to provide for heredocs that are not the whole command (name, content).
+        /// Files to mount read-only (mode 0755) for the step: a heredoc script with a
+        /// shebang, as (path in the container, content).
         heredoc_files: Vec<(String, String)>,
     },
     /// COPY or ADD.
@@ -1173,8 +1174,9 @@ impl StageState<'_> {
         })
     }
 
-    /// RUN's argv: exec form as is; a lone heredoc as the shell's script; otherwise the
-    /// shell gets the line followed by the heredocs as written, for the shell to read.
+    /// RUN's argv, as BuildKit makes it: exec form as is; a lone heredoc as the shell's
+    /// script (or, with a shebang, a file the shell runs); otherwise the shell gets the line
+    /// followed by the heredocs as written, for the shell to read.
     fn run_argv(
         &self,
         command: &Command,
@@ -1192,6 +1194,13 @@ impl StageState<'_> {
                 if let [h] = heredocs {
                     if s.trim() == h.marker {
                         let mut v = shell;
+                        if h.body.starts_with("#!") {
+                            // A script with a shebang: BuildKit mounts it (mode 0755) under
+                            // /dev/pipes and has the shell run it.
+                            let path = format!("/dev/pipes/{}", h.name);
+                            v.push(path.clone());
+                            return (v, vec![(path, h.body.clone())]);
+                        }
                         v.push(h.body.clone());
                         return (v, Vec::new());
                     }

@@ -493,3 +493,28 @@ fn backtick_escape_in_expansion() {
     let r = last("# escape=`\nFROM a\nENV P=C:\\dir\\`$HOME Q=`\"x\n", &[]);
     assert_eq!(r.config.env_list()[1..], s(&["P=C:\\dir\\$HOME", "Q=\"x"]));
 }
+
+#[test]
+fn run_heredoc_with_shebang_is_a_script_file() {
+    let r = last(
+        "FROM a\nRUN <<-PY\n\t#!/usr/bin/python3\n\tprint(1)\n\tPY\n",
+        &[],
+    );
+    match &r.steps[0].kind {
+        StepKind::Run {
+            argv,
+            heredoc_files,
+            ..
+        } => {
+            assert_eq!(argv, &s(&["/bin/sh", "-c", "/dev/pipes/PY"]));
+            assert_eq!(
+                heredoc_files,
+                &vec![(
+                    "/dev/pipes/PY".to_string(),
+                    "#!/usr/bin/python3\nprint(1)\n".to_string()
+                )]
+            );
+        }
+        k => panic!("{k:?}"),
+    }
+}
