@@ -114,7 +114,7 @@ impl ImageConfig {
 }
 
 /// Go's `strconv.Quote`: a double-quoted string with Go escapes.
-pub fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -146,18 +146,18 @@ pub fn go_quote(s: &str) -> String {
 }
 
 /// Go's `fmt.Sprintf("%q", []string{...})`: `["a" "b"]`.
-pub fn go_quote_list(items: &[String]) -> String {
+pub(crate) fn go_quote_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
     format!("[{}]", quoted.join(" "))
 }
 
 /// Go's `fmt.Sprintf("%v", []string{...})`: `[a b]`.
-pub fn go_list(items: &[String]) -> String {
+pub(crate) fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
 /// Go's `%q` of an int: a quoted rune literal (`'\x00'`, `'\x03'`, `'A'`).
-pub fn go_quote_rune(n: i64) -> String {
+pub(crate) fn go_quote_rune(n: i64) -> String {
     let c = u32::try_from(n).ok().and_then(char::from_u32);
     match c {
         Some('\'') => "'\\''".to_string(),
@@ -177,7 +177,7 @@ pub fn go_quote_rune(n: i64) -> String {
 }
 
 /// Go's `time.Duration.String()` of nanoseconds: `0s`, `1.5s`, `5m0s`, `1h0m0s`, `300ms`.
-pub fn go_duration(ns: i64) -> String {
+pub(crate) fn go_duration(ns: i64) -> String {
     if ns == 0 {
         return "0s".to_string();
     }
@@ -222,7 +222,7 @@ fn fraction(v: u64, scale: u64) -> String {
 }
 
 /// Go's `%q` of docker 20.10's `*HealthConfig`, as in its HEALTHCHECK history entry.
-pub fn go_health(h: &HealthConfig) -> String {
+pub(crate) fn go_health(h: &HealthConfig) -> String {
     format!(
         "&{{{} {} {} {} {}}}",
         go_quote_list(&h.test),

@@ -277,7 +277,7 @@ fn apply(
 /// Splits a line into words the way the parser does for ENV, LABEL and ARG (moby's
 /// `parseWords`): whitespace separates words except inside quotes; quotes and escapes are kept
 /// in the words (the expansion removes them later); an escape at the very end is dropped.
-pub fn split_words_raw(line: &str, escape: char) -> Vec<String> {
+pub(crate) fn split_words_raw(line: &str, escape: char) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

@@ -44,15 +44,12 @@ mod lex;
 mod parser;
 mod plan;
 
-pub use config::{
-    default_shell, go_duration, go_health, go_quote, go_quote_list, Empty, HealthConfig,
-    ImageConfig, DEFAULT_PATH,
-};
+pub use config::{default_shell, Empty, HealthConfig, ImageConfig, DEFAULT_PATH};
 pub use ignore::Ignore;
 pub use instruction::{
     Command, CopyArgs, Dockerfile, Health, Heredoc, Instruction, KeyValue, Kind, Note, RunFlags,
 };
-pub use lex::{process_word, split_words_raw, ExpandError, NoVars, Vars};
+pub use lex::{process_word, ExpandError, NoVars, Vars};
 pub use parser::{parse, parse_instruction, ParseError};
 pub use plan::{
     cache_key, plan, Base, BuildOptions, ConfigChange, CopyFrom, Plan, PlanError, ResolvedStage,

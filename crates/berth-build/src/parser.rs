@@ -462,7 +462,7 @@ impl Parser<'_> {
             }
             "env" | "label" => {
                 flags.done()?;
-                let pairs = name_values(args, &ctx, cmd == "label")?;
+                let pairs = name_values(args, &ctx)?;
                 if cmd == "env" {
                     Kind::Env(pairs)
                 } else {
@@ -906,7 +906,7 @@ fn maybe_json(args: &str, ctx: &Ctx<'_>) -> Result<Command, ParseError> {
 }
 
 /// ENV's and LABEL's `k=v k2=v2` or the old `k v` form.
-fn name_values(args: &str, ctx: &Ctx<'_>, label: bool) -> Result<Vec<KeyValue>, ParseError> {
+fn name_values(args: &str, ctx: &Ctx<'_>) -> Result<Vec<KeyValue>, ParseError> {
     let words = split_words_raw(args, ctx.escape);
     let kw = &ctx.keyword;
     let Some(first) = words.first() else {
@@ -927,7 +927,6 @@ fn name_values(args: &str, ctx: &Ctx<'_>, label: bool) -> Result<Vec<KeyValue>, 
             legacy: true,
         }]);
     }
-    let _ = label;
     let mut out = Vec::new();
     for w in words {
         let Some((k, v)) = w.split_once('=') else {
