@@ -416,7 +416,7 @@ impl Shim {
                 libc::SIGPIPE | libc::SIGURG | libc::SIGWINCH => {}
                 sig => {
                     // Forwarded to the container, as runc does in the foreground.
-                    if self.status == Status::Running && self.init_exit.is_none() {
+                    if self.alive() {
                         let _ = berth_sys::process::kill(self.init_pid, sig);
                     }
                 }
@@ -675,7 +675,7 @@ impl Shim {
         let r = match req {
             Request::State => Ok(Response::State(ShimState {
                 status: self.status,
-                pid: if self.status == Status::Running {
+                pid: if matches!(self.status, Status::Running | Status::Paused) {
                     self.init_pid
                 } else {
                     0
@@ -752,6 +752,27 @@ impl Shim {
                     serde_json::to_value(s).map_err(|e| ShimError::sys("encode stats", e))
                 })
                 .map(|stats| Response::Stats { stats }),
+            Request::Pause => self.running().and_then(|()| {
+                container::pause(&self.store, &self.cfg.id)?;
+                self.status = Status::Paused;
+                Ok(Response::Ok)
+            }),
+            Request::Resume => {
+                if self.status == Status::Paused {
+                    container::resume(&self.store, &self.cfg.id)
+                        .map_err(ShimError::from)
+                        .map(|()| {
+                            self.status = Status::Running;
+                            Response::Ok
+                        })
+                } else {
+                    Err(ShimError::Conflict("container is not paused".into()))
+                }
+            }
+            Request::Update { resources } => self.running().and_then(|()| {
+                container::update(&self.store, &self.cfg.id, &resources)?;
+                Ok(Response::Ok)
+            }),
             Request::Shutdown { kill } => match self.shutdown(id, kill) {
                 Ok(()) => return,
                 Err(e) => Err(e),
@@ -759,6 +780,20 @@ impl Shim {
         };
         let r = r.unwrap_or_else(|e| error_response(&e));
         self.reply(id, &r);
+    }
+
+    /// Whether the init runs (paused or not) and has not exited.
+    fn alive(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused) && self.init_exit.is_none()
+    }
+
+    /// Refuses what needs a running (not paused, not exited) container.
+    fn running(&self) -> Result<()> {
+        match self.status {
+            Status::Running if self.init_exit.is_none() => Ok(()),
+            Status::Paused => Err(ShimError::Conflict("container is paused".into())),
+            _ => Err(ShimError::Conflict("container is not running".into())),
+        }
     }
 
     fn signal(&mut self, sig: i32, all: bool, exec_id: Option<&str>) -> Result<()> {
@@ -772,7 +807,7 @@ impl Shim {
             }
             return berth_sys::process::kill(e.pid, sig).map_err(|e| ShimError::sys("kill", e));
         }
-        if self.status != Status::Running || self.init_exit.is_some() {
+        if !self.alive() {
             return Err(ShimError::Conflict("container is not running".into()));
         }
         if all {
@@ -783,9 +818,7 @@ impl Shim {
     }
 
     fn exec(&mut self, conn: u64, req: ExecRequest) -> Result<()> {
-        if self.status != Status::Running || self.init_exit.is_some() {
-            return Err(ShimError::Conflict("container is not running".into()));
-        }
+        self.running()?;
         if self.execs.get(&req.exec_id).is_some_and(|e| !e.done) {
             return Err(ShimError::Conflict(format!(
                 "exec {} is running",
@@ -852,7 +885,7 @@ impl Shim {
 
     fn shutdown(&mut self, conn: u64, kill: bool) -> Result<()> {
         match self.status {
-            Status::Running if self.exit.is_none() => {
+            Status::Running | Status::Paused if self.exit.is_none() => {
                 if !kill {
                     return Err(ShimError::Conflict(
                         "container is running: stop it first, or shut down with kill".into(),
@@ -860,6 +893,10 @@ impl Shim {
                 }
                 if container::kill(&self.store, &self.cfg.id, libc::SIGKILL, true).is_err() {
                     let _ = berth_sys::process::kill(self.init_pid, libc::SIGKILL);
+                }
+                if self.status == Status::Paused {
+                    // Frozen processes die once thawed.
+                    let _ = container::resume(&self.store, &self.cfg.id);
                 }
                 // Done once the exit is recorded (finish_container_if_done).
                 self.shutdown = Some(conn);

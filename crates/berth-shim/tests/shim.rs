@@ -742,3 +742,59 @@ fn logs_followed_while_the_container_writes_and_rotates() {
     assert_eq!(f.client().wait().map(|e| e.exit_code).ok(), Some(0));
     assert_eq!(logs::files(&f.log_path()).len(), 4);
 }
+
+#[test]
+fn pause_resume_and_update() {
+    let f = fixture(
+        sh("i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"),
+        |_| {},
+    );
+    f.launch();
+    f.client().pause().unwrap_or_else(|e| panic!("pause: {e}"));
+    assert_eq!(
+        f.client().state().map(|s| s.status).ok(),
+        Some(Status::Paused)
+    );
+    let before = f.log_text().len();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        f.log_text().len(),
+        before,
+        "a paused container kept printing"
+    );
+    let err = f
+        .client()
+        .exec(ExecRequest {
+            exec_id: "x".into(),
+            process: exec_process(&f, &["true"], false),
+            stdin: false,
+            detach: true,
+        })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("paused"), "{err}");
+    f.client()
+        .resume()
+        .unwrap_or_else(|e| panic!("resume: {e}"));
+    let end = Instant::now() + Duration::from_secs(10);
+    while f.log_text().len() == before {
+        assert!(Instant::now() < end, "the container did not resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let resources: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({ "pids": { "limit": 77 } }))
+            .unwrap_or_else(|e| panic!("resources: {e}"));
+    f.client()
+        .update(resources)
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    let stats = f.client().stats().unwrap_or_else(|e| panic!("stats: {e}"));
+    assert_eq!(stats["pids"]["limit"].as_u64(), Some(77), "{stats}");
+    // A paused container is killed by shutdown with kill, not left frozen.
+    f.client().pause().unwrap_or_else(|e| panic!("pause: {e}"));
+    let shim = f.shim_pid().unwrap_or(0);
+    f.client()
+        .shutdown(true)
+        .unwrap_or_else(|e| panic!("shutdown: {e}"));
+    assert!(gone_within(shim, Duration::from_secs(10)));
+}
