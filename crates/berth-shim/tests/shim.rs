@@ -798,3 +798,55 @@ fn pause_resume_and_update() {
         .unwrap_or_else(|e| panic!("shutdown: {e}"));
     assert!(gone_within(shim, Duration::from_secs(10)));
 }
+
+#[test]
+fn exec_with_a_terminal_is_resized() {
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
+    f.launch();
+    let (_, tty, s) = f
+        .client()
+        .exec(ExecRequest {
+            exec_id: "t".into(),
+            process: exec_process(&f, &["sh", "-c", "read x; stty size; exit 5"], true),
+            stdin: true,
+            detach: false,
+        })
+        .unwrap_or_else(|e| panic!("exec: {e}"));
+    assert!(tty);
+    let mut s = s.unwrap_or_else(|| panic!("no stream"));
+    f.client()
+        .resize(21, 83, Some("t"))
+        .unwrap_or_else(|e| panic!("resize: {e}"));
+    s.write_all(b"go\n")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .unwrap_or_else(|e| panic!("the exec stream did not end: {e}"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("21 83"), "{text:?}");
+    assert_eq!(f.client().exec_wait("t").ok(), Some(5));
+}
+
+#[test]
+fn a_new_shim_takes_over_after_one_was_killed() {
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
+    let shim = f.launch();
+    let first = f.client().state().map(|s| s.pid).unwrap_or(0);
+    // SAFETY: kill(2) takes integers; the pid is the shim this test started.
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    assert!(gone_within(first, Duration::from_secs(5)));
+    // The dead shim left the runtime's state and the cgroup behind; the next one clears them
+    // and runs the container again (a restart).
+    assert!(f.root.path().join(&f.id).exists());
+    f.launch();
+    let st = f.client().state().unwrap_or_else(|e| panic!("state: {e}"));
+    assert_eq!(st.status, Status::Running);
+    assert!(st.pid != first && alive(st.pid));
+}
