@@ -176,6 +176,15 @@ fn ratio(slow: &str, s: (f64, f64), fast: &str, f: (f64, f64)) {
     );
 }
 
+/// berthd's exec root: `/run/bbc-XXXXXX`. berthd binds each container's
+/// shim socket at `EXEC/c/<64-hex id>/shim.sock`, which must stay under
+/// the 107 bytes of a socket address; a directory under the benchmark's
+/// base in /var/tmp makes it longer. It holds sockets and state only, as
+/// dockerd's exec root does.
+fn short_exec_root() -> Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new().prefix("bbc-").tempdir_in("/run")?)
+}
+
 fn berth_env(shim: Option<&Path>) -> Vec<(&'static str, &Path)> {
     shim.map(|s| ("BERTH_SHIM", s)).into_iter().collect()
 }
@@ -188,7 +197,9 @@ fn daemon_starts(base: &Path, opts: &Options, n: usize) -> Result<()> {
         let dir = base.join(format!("start-{i}"));
         std::fs::create_dir_all(&dir)?;
         if let Some((berthd, _, shim)) = &opts.berth {
-            let daemon = Berthd::start_with(&dir, berthd, &berth_env(shim.as_deref()))?;
+            let exec = short_exec_root()?;
+            let daemon =
+                Berthd::start_with(&dir, berthd, &berth_env(shim.as_deref()), Some(exec.path()))?;
             b.push(daemon.ready_in);
         }
         let daemon = Dockerd::start(&dir)?;
@@ -280,7 +291,7 @@ fn shim_memory(e: &Engines, n: usize) -> Result<()> {
     for &c in &clients {
         let (name, dir, comm): (&str, &Path, &str) = match c {
             Client::DockerOnBerthd | Client::Berth => match &e.berth {
-                Some(b) => ("berth-shim", b.daemon.dir(), "berth-shim"),
+                Some(b) => ("berth-shim", b.daemon.exec_root(), "berth-shim"),
                 None => continue,
             },
             Client::Docker => (
@@ -417,9 +428,15 @@ fn measure(base: &Path, opts: &Options) -> Result<()> {
         daemon_starts(base, opts, opts.starts)?;
     }
     eprintln!("starting the daemons and loading the image...");
+    let exec = short_exec_root()?;
     let berth = match &opts.berth {
         Some((berthd, cli, shim)) => Some(Berth {
-            daemon: Berthd::start_with(base, berthd, &berth_env(shim.as_deref()))?,
+            daemon: Berthd::start_with(
+                base,
+                berthd,
+                &berth_env(shim.as_deref()),
+                Some(exec.path()),
+            )?,
             cli: cli.clone(),
         }),
         None => None,

@@ -337,20 +337,31 @@ impl Drop for Dockerd {
 pub(crate) struct Berthd {
     child: Child,
     dir: PathBuf,
+    /// The exec root: `dir/exec`, or a directory of the caller's (kept
+    /// short: berthd binds each shim's socket under it).
+    exec: PathBuf,
     /// From the spawn to the first answered `/_ping`.
     pub ready_in: Duration,
 }
 
 impl Berthd {
     pub(crate) fn start(base: &Path, bin: &Path) -> Result<Self> {
-        Self::start_with(base, bin, &[])
+        Self::start_with(base, bin, &[], None)
     }
 
-    /// Starts berthd with `env` added to its environment (`BERTH_SHIM`).
-    pub(crate) fn start_with(base: &Path, bin: &Path, env: &[(&str, &Path)]) -> Result<Self> {
+    /// Starts berthd with `env` added to its environment (`BERTH_SHIM`)
+    /// and its exec root in `exec` (an empty directory, removed with the
+    /// daemon) instead of under `base`.
+    pub(crate) fn start_with(
+        base: &Path,
+        bin: &Path,
+        env: &[(&str, &Path)],
+        exec: Option<&Path>,
+    ) -> Result<Self> {
         let dir = base.join("berthd");
-        for sub in ["cli", "root", "exec"] {
-            fs::create_dir_all(dir.join(sub))?;
+        let exec = exec.map_or_else(|| dir.join("exec"), Path::to_path_buf);
+        for d in [dir.join("cli"), dir.join("root"), exec.clone()] {
+            fs::create_dir_all(d)?;
         }
         let log = fs::File::create(dir.join("berthd.log"))?;
         let spawned = Instant::now();
@@ -361,7 +372,7 @@ impl Berthd {
             .arg("--root")
             .arg(dir.join("root"))
             .arg("--exec-root")
-            .arg(dir.join("exec"))
+            .arg(&exec)
             .arg("--pidfile")
             .arg(dir.join("pid"))
             .stdin(Stdio::null())
@@ -372,6 +383,7 @@ impl Berthd {
         let mut d = Berthd {
             child,
             dir,
+            exec,
             ready_in: Duration::ZERO,
         };
         let sock = d.dir.join("berth.sock");
@@ -388,6 +400,11 @@ impl Berthd {
     /// The daemon's directory (root, exec root, socket, client config).
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Its exec root (shim sockets and state).
+    pub(crate) fn exec_root(&self) -> &Path {
+        &self.exec
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -414,6 +431,10 @@ impl Berthd {
 impl Drop for Berthd {
     fn drop(&mut self) {
         stop(&mut self.child, &self.dir, Duration::from_secs(20));
+        for pid in processes_mentioning(&self.exec) {
+            signal(pid, rustix::process::Signal::KILL);
+        }
+        remove_dir(&self.exec);
         remove_dir(&self.dir);
     }
 }
