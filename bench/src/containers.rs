@@ -214,6 +214,7 @@ fn daemon_starts(base: &Path, opts: &Options, n: usize) -> Result<()> {
     if !b.is_empty() {
         let bm = row("berthd", &b);
         ratio("dockerd", dm, "berthd", bm);
+        println!("target (issue 10): berthd under 50 ms");
     }
     Ok(())
 }
@@ -247,6 +248,7 @@ fn idle_memory(e: &Engines) -> Result<()> {
             (dockerd + containerd).rss_kib as f64 / berthd.rss_kib.max(1) as f64,
             (dockerd + containerd).pss_kib as f64 / berthd.pss_kib.max(1) as f64
         );
+        println!("target (issue 10): berthd under 15 MB RSS");
     }
     Ok(())
 }
@@ -326,6 +328,7 @@ fn shim_memory(e: &Engines, n: usize) -> Result<()> {
                 r.pss_kib as f64 / b.pss_kib.max(1) as f64
             );
         }
+        println!("target (issue 10): berth-shim under 1.5 MB RSS per container");
     }
     Ok(())
 }
@@ -381,6 +384,7 @@ fn run_rm(e: &Engines, runs: usize) -> Result<()> {
         if let Some(d) = get(Client::Docker) {
             ratio("docker CLI -> dockerd", d, "docker CLI -> berthd", bd);
         }
+        println!("targets (issue 10): docker / berth at least 15x, docker CLI dockerd / berthd at least 8x");
     }
     Ok(())
 }
