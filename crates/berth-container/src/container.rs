@@ -152,7 +152,7 @@ pub fn create(
     opts: &CreateOptions,
     foreground: bool,
 ) -> Result<Created> {
-    create_with(store, bundle, opts, foreground, StartBy::Fifo)
+    create_with(store, bundle, opts, foreground, StartBy::Fifo, None)
 }
 
 /// How a created init is released.
@@ -170,6 +170,7 @@ fn create_with(
     opts: &CreateOptions,
     foreground: bool,
     start_by: StartBy,
+    sigmask: Option<berth_sys::signal::SignalMask>,
 ) -> Result<Created> {
     let terminal = bundle
         .spec
@@ -190,7 +191,7 @@ fn create_with(
     }
     let lock = store.create_dir(&opts.id)?;
     let mut cgroup = None;
-    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by);
+    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by, sigmask);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -207,6 +208,7 @@ fn create_locked(
     lock: &crate::store::Lock,
     cgroup_out: &mut Option<berth_cgroups::Manager>,
     start_by: StartBy,
+    sigmask: Option<berth_sys::signal::SignalMask>,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let id = opts.id.as_str();
@@ -281,7 +283,7 @@ fn create_locked(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         cgroup_mounts,
-        sigmask: current_sigmask(),
+        sigmask: sigmask.unwrap_or_else(current_sigmask),
         cgroup_join: cgroup_join.as_ref(),
         close_after_fork: vec![lock.raw_fd()],
     };
@@ -534,14 +536,16 @@ fn poststart(id: &str, pid: i32, bundle: &Path, spec: &Spec, kill: impl FnOnce()
 }
 
 /// `create` then start in one process: the init is released when its state
-/// is saved (no exec.fifo), then the poststart hooks run.
+/// is saved (no exec.fifo), then the poststart hooks run. `sigmask` is the mask the
+/// container's process starts with (`None`: the caller's current one).
 fn create_and_start(
     store: &Store,
     bundle: &Bundle,
     opts: &CreateOptions,
     foreground: bool,
+    sigmask: Option<berth_sys::signal::SignalMask>,
 ) -> Result<Created> {
-    let created = create_with(store, bundle, opts, foreground, StartBy::Saved)?;
+    let created = create_with(store, bundle, opts, foreground, StartBy::Saved, sigmask)?;
     // The init is our child and not yet reaped: its pid cannot be reused.
     let kill = || {
         if let Some(p) = rustix::process::Pid::from_raw(created.pid) {
@@ -565,14 +569,16 @@ pub fn run(
     keep: bool,
 ) -> Result<i32> {
     if detach {
-        let created = create_and_start(store, bundle, opts, false)?;
+        let created = create_and_start(store, bundle, opts, false, None)?;
         drop(created.console);
         return Ok(0);
     }
     let old =
         berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
     let result = (|| {
-        let created = create_and_start(store, bundle, opts, true)?;
+        // The container starts with the mask the runtime had before it blocked everything
+        // to relay signals (as runc's), not with every signal blocked.
+        let created = create_and_start(store, bundle, opts, true, Some(old))?;
         let code = crate::foreground::wait_foreground(created.pid, created.console)?;
         if !keep {
             delete(store, &opts.id, true)?;

@@ -83,7 +83,7 @@ fn init_bundle(init: &Path, args: &[&str]) -> Bundle {
 /// Exit code and stderr of a container running `args` under the init.
 fn berth_run(rt: &Runtime, init: &Path, args: &[&str]) -> (Option<i32>, String) {
     let bundle = init_bundle(init, args);
-    let out = rt.run(&bundle, &unique_id());
+    let out = rt.run(&bundle, &unique_id("init"));
     (out.code(), out.stderr)
 }
 
@@ -190,7 +190,7 @@ fn signals_are_forwarded() {
     let bundle = init_bundle(&init, &["sh", "-c", &script]).readonly_root(false);
     let got = bundle.rootfs().join("got");
     let ready = bundle.rootfs().join("ready");
-    let id = unique_id();
+    let id = unique_id("init");
     let out = thread::scope(|s| {
         let run = s.spawn(|| rt.run(&bundle, &id));
         wait_until("the child's traps", || ready.exists());
@@ -210,7 +210,7 @@ fn signals_are_forwarded() {
 fn zombies_are_reaped() {
     let Some((rt, init)) = setup() else { return };
     let bundle = init_bundle(&init, &["sh", "-c", ZOMBIE_SCRIPT]);
-    let out = rt.run(&bundle, &unique_id());
+    let out = rt.run(&bundle, &unique_id("init"));
     assert_eq!(out.code(), Some(0), "{out:?}");
     check_zombies("berth-init", &out.stdout);
 }
