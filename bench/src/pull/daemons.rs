@@ -357,6 +357,20 @@ impl Berthd {
         count_entries(&self.dir.join("root/snapshots/overlay/snapshots"), &[])
     }
 
+    /// Waits until berthd has deleted the snapshots it removed (it does so
+    /// in the background once idle, berth-snapshot's trash).
+    pub(crate) fn wait_trash_empty(&self, limit: Duration) -> Result<()> {
+        let trash = self.dir.join("root/snapshots/overlay/trash");
+        let deadline = Instant::now() + limit;
+        while count_entries(&trash, &[]) != 0 {
+            if Instant::now() > deadline {
+                bail!("berthd left {} in its trash for {limit:?}", trash.display());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// The content store's blobs (layers, configs, manifests).
     pub(crate) fn blobs(&self) -> usize {
         count_entries(&self.dir.join("root/image/content/blobs/sha256"), &[])

@@ -196,6 +196,8 @@ impl ImageService {
         creds: Option<Credentials>,
         progress: Option<ProgressSender>,
     ) -> Result<PullOutcome, EngineError> {
+        // Snapshots removed before this pull are deleted after it (berth-snapshot's trash).
+        let _busy = self.inner.snapshots.activity();
         let registry = self.registry(reference.domain(), creds)?;
         let repo = reference.path().to_owned();
         let tag_or_digest = match (reference.digest(), reference.tag()) {
