@@ -36,9 +36,7 @@ impl Digest {
 
     /// The sha256 digest of `data`.
     pub fn of(data: &[u8]) -> Self {
-        let mut d = Digester::new();
-        d.update(data);
-        d.finish()
+        Digest(format!("sha256:{}", hex::encode(Sha256::digest(data))))
     }
 
     /// The whole digest, `sha256:...`.
@@ -70,10 +68,23 @@ impl FromStr for Digest {
 /// [`crate::Registry::fetch_blob`] takes one: a fresh `Digester` downloads
 /// from byte 0; one already fed with the first N bytes of a partial ingest
 /// resumes the download at offset N and still verifies the whole blob.
-#[derive(Clone, Default)]
+/// One made by [`Digester::unverified`] only counts: for a caller whose
+/// sink verifies the digest itself (berth's content store hashes what it
+/// ingests), so the bytes are not hashed twice.
+#[derive(Clone)]
 pub struct Digester {
-    hasher: Sha256,
+    /// `None`: counting only, the sink verifies.
+    hasher: Option<Sha256>,
     len: u64,
+}
+
+impl Default for Digester {
+    fn default() -> Self {
+        Digester {
+            hasher: Some(Sha256::new()),
+            len: 0,
+        }
+    }
 }
 
 impl fmt::Debug for Digester {
@@ -87,9 +98,26 @@ impl Digester {
         Self::default()
     }
 
+    /// A digester that counts bytes without hashing them, starting at
+    /// `offset` (a resumed download): [`crate::Registry::fetch_blob`] then
+    /// checks the size but leaves the digest to the sink.
+    pub fn unverified(offset: u64) -> Self {
+        Digester {
+            hasher: None,
+            len: offset,
+        }
+    }
+
+    /// Whether the bytes are hashed (and the digest checked).
+    pub fn verifies(&self) -> bool {
+        self.hasher.is_some()
+    }
+
     /// Feeds the next bytes of the blob.
     pub fn update(&mut self, data: &[u8]) {
-        self.hasher.update(data);
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
         self.len += data.len() as u64;
     }
 
@@ -103,9 +131,10 @@ impl Digester {
         self.len == 0
     }
 
-    /// The digest of everything fed.
-    pub fn finish(self) -> Digest {
-        Digest(format!("sha256:{}", hex::encode(self.hasher.finalize())))
+    /// The digest of everything fed; `None` for an [`Digester::unverified`] one.
+    pub fn finish(self) -> Option<Digest> {
+        self.hasher
+            .map(|h| Digest(format!("sha256:{}", hex::encode(h.finalize()))))
     }
 }
 
@@ -134,6 +163,11 @@ mod tests {
         let mut b = a.clone();
         b.update(b"world");
         assert_eq!(b.len(), 11);
-        assert_eq!(b.finish(), Digest::of(b"hello world"));
+        assert_eq!(b.finish(), Some(Digest::of(b"hello world")));
+        let mut c = Digester::unverified(6);
+        c.update(b"world");
+        assert!(!c.verifies());
+        assert_eq!(c.len(), 11);
+        assert_eq!(c.finish(), None);
     }
 }

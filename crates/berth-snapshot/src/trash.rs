@@ -30,13 +30,18 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
-/// How long the store must have been idle before the reaper deletes.
-pub(crate) const IDLE: Duration = Duration::from_secs(2);
+/// How long the store must have been idle before the reaper deletes: long
+/// enough for `docker rmi x && docker pull x` (or a person typing the
+/// second command) to start the pull first, short enough that the space
+/// comes back soon and the deletion is a minute old (ext4's clean window)
+/// when a pull comes a minute later.
+pub(crate) const IDLE: Duration = Duration::from_secs(5);
 
 /// The shared state of a store's trash and its reaper thread.
 #[derive(Debug)]
 struct Shared {
     dir: PathBuf,
+    idle: Duration,
     /// Pulls, unpacks and removals in progress ([`Activity`] guards).
     busy: AtomicUsize,
     state: Mutex<State>,
@@ -93,9 +98,14 @@ impl Trash {
     /// already (left by an earlier process) is deleted once the store is
     /// idle.
     pub(crate) fn start(dir: PathBuf) -> std::io::Result<Trash> {
+        Self::start_with_idle(dir, IDLE)
+    }
+
+    fn start_with_idle(dir: PathBuf, idle: Duration) -> std::io::Result<Trash> {
         let pending = fs::read_dir(&dir)?.next().is_some();
         let shared = Arc::new(Shared {
             dir,
+            idle,
             busy: AtomicUsize::new(0),
             state: Mutex::new(State {
                 last: Instant::now(),
@@ -189,11 +199,14 @@ fn reaper(shared: &Shared) {
                     return;
                 }
                 let idle_for = st.last.elapsed();
-                if st.pending && !st.working && !shared.is_busy() && idle_for >= IDLE {
+                if st.pending && !st.working && !shared.is_busy() && idle_for >= shared.idle {
                     break;
                 }
                 let wait = if st.pending && !shared.is_busy() {
-                    IDLE.saturating_sub(idle_for).max(Duration::from_millis(10))
+                    shared
+                        .idle
+                        .saturating_sub(idle_for)
+                        .max(Duration::from_millis(10))
                 } else {
                     Duration::from_secs(3600)
                 };
@@ -324,14 +337,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trash");
         fs::create_dir(&path).unwrap();
-        let trash = Trash::start(path.clone()).unwrap();
+        let idle = Duration::from_millis(300);
+        let trash = Trash::start_with_idle(path.clone(), idle).unwrap();
         let busy = trash.activity();
         tree(&path.join("one"));
         trash.filled();
-        std::thread::sleep(IDLE + Duration::from_millis(500));
+        std::thread::sleep(idle * 3);
         assert!(!trash.is_empty(), "nothing deleted while busy");
         drop(busy);
-        let deadline = Instant::now() + IDLE * 5;
+        let deadline = Instant::now() + Duration::from_secs(20);
         while !trash.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -539,7 +539,9 @@ impl ImageService {
         let id = short(&job.layer.digest);
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
-        // Open (or resume) the ingest and hash what it already holds.
+        // Open (or resume) the ingest. The content store hashes every byte it ingests and
+        // checks the digest at commit, so the download only counts them (one sha256 pass over
+        // the blob, not two).
         let (writer, digester) = self
             .blocking(move |s| {
                 let mut writer = s
@@ -547,26 +549,10 @@ impl ImageService {
                     .content()
                     .writer(&reference)
                     .map_err(EngineError::image)?;
-                let mut digester = Digester::new();
                 if writer.offset() > total {
                     writer.reset().map_err(EngineError::image)?;
                 }
-                if writer.offset() > 0 {
-                    let mut f = writer.read_back().map_err(EngineError::image)?;
-                    let mut buf = vec![0u8; 64 << 10];
-                    let mut left = writer.offset();
-                    while left > 0 {
-                        let n = f
-                            .read(&mut buf)
-                            .map_err(|e| EngineError::io("read", s.store.content().root(), e))?;
-                        if n == 0 {
-                            break;
-                        }
-                        let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
-                        digester.update(&buf[..n]);
-                        left -= n as u64;
-                    }
-                }
+                let digester = Digester::unverified(writer.offset());
                 Ok((writer, digester))
             })
             .await?;
