@@ -30,10 +30,11 @@
 //! berth's row is a private berthd (the `berthd` beside this binary, or
 //! `--berthd PATH`) driven by the same docker CLI as dockerd, its image
 //! removed with `docker rmi` and `image prune -a` and checked gone (no
-//! snapshot, no blob left); berthd deletes removed snapshots in the
-//! background once idle, and the benchmark waits for that to end before
-//! the next puller's turn (and, in the cold case, before the settle), so
-//! that its work never lands in another's time. `--library` times the image
+//! snapshot, no blob left); berthd frees removed snapshots in the
+//! background once idle (their files truncated after 5 s, their inodes
+//! deleted after 5 minutes), and the benchmark waits for the first step to
+//! end before the next puller's turn (and, in the cold case, before the
+//! settle), so that its work never lands in another's time. `--library` times the image
 //! store and snapshotter crates driven in-process instead (library.rs), and
 //! `--berth-cmd CMD` times `sh -c CMD` (the image reference in
 //! `$BENCH_IMAGE`; `--berth-rm-cmd CMD` removes it between runs).
@@ -250,7 +251,7 @@ impl Puller {
     /// removed snapshots once idle).
     fn settle(&self) -> Result<()> {
         if let Kind::Berthd(b) = &self.kind {
-            b.wait_trash_empty(Duration::from_secs(120))?;
+            b.wait_trash_settled(Duration::from_secs(120))?;
         }
         Ok(())
     }

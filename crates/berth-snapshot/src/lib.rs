@@ -12,8 +12,8 @@
 //! * [`Snapshotter::export`] / [`export_diff`] write a snapshot's own
 //!   changes back as a layer tar with OCI whiteouts (export.rs).
 //!
-//! Everything is synchronous, except that removed snapshots are deleted by
-//! a background thread once the store is idle (trash.rs). With the overlay
+//! Everything is synchronous, except that removed snapshots are freed by a
+//! background thread once the store is idle (trash.rs). With the overlay
 //! driver the layers of one image can be applied on separate threads at
 //! once, in any order.
 //!
@@ -25,7 +25,7 @@
 //!                                /meta     kind, parent, link id, diff ID, size
 //! <root>/overlay/l/<link>  -> ../snapshots/<name>/diff   short names for lowerdirs
 //! <root>/overlay/tmp/                       layers being unpacked
-//! <root>/overlay/trash/                     removed snapshots, deleted when the store is idle
+//! <root>/overlay/trash/                     removed snapshots, freed when the store is idle
 //! <root>/vfs/snapshots/<name>/diff           a full copy of the tree
 //!                            /meta
 //! <root>/vfs/tmp/

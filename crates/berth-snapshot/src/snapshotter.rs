@@ -9,7 +9,8 @@
 //! is synced (one `syncfs` per snapshot) before that rename, so a snapshot
 //! is never found under its name after a crash without all its files.
 //! Removal renames a snapshot into `<root>/<driver>/trash/`, which a
-//! background thread empties once the store is idle (trash.rs says why).
+//! background thread frees once the store is idle (trash.rs says how and
+//! why).
 //! One process owns a store at a time (an exclusive flock on
 //! `<root>/<driver>/lock`), so [`Snapshotter::open`] can throw away
 //! whatever `tmp/` and `trash/` still hold.
@@ -542,7 +543,10 @@ impl Snapshotter {
         Ok(())
     }
 
-    /// Removes snapshot `key` (refused while other snapshots build on it).
+    /// Removes snapshot `key` (refused while other snapshots build on it):
+    /// it is gone from the store at once, and its files are freed in the
+    /// background once the store is idle (trash.rs; [`Snapshotter::empty_trash`]
+    /// deletes them now).
     pub fn remove(&self, key: &str) -> Result<(), SnapshotError> {
         let info = self.stat(key)?;
         let children: Vec<String> = self

@@ -1,22 +1,25 @@
 //! Deferred removal: a removed snapshot is renamed into `<home>/trash/`
-//! (one rename, at once invisible) and a background thread deletes it
-//! later, when the store has been idle for a moment.
+//! (one rename, at once invisible) and a background thread, the reaper,
+//! frees it in two steps: once the store has been idle for [`IDLE`] it
+//! truncates the files (the disk space comes back) and marks the entry
+//! `-kept`; once idle for [`LONG_IDLE`], or when the filesystem runs short
+//! of inodes, it deletes the rest and syncs.
 //!
 //! Why not delete at once: on ext4 without a journal, the inode allocator
 //! skips every free inode deleted in the last 60 s (300 s while its
-//! inode-table block is dirty), one buffer-cache lookup per skipped inode
-//! per allocation (`recently_deleted()` in fs/ext4/ialloc.c). Deleting an
-//! image's tens of thousands of files and then unpacking another (`docker
-//! rmi x && docker pull x`) made every file the pull created pay for a scan
-//! of the deleted ones: seconds. A trashed tree keeps its inodes allocated
-//! until the reaper runs, so a pull right after a removal allocates as on a
-//! quiet filesystem. The reaper waits until no pull or unpack has run for
-//! [`IDLE`], stops between directories as soon as one starts, and syncs the
-//! filesystem when it is done (written-back inode tables shorten the
-//! kernel's window from 300 s to 60 s).
+//! inode-table block is dirty, which allocating next to it makes it), one
+//! buffer-cache lookup per skipped inode per allocation
+//! (`recently_deleted()` in fs/ext4/ialloc.c). Deleting an image's tens of
+//! thousands of files and then unpacking another (`docker rmi x && docker
+//! pull x`, or the same a minute later) made every file the pull created
+//! pay for a scan of the deleted ones: seconds. Kept inodes stay allocated,
+//! so a pull allocates as on a quiet filesystem; they are deleted when the
+//! store has been idle for as long as the kernel's window. The reaper
+//! stops between directories as soon as a pull or unpack starts
+//! ([`Activity`]).
 //!
 //! Crash safety: the rename is the removal; whatever is still in the trash
-//! after a crash is deleted by the next process that opens the store.
+//! after a crash is freed by the next process that opens the store.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -30,18 +33,27 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
-/// How long the store must have been idle before the reaper deletes: long
-/// enough for `docker rmi x && docker pull x` (or a person typing the
-/// second command) to start the pull first, short enough that the space
-/// comes back soon and the deletion is a minute old (ext4's clean window)
-/// when a pull comes a minute later.
+/// How long the store must have been idle before the reaper truncates the
+/// files of removed snapshots (frees their space, not their inodes).
 pub(crate) const IDLE: Duration = Duration::from_secs(5);
+
+/// How long the store must have been idle before the reaper deletes the
+/// kept inodes: ext4's longest recently-deleted window.
+pub(crate) const LONG_IDLE: Duration = Duration::from_secs(300);
+
+/// Kept inodes are deleted after [`IDLE`] already when fewer than one in
+/// this many inodes of the filesystem is free.
+const FEW_FREE_INODES: u64 = 10;
+
+/// The suffix of a trash entry whose large files are truncated.
+pub(crate) const KEPT: &str = "-kept";
 
 /// The shared state of a store's trash and its reaper thread.
 #[derive(Debug)]
 struct Shared {
     dir: PathBuf,
     idle: Duration,
+    long_idle: Duration,
     /// Pulls, unpacks and removals in progress ([`Activity`] guards).
     busy: AtomicUsize,
     state: Mutex<State>,
@@ -52,9 +64,7 @@ struct Shared {
 struct State {
     /// When the last activity ended (or the trash was last filled).
     last: Instant,
-    /// Something may be in the trash.
-    pending: bool,
-    /// The reaper is deleting right now.
+    /// The reaper (or [`Trash::empty_now`]) is at work right now.
     working: bool,
     stop: bool,
 }
@@ -98,18 +108,22 @@ impl Trash {
     /// already (left by an earlier process) is deleted once the store is
     /// idle.
     pub(crate) fn start(dir: PathBuf) -> std::io::Result<Trash> {
-        Self::start_with_idle(dir, IDLE)
+        Self::start_with_idle(dir, IDLE, LONG_IDLE)
     }
 
-    fn start_with_idle(dir: PathBuf, idle: Duration) -> std::io::Result<Trash> {
-        let pending = fs::read_dir(&dir)?.next().is_some();
+    fn start_with_idle(
+        dir: PathBuf,
+        idle: Duration,
+        long_idle: Duration,
+    ) -> std::io::Result<Trash> {
+        fs::read_dir(&dir)?;
         let shared = Arc::new(Shared {
             dir,
             idle,
+            long_idle,
             busy: AtomicUsize::new(0),
             state: Mutex::new(State {
                 last: Instant::now(),
-                pending,
                 working: false,
                 stop: false,
             }),
@@ -142,10 +156,7 @@ impl Trash {
 
     /// Tells the reaper something was put in the trash.
     pub(crate) fn filled(&self) {
-        let mut st = self.shared.lock();
-        st.pending = true;
-        st.last = Instant::now();
-        drop(st);
+        self.shared.lock().last = Instant::now();
         self.shared.wake.notify_all();
     }
 
@@ -159,12 +170,7 @@ impl Trash {
         st.working = true;
         drop(st);
         let result = empty(&self.shared.dir, &|| false).map(|_| ());
-        let mut st = self.shared.lock();
-        st.working = false;
-        if result.is_ok() {
-            st.pending = false;
-        }
-        drop(st);
+        self.shared.lock().working = false;
         self.shared.wake.notify_all();
         result
     }
@@ -188,62 +194,157 @@ impl Drop for Trash {
     }
 }
 
-/// The reaper thread: waits for something to delete and an idle store,
-/// deletes, and syncs.
+/// What the reaper does next.
+enum Job {
+    /// Truncate the large files of these fresh entries, then mark them kept.
+    Shrink(Vec<OsString>),
+    /// Delete everything, then sync.
+    Delete,
+}
+
+/// The entries of the trash: (fresh, kept).
+fn scan(dir: &Path) -> (Vec<OsString>, usize) {
+    let (mut fresh, mut kept) = (Vec::new(), 0);
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        if name.as_bytes().ends_with(KEPT.as_bytes()) {
+            kept += 1;
+        } else {
+            fresh.push(name);
+        }
+    }
+    (fresh, kept)
+}
+
+/// Whether the filesystem of `dir` has few free inodes left.
+fn few_inodes(dir: &Path) -> bool {
+    rfs::statvfs(dir).is_ok_and(|v| v.f_files > 0 && v.f_ffree < v.f_files / FEW_FREE_INODES)
+}
+
+/// The reaper thread: waits for an idle store and work to do, does it.
 fn reaper(shared: &Shared) {
     loop {
-        {
+        let job = {
             let mut st = shared.lock();
             loop {
                 if st.stop {
                     return;
                 }
-                let idle_for = st.last.elapsed();
-                if st.pending && !st.working && !shared.is_busy() && idle_for >= shared.idle {
-                    break;
+                let mut wait = Duration::from_secs(3600);
+                if !st.working && !shared.is_busy() {
+                    let idle_for = st.last.elapsed();
+                    if idle_for < shared.idle {
+                        wait = shared.idle - idle_for;
+                    } else {
+                        let (fresh, kept) = scan(&shared.dir);
+                        if !fresh.is_empty() {
+                            break Job::Shrink(fresh);
+                        }
+                        if kept > 0 && (idle_for >= shared.long_idle || few_inodes(&shared.dir)) {
+                            break Job::Delete;
+                        }
+                        if kept > 0 {
+                            wait = shared.long_idle - idle_for;
+                        }
+                    }
                 }
-                let wait = if st.pending && !shared.is_busy() {
-                    shared
-                        .idle
-                        .saturating_sub(idle_for)
-                        .max(Duration::from_millis(10))
-                } else {
-                    Duration::from_secs(3600)
-                };
                 st = shared
                     .wake
-                    .wait_timeout(st, wait)
+                    .wait_timeout(st, wait.max(Duration::from_millis(10)))
                     .map(|(g, _)| g)
                     .unwrap_or_else(|e| e.into_inner().0);
             }
-            st.working = true;
-        }
+        };
+        shared.lock().working = true;
         let stop = || shared.is_busy() || shared.lock().stop;
-        let result = empty(&shared.dir, &stop);
+        let result = match job {
+            Job::Shrink(names) => shrink(&shared.dir, &names, &stop),
+            Job::Delete => empty(&shared.dir, &stop).map(|done| {
+                if done {
+                    // Written-back inode tables shorten ext4's recently-deleted window.
+                    if let Ok(d) = rfs::open(
+                        &shared.dir,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    ) {
+                        let _ = rfs::syncfs(&d);
+                    }
+                }
+                done
+            }),
+        };
         let mut st = shared.lock();
         st.working = false;
-        match result {
-            Ok(true) => {
-                st.pending = false;
-                drop(st);
-                // Written-back inode tables shorten ext4's recently-deleted window.
-                if let Ok(d) = rfs::open(
-                    &shared.dir,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        if let Err(e) = result {
+            tracing::warn!("cannot free the trash {}: {e}", shared.dir.display());
+            // Nothing a retry would fix soon: leave it to the next open.
+            st.stop = true;
+        }
+        // Interrupted by a pull (`Ok(false)`): tried again once the store is idle.
+        drop(st);
+        shared.wake.notify_all();
+    }
+}
+
+/// Truncates the files of the trash entries `names` and renames each
+/// to `NAME-kept`; `Ok(false)` if `stop` said to stop first.
+fn shrink(dir: &Path, names: &[OsString], stop: &dyn Fn() -> bool) -> std::io::Result<bool> {
+    let fd = rfs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    for name in names {
+        if !shrink_at(fd.as_fd(), name, stop)? {
+            return Ok(false);
+        }
+        let mut kept = name.clone();
+        kept.push(KEPT);
+        rfs::renameat(&fd, name, &fd, &kept)?;
+    }
+    Ok(true)
+}
+
+/// Truncates every non-empty regular file below `name` in `dir` that has
+/// no other link, never following a symlink; checks `stop` before each
+/// directory.
+fn shrink_at(dir: BorrowedFd<'_>, name: &OsStr, stop: &dyn Fn() -> bool) -> std::io::Result<bool> {
+    let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(true),
+        Err(e) => return Err(e.into()),
+    };
+    match rfs::FileType::from_raw_mode(st.st_mode) {
+        rfs::FileType::RegularFile => {
+            if st.st_nlink == 1 && st.st_size > 0 {
+                let f = rfs::openat(
+                    dir,
+                    name,
+                    OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
                     Mode::empty(),
-                ) {
-                    let _ = rfs::syncfs(&d);
+                )?;
+                rfs::ftruncate(&f, 0)?;
+            }
+            Ok(true)
+        }
+        rfs::FileType::Directory => {
+            if stop() {
+                return Ok(false);
+            }
+            let sub = rfs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            for n in names(sub.as_fd())? {
+                if !shrink_at(sub.as_fd(), &n, stop)? {
+                    return Ok(false);
                 }
             }
-            // Interrupted by a pull: try again once the store is idle.
-            Ok(false) => st.last = Instant::now(),
-            Err(e) => {
-                // Nothing a retry would fix soon: leave it to the next open.
-                tracing::warn!("cannot empty the trash {}: {e}", shared.dir.display());
-                st.pending = false;
-            }
+            Ok(true)
         }
-        shared.wake.notify_all();
+        _ => Ok(true),
     }
 }
 
@@ -337,19 +438,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trash");
         fs::create_dir(&path).unwrap();
-        let idle = Duration::from_millis(300);
-        let trash = Trash::start_with_idle(path.clone(), idle).unwrap();
+        let (idle, long_idle) = (Duration::from_millis(200), Duration::from_secs(2));
+        let trash = Trash::start_with_idle(path.clone(), idle, long_idle).unwrap();
         let busy = trash.activity();
         tree(&path.join("one"));
+        fs::write(path.join("one/big"), vec![7u8; 1 << 20]).unwrap();
+        fs::write(path.join("one/small"), b"small").unwrap();
+        fs::write(path.join("one/linked"), vec![7u8; 1 << 20]).unwrap();
+        fs::hard_link(path.join("one/linked"), dir.path().join("outside")).unwrap();
         trash.filled();
-        std::thread::sleep(idle * 3);
-        assert!(!trash.is_empty(), "nothing deleted while busy");
+        std::thread::sleep(idle * 4);
+        assert!(path.join("one").exists(), "nothing touched while busy");
         drop(busy);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !trash.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(trash.is_empty(), "deleted once idle");
+        let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !f() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(f(), "{what}");
+        };
+        let kept = path.join(format!("one{KEPT}"));
+        wait_for("large files truncated once idle", &|| kept.exists());
+        let started = Instant::now();
+        assert_eq!(fs::metadata(kept.join("big")).unwrap().len(), 0);
+        assert_eq!(fs::metadata(kept.join("small")).unwrap().len(), 0);
+        assert_eq!(
+            fs::metadata(kept.join("linked")).unwrap().len(),
+            1 << 20,
+            "a file with another link is left whole"
+        );
+        wait_for("deleted after the long idle", &|| trash.is_empty());
+        assert!(
+            started.elapsed() >= long_idle - idle * 2,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            fs::metadata(dir.path().join("outside")).unwrap().len(),
+            1 << 20
+        );
     }
 
     #[test]
