@@ -105,8 +105,7 @@ impl Drop for Activity {
 
 impl Trash {
     /// Starts the reaper for `dir` (which must exist); whatever is in it
-    /// already (left by an earlier process) is deleted once the store is
-    /// idle.
+    /// already (left by an earlier process) is freed the same way.
     pub(crate) fn start(dir: PathBuf) -> std::io::Result<Trash> {
         Self::start_with_idle(dir, IDLE, LONG_IDLE)
     }
@@ -196,7 +195,7 @@ impl Drop for Trash {
 
 /// What the reaper does next.
 enum Job {
-    /// Truncate the large files of these fresh entries, then mark them kept.
+    /// Truncate the files of these fresh entries, then mark them kept.
     Shrink(Vec<OsString>),
     /// Delete everything, then sync.
     Delete,
@@ -238,9 +237,11 @@ fn reaper(shared: &Shared) {
                     } else {
                         let (fresh, kept) = scan(&shared.dir);
                         if !fresh.is_empty() {
+                            st.working = true;
                             break Job::Shrink(fresh);
                         }
                         if kept > 0 && (idle_for >= shared.long_idle || few_inodes(&shared.dir)) {
+                            st.working = true;
                             break Job::Delete;
                         }
                         if kept > 0 {
@@ -255,7 +256,6 @@ fn reaper(shared: &Shared) {
                     .unwrap_or_else(|e| e.into_inner().0);
             }
         };
-        shared.lock().working = true;
         let stop = || shared.is_busy() || shared.lock().stop;
         let result = match job {
             Job::Shrink(names) => shrink(&shared.dir, &names, &stop),
