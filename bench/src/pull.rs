@@ -73,7 +73,8 @@ fn usage() -> ! {
 #[derive(Debug)]
 struct LibraryStores {
     root: PathBuf,
-    stores: Option<(ImageStore, Snapshotter)>,
+    /// Boxed: a store with its reaper thread is large beside the other kinds.
+    stores: Option<Box<(ImageStore, Snapshotter)>>,
 }
 
 impl LibraryStores {
@@ -84,7 +85,7 @@ impl LibraryStores {
         std::fs::create_dir_all(&self.root)?;
         let images = ImageStore::open(self.root.join("image"))?;
         let snaps = Snapshotter::open(&self.root.join("snapshots"), None)?;
-        self.stores = Some((images, snaps));
+        self.stores = Some(Box::new((images, snaps)));
         Ok(())
     }
 }
@@ -216,7 +217,7 @@ impl Puller {
                 ])?;
             }
             Kind::Library(l) => {
-                let Some((images, snaps)) = &l.stores else {
+                let Some((images, snaps)) = l.stores.as_deref() else {
                     bail!("library stores not open");
                 };
                 let repo = image
@@ -270,7 +271,7 @@ impl Puller {
                 ("skopeo dir blobs", n.saturating_sub(3))
             }
             Kind::Library(l) => {
-                let Some((images, _)) = &l.stores else {
+                let Some((images, _)) = l.stores.as_deref() else {
                     bail!("library stores not open");
                 };
                 images.lookup(image)?;

@@ -259,7 +259,7 @@ fn reaper(shared: &Shared) {
         let stop = || shared.is_busy() || shared.lock().stop;
         let result = match job {
             Job::Shrink(names) => shrink(&shared.dir, &names, &stop),
-            Job::Delete => empty(&shared.dir, &stop).map(|done| {
+            Job::Delete => empty(&shared.dir, &stop).inspect(|&done| {
                 if done {
                     // Written-back inode tables shorten ext4's recently-deleted window.
                     if let Ok(d) = rfs::open(
@@ -270,7 +270,6 @@ fn reaper(shared: &Shared) {
                         let _ = rfs::syncfs(&d);
                     }
                 }
-                done
             }),
         };
         let mut st = shared.lock();
