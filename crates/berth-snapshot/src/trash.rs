@@ -276,8 +276,8 @@ fn reaper(shared: &Shared) {
         st.working = false;
         if let Err(e) = result {
             tracing::warn!("cannot free the trash {}: {e}", shared.dir.display());
-            // Nothing a retry would fix soon: leave it to the next open.
-            st.stop = true;
+            // Tried again after the next idle spell (or by the next open).
+            st.last = Instant::now();
         }
         // Interrupted by a pull (`Ok(false)`): tried again once the store is idle.
         drop(st);
@@ -294,8 +294,14 @@ fn shrink(dir: &Path, names: &[OsString], stop: &dyn Fn() -> bool) -> std::io::R
         Mode::empty(),
     )?;
     for name in names {
-        if !shrink_at(fd.as_fd(), name, stop)? {
-            return Ok(false);
+        match shrink_at(fd.as_fd(), name, stop) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            // Its space comes back with the deletion instead.
+            Err(e) => tracing::warn!(
+                "cannot truncate the files of {}: {e}",
+                dir.join(name).display()
+            ),
         }
         let mut kept = name.clone();
         kept.push(KEPT);
@@ -316,13 +322,19 @@ fn shrink_at(dir: BorrowedFd<'_>, name: &OsStr, stop: &dyn Fn() -> bool) -> std:
     match rfs::FileType::from_raw_mode(st.st_mode) {
         rfs::FileType::RegularFile => {
             if st.st_nlink == 1 && st.st_size > 0 {
-                let f = rfs::openat(
+                let truncated = rfs::openat(
                     dir,
                     name,
                     OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
                     Mode::empty(),
-                )?;
-                rfs::ftruncate(&f, 0)?;
+                )
+                .and_then(|f| rfs::ftruncate(&f, 0));
+                match truncated {
+                    // An immutable file (a container's `chattr +i`) keeps its
+                    // space until the deletion says why it cannot go.
+                    Ok(()) | Err(rustix::io::Errno::PERM | rustix::io::Errno::ACCESS) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             Ok(true)
         }
