@@ -208,8 +208,10 @@ pub struct Commit {
 pub mod archive;
 /// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
 pub mod containers;
+pub mod exec;
 /// The image endpoints' shapes.
 pub mod images;
+pub mod wait;
 
 /// The shapes of `POST /images/{name}/push` (its stream's lines) and `POST /auth`.
 pub mod push;

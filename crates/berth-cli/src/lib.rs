@@ -13,6 +13,8 @@
 //!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
 //!   progress-stream renderer (`progress`). Public, so that tests can feed it streams
 //!   recorded from a real dockerd.
+//! * stream.rs: a container's stdin, stdout and stderr over a hijacked connection (attach,
+//!   `run`, `exec`): stdcopy frames, raw mode, detach keys, size forwarding, signal proxying.
 //! * reference.rs: image names normalised as docker's CLI does before calling the API.
 //! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
 //! * terminal.rs: tty checks, the terminal width, password prompts.
@@ -28,11 +30,12 @@ mod error;
 pub mod format;
 mod host;
 mod reference;
+mod stream;
 mod terminal;
 
 use std::process::ExitCode;
 
-pub use cli::{Cli, Command, ImageCommand};
+pub use cli::{Cli, Command, ContainerCommand, ImageCommand};
 pub use client::Client;
 pub use error::CliError;
 pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
@@ -51,7 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
             for line in e.to_string().lines() {
                 eprintln!("berth: {line}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

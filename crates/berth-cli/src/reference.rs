@@ -141,7 +141,6 @@ impl Reference {
     }
 
     /// `busybox:latest` (`reference.FamiliarString`).
-    #[cfg(test)]
     pub fn familiar(&self) -> String {
         self.familiar_name() + &self.suffix()
     }

@@ -1,0 +1,471 @@
+//! The container verbs of `berth` against a real private dockerd (Debian's docker.io, run with
+//! `--bridge none` in its own network and mount namespaces; every container uses
+//! `--network none`), each scenario run through the real `docker` CLI and through `berth`
+//! and the outputs and exit codes compared. Ids, names and times are masked where the two runs
+//! necessarily differ.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use berth_testutil::pty::PtyChild;
+use berth_testutil::{run_command, Dockerd, Output};
+
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Env {
+    dockerd: Dockerd,
+}
+
+/// Which CLI runs a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cli {
+    Docker,
+    Berth,
+}
+
+const BOTH: [Cli; 2] = [Cli::Docker, Cli::Berth];
+
+impl Cli {
+    /// A container name for this CLI's run of a scenario.
+    fn name(self, base: &str) -> String {
+        match self {
+            Cli::Docker => format!("{base}-docker"),
+            Cli::Berth => format!("{base}-berth"),
+        }
+    }
+}
+
+impl Env {
+    fn start() -> Env {
+        assert!(
+            Dockerd::available(),
+            "dockerd, docker or unshare is not installed: apt-get install docker.io"
+        );
+        let dockerd = Dockerd::start(&[]).unwrap_or_else(|e| panic!("start dockerd: {e}"));
+        dockerd.import_busybox("busybox:latest");
+        Env { dockerd }
+    }
+
+    fn command(&self, cli: Cli, args: &[&str]) -> Command {
+        match cli {
+            Cli::Docker => {
+                let mut cmd = self.dockerd.docker_command(args);
+                cmd.env("TZ", "UTC");
+                cmd
+            }
+            Cli::Berth => {
+                let mut cmd = Command::new(BERTH);
+                cmd.env_remove("BERTH_HOST")
+                    .env("DOCKER_CONFIG", self.dockerd.dir().join("cli"))
+                    .arg("-H")
+                    .arg(self.dockerd.host())
+                    .args(args);
+                cmd
+            }
+        }
+    }
+
+    fn cli(&self, cli: Cli, args: &[&str]) -> Output {
+        self.cli_stdin(cli, args, None)
+    }
+
+    fn cli_stdin(&self, cli: Cli, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run_command(&mut self.command(cli, args), stdin, TIMEOUT).unwrap()
+    }
+
+    /// Runs `args` (with `NAME` replaced by each CLI's container name for `base`) through
+    /// both CLIs; asserts the same exit code and stdout (each CLI's name masked back to
+    /// `NAME`), returns berth's output.
+    #[track_caller]
+    fn same_run(&self, base: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let outs: Vec<Output> = BOTH
+            .iter()
+            .map(|&cli| {
+                let name = cli.name(base);
+                let args: Vec<&str> = args
+                    .iter()
+                    .map(|a| if *a == "NAME" { name.as_str() } else { a })
+                    .collect();
+                self.cli_stdin(cli, &args, stdin)
+            })
+            .collect();
+        let [d, b] = [&outs[0], &outs[1]];
+        assert_eq!(b.code(), d.code(), "exit codes differ\n{b}\n{d}");
+        assert_eq!(
+            b.stdout.replace(&Cli::Berth.name(base), "NAME"),
+            d.stdout.replace(&Cli::Docker.name(base), "NAME"),
+            "stdout differs\n{b}\n{d}"
+        );
+        outs[1].clone()
+    }
+
+    /// `berth ARGS` and `docker ARGS` print the same stdout with the same exit code;
+    /// retried when a second ticked between the two (a "2 seconds ago" column).
+    #[track_caller]
+    fn same(&self, args: &[&str]) -> String {
+        let mut last = None;
+        for _ in 0..3 {
+            let d = self.cli(Cli::Docker, args);
+            let b = self.cli(Cli::Berth, args);
+            if b.stdout == d.stdout && b.code() == d.code() {
+                return b.stdout;
+            }
+            last = Some((b, d));
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let (b, d) = last.unwrap();
+        panic!("berth {args:?} differs from docker:\n--- berth\n{b}\n--- docker\n{d}");
+    }
+
+    /// Waits until `name` is running.
+    fn wait_running(&self, name: &str) {
+        for _ in 0..100 {
+            let o = self
+                .dockerd
+                .docker(&["inspect", "-f", "{{.State.Running}}", name]);
+            if o.stdout_trimmed() == "true" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{name} never ran");
+    }
+}
+
+#[test]
+fn run_output_and_exit_codes_match_docker() {
+    let env = Env::start();
+    let rm = ["run", "--rm", "--network", "none"];
+    let with = |more: &[&'static str]| -> Vec<&'static str> {
+        rm.iter().chain(more.iter()).copied().collect()
+    };
+    let b = env.same_run("a", &with(&["busybox", "echo", "hello"]), None);
+    assert_eq!(b.stdout, "hello\n");
+    b.assert_code(0);
+    let b = env.same_run(
+        "a",
+        &with(&["busybox", "sh", "-c", "echo out; echo err >&2; exit 42"]),
+        None,
+    );
+    b.assert_code(42);
+    assert_eq!(b.stdout, "out\n");
+    assert_eq!(b.stderr, "err\n", "{b}");
+    // A directory cannot be executed: 126; a command that is not there: 127.
+    let b = env.same_run("a", &with(&["busybox", "/etc"]), None);
+    b.assert_code(126);
+    let b = env.same_run("a", &with(&["busybox", "no-such-command"]), None);
+    b.assert_code(127);
+    assert!(b.stderr.contains("no-such-command"), "{b}");
+    // A daemon error: 125.
+    let b = env.same_run("a", &with(&["--cap-add", "NOPE", "busybox", "true"]), None);
+    b.assert_code(125);
+    // The process flags.
+    let b = env.same_run(
+        "a",
+        &with(&[
+            "-e",
+            "A=1",
+            "-u",
+            "1:2",
+            "-w",
+            "/tmp",
+            "-h",
+            "box",
+            "--entrypoint",
+            "/bin/sh",
+            "busybox",
+            "-c",
+            "echo $A $(id -u):$(id -g) $(pwd) $(hostname)",
+        ]),
+        None,
+    );
+    assert_eq!(b.stdout, "1 1:2 /tmp box\n");
+    // Stdin copied and closed at its end.
+    let b = env.same_run(
+        "a",
+        &with(&["-i", "busybox", "sh", "-c", "cat; echo end"]),
+        Some(b"piped\n"),
+    );
+    assert_eq!(b.stdout, "piped\nend\n");
+    // --rm removed them all.
+    assert_eq!(env.same(&["ps", "-a", "-q"]), "");
+
+    // create, then start -a; create prints the id.
+    for cli in BOTH {
+        let name = cli.name("c");
+        let o = env.cli(
+            cli,
+            &[
+                "create",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "echo created; exit 3",
+            ],
+        );
+        o.assert_success();
+        assert_eq!(o.stdout_trimmed().len(), 64, "{o}");
+    }
+    let b = env.same_run("c", &["start", "-a", "NAME"], None);
+    b.assert_code(3);
+    assert_eq!(b.stdout, "created\n");
+    // A plain start prints the name; an unknown one fails as docker's does.
+    let b = env.same_run("c", &["start", "NAME"], None);
+    assert_eq!(b.stdout, "c-berth\n");
+    let b = env.same_run("x", &["start", "nothing-here"], None);
+    b.assert_code(1);
+    assert!(b.stderr.contains("No such container: nothing-here"), "{b}");
+}
+
+#[test]
+fn detached_containers_lifecycle_matches_docker() {
+    let env = Env::start();
+    // sleep as pid 1 ignores SIGTERM: stop -t 1 kills it after a second.
+    for cli in BOTH {
+        let name = cli.name("d");
+        let o = env.cli(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "-l",
+                "team=a",
+                "busybox",
+                "sh",
+                "-c",
+                "echo line1; sleep 0.2; echo line2 >&2; exec sleep 1000",
+            ],
+        );
+        o.assert_success();
+        assert_eq!(o.stdout_trimmed().len(), 64, "{o}");
+        env.wait_running(&name);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for args in [
+        &["logs", "NAME"][..],
+        &["logs", "--tail", "1", "NAME"],
+        &["container", "logs", "NAME"],
+    ] {
+        env.same_run("d", args, None);
+    }
+    let b = env.same_run("d", &["logs", "NAME"], None);
+    assert_eq!(b.stdout, "line1\n");
+    assert_eq!(b.stderr, "line2\n", "{b}");
+    let b = env.cli(Cli::Berth, &["logs", "-t", "d-berth"]);
+    assert!(
+        b.stdout.starts_with("20") && b.stdout.contains("Z line1\n"),
+        "{b}"
+    );
+    // ps in its forms, on the same daemon.
+    for args in [
+        &["ps"][..],
+        &["ps", "-a"],
+        &["ps", "-q"],
+        &["ps", "--no-trunc"],
+        &["ps", "-n", "1"],
+        &["ps", "-l", "-q"],
+        &["ps", "-f", "name=d-berth"],
+        &["ps", "-a", "-f", "status=exited", "-q"],
+        &[
+            "ps",
+            "-f",
+            "label=team=a",
+            "--format",
+            "{{.Names}} {{.Labels}} {{.Image}} {{.State}}",
+        ],
+        &[
+            "ps",
+            "--format",
+            "table {{.ID}}\\t{{.Names}}\\t{{.Command}}",
+        ],
+        &["ps", "--format", "{{json .}}"],
+        &[
+            "container",
+            "ls",
+            "--format",
+            "{{.Command}}|{{.CreatedAt}}|{{.Ports}}|{{.Networks}}",
+        ],
+    ] {
+        env.same(args);
+    }
+    // inspect, top-level and container.
+    for f in [
+        "{{.State.Status}} {{.Name}} {{.Config.Image}} {{.HostConfig.NetworkMode}}",
+        "{{json .Config.Cmd}} {{.Config.Labels}}",
+        "{{.State.Running}} {{.RestartCount}} {{len .Id}}",
+    ] {
+        env.same_run("d", &["inspect", "-f", f, "NAME"], None);
+        env.same_run("d", &["container", "inspect", "-f", f, "NAME"], None);
+    }
+    env.same_run(
+        "d",
+        &["inspect", "--type", "image", "-f", "{{.Os}}", "busybox"],
+        None,
+    );
+    let b = env.same_run("d", &["inspect", "nothing-here"], None);
+    b.assert_code(1);
+    assert!(b.stderr.contains("No such object: nothing-here"), "{b}");
+    let full = env.same(&["inspect", "d-berth"]);
+    assert!(full.starts_with("[\n    {\n        \"Id\": \""), "{full}");
+    // top.
+    let b = env.same(&["top", "d-berth"]);
+    assert!(b.starts_with("UID"), "{b}");
+    // exec.
+    let b = env.same_run("d", &["exec", "NAME", "echo", "hi"], None);
+    assert_eq!(b.stdout, "hi\n");
+    let b = env.same_run(
+        "d",
+        &["exec", "NAME", "sh", "-c", "echo e >&2; exit 3"],
+        None,
+    );
+    b.assert_code(3);
+    assert_eq!(b.stderr, "e\n");
+    let b = env.same_run(
+        "d",
+        &[
+            "exec",
+            "-e",
+            "X=1",
+            "-u",
+            "7",
+            "-w",
+            "/tmp",
+            "NAME",
+            "sh",
+            "-c",
+            "echo $X $(id -u) $(pwd)",
+        ],
+        None,
+    );
+    assert_eq!(b.stdout, "1 7 /tmp\n");
+    let b = env.same_run("d", &["exec", "-i", "NAME", "cat"], Some(b"in\n"));
+    assert_eq!(b.stdout, "in\n");
+    env.same_run("d", &["exec", "-d", "NAME", "touch", "/tmp/x"], None);
+    // pause, unpause, rename, restart.
+    env.same_run("d", &["pause", "NAME"], None);
+    let b = env.same(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert!(b.contains("d-berth paused"), "{b}");
+    env.same_run("d", &["unpause", "NAME"], None);
+    for cli in BOTH {
+        env.cli(cli, &["rename", &cli.name("d"), &cli.name("r")])
+            .assert_success();
+    }
+    let b = env.same_run("r", &["restart", "-t", "1", "NAME"], None);
+    assert_eq!(b.stdout, "r-berth\n");
+    // stop (twice: the second is already stopped), wait, kill, rm.
+    let b = env.same_run("r", &["stop", "-t", "1", "NAME"], None);
+    assert_eq!(b.stdout, "r-berth\n");
+    env.same_run("r", &["stop", "NAME"], None);
+    let b = env.same_run("r", &["wait", "NAME"], None);
+    assert_eq!(b.stdout, "137\n");
+    env.same(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let b = env.same_run("r", &["kill", "NAME"], None);
+    b.assert_code(1);
+    assert!(b.stderr.contains("is not running"), "{b}");
+    let b = env.same_run("r", &["rm", "-v", "NAME"], None);
+    assert_eq!(b.stdout, "r-berth\n");
+    let b = env.same_run("r", &["rm", "NAME"], None);
+    b.assert_code(1);
+    assert!(b.stderr.contains("No such container: r-berth"), "{b}");
+
+    // logs -f follows until the container stops; kill -s, rm -f.
+    for cli in BOTH {
+        env.cli(
+            cli,
+            &["run", "-d", "--name", &cli.name("f"), "--network", "none", "busybox", "sh", "-c",
+              "echo a; sleep 1; echo b; trap 'echo got-hup; exit 5' HUP; while true; do sleep 0.1; done"],
+        )
+        .assert_success();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for cli in BOTH {
+        let o = env.cli(cli, &["kill", "-s", "HUP", &cli.name("f")]);
+        o.assert_success();
+        assert_eq!(o.stdout, format!("{}\n", cli.name("f")));
+    }
+    let b = env.same_run("f", &["logs", "-f", "NAME"], None);
+    assert_eq!(b.stdout, "a\nb\ngot-hup\n");
+    let b = env.same_run("f", &["wait", "NAME"], None);
+    assert_eq!(b.stdout, "5\n");
+    env.same_run("f", &["rm", "-f", "NAME"], None);
+    assert_eq!(env.same(&["ps", "-a", "-q"]), "");
+}
+
+/// A CLI on a pty: `run -it` shows the forwarded size, Ctrl-P Ctrl-Q detaches, `attach`
+/// comes back, `exec -it` gets a tty of the same size.
+#[test]
+fn interactive_tty_matches_docker() {
+    let env = Env::start();
+    let wait = Duration::from_secs(30);
+    for cli in BOTH {
+        let mut run = PtyChild::spawn(env.command(
+            cli,
+            &["run", "-it", "--rm", "--network", "none", "busybox", "sh"],
+        ))
+        .unwrap();
+        run.expect("# ", wait).unwrap();
+        run.write(b"stty size\r").unwrap();
+        run.expect("24 80", wait).unwrap();
+        run.write(b"exit 3\r").unwrap();
+        let status = run.wait(wait).unwrap();
+        assert_eq!(status.code(), Some(3), "{cli:?}: {}", run.output());
+
+        let name = cli.name("t");
+        let mut run = PtyChild::spawn(env.command(
+            cli,
+            &[
+                "run",
+                "-it",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+            ],
+        ))
+        .unwrap();
+        run.expect("# ", wait).unwrap();
+        run.write(b"\x10\x11").unwrap();
+        let status = run.wait(wait).unwrap();
+        assert_eq!(status.code(), Some(0), "{cli:?}: {}", run.output());
+        env.wait_running(&name);
+
+        let mut exec = PtyChild::spawn(env.command(cli, &["exec", "-it", &name, "sh"])).unwrap();
+        exec.expect("# ", wait).unwrap();
+        exec.write(b"stty size; tty\r").unwrap();
+        let seen = exec.expect("/dev/pts/", wait).unwrap();
+        assert!(seen.contains("24 80"), "{cli:?}: {seen:?}");
+        exec.write(b"exit 4\r").unwrap();
+        assert_eq!(
+            exec.wait(wait).unwrap().code(),
+            Some(4),
+            "{}",
+            exec.output()
+        );
+
+        let mut attach = PtyChild::spawn(env.command(cli, &["attach", &name])).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        attach.write(b"echo back-$((40+2))\r").unwrap();
+        attach.expect("back-42", wait).unwrap();
+        attach.write(b"exit 6\r").unwrap();
+        assert_eq!(
+            attach.wait(wait).unwrap().code(),
+            Some(6),
+            "{}",
+            attach.output()
+        );
+    }
+    env.same(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+}
