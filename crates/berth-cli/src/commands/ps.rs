@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(r.get("Image").unwrap().as_str(), Some("abcdefabcdef"));
         assert_eq!(
             r.get("Command").unwrap().as_str(),
-            Some("\"sh -c 'echo a long…\"")
+            Some("\"sh -c 'echo a long …\"")
         );
         assert_eq!(r.get("Ports").unwrap().as_str(), Some("80/tcp"));
         assert_eq!(r.get("Size").unwrap().as_str(), Some("0B"));
