@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     attach::AttachArgs,
+    container_prune::ContainerPruneArgs,
     create::CreateArgs,
+    events::EventsArgs,
     exec::ExecArgs,
     history::HistoryArgs,
     images::ImagesArgs,
@@ -26,8 +28,10 @@ use crate::commands::{
     run::RunArgs,
     save::SaveArgs,
     start::StartArgs,
+    stats::StatsArgs,
     tag::TagArgs,
     top::TopArgs,
+    update::UpdateArgs,
     version::VersionArgs,
 };
 
@@ -81,6 +85,12 @@ pub enum Command {
     Unpause(ContainersArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Return low-level information on containers and images
     Inspect(ObjectInspectArgs),
     /// Manage containers
@@ -154,6 +164,12 @@ pub enum ContainerCommand {
     Unpause(ContainersArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
     /// Display detailed information on one or more containers
     Inspect(ContainerInspectArgs),
 }
@@ -242,6 +258,11 @@ mod tests {
             "berth top a -o pid",
             "berth inspect --type container -s -f {{.Id}} a",
             "berth container inspect -f {{.Id}} a",
+            "berth stats --no-stream --format {{.Name}} -a",
+            "berth container stats a b",
+            "berth update -m 64m --memory-swap -1 --cpus 0.5 --pids-limit 10 --restart always a",
+            "berth events --since 1m --until 0s -f type=container --format json",
+            "berth container prune -f --filter until=1h",
         ] {
             let args: Vec<&str> = line.split(' ').collect();
             assert!(Cli::try_parse_from(&args).is_ok(), "{line}");

@@ -469,3 +469,148 @@ fn interactive_tty_matches_docker() {
     }
     env.same(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
 }
+
+/// `stats` (one sample, and the live view), `update`, `events`, `container prune`.
+#[test]
+fn stats_update_events_prune_match_docker() {
+    let env = Env::start();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    for cli in BOTH {
+        let name = cli.name("s");
+        env.cli(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "busybox",
+                "sleep",
+                "1000",
+            ],
+        )
+        .assert_success();
+        env.wait_running(&name);
+    }
+    // One sample: the same header and rows; values differ between samples, not their shape.
+    let d = env.cli(Cli::Docker, &["stats", "--no-stream"]);
+    let b = env.cli(Cli::Berth, &["stats", "--no-stream"]);
+    b.assert_success();
+    assert_eq!(b.stdout_lines()[0], d.stdout_lines()[0], "{b}\n{d}");
+    assert_eq!(
+        b.stdout_lines()[0],
+        "CONTAINER ID   NAME       CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS"
+    );
+    assert_eq!(b.stdout_lines().len(), 3, "{b}");
+    for line in &b.stdout_lines()[1..] {
+        let cols: Vec<&str> = line
+            .split("   ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(cols.len(), 8, "{line}");
+        assert!(cols[2].ends_with('%') && cols[2].contains('.'), "{line}");
+        assert!(cols[3].contains("iB / "), "{line}");
+        assert_eq!(cols[5], "0B / 0B", "{line}");
+        assert_eq!(cols[7], "1", "{line}");
+    }
+    env.same(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.ID}} {{.Name}} {{.Container}} {{.PIDs}} {{.NetIO}}",
+    ]);
+    env.same(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Container}}: {{.Name}}",
+        "s-berth",
+        "s-docker",
+    ]);
+    // The live view redraws in place.
+    let mut live = PtyChild::spawn(env.command(Cli::Berth, &["stats", "s-berth"])).unwrap();
+    let seen = live.expect("s-berth", Duration::from_secs(20)).unwrap();
+    assert!(
+        seen.contains("\x1b[2J\x1b[H") && seen.contains("CONTAINER ID"),
+        "{seen:?}"
+    );
+    drop(live);
+
+    // update.
+    let b = env.same_run(
+        "s",
+        &[
+            "update",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--pids-limit",
+            "50",
+            "--restart",
+            "on-failure:2",
+            "NAME",
+        ],
+        None,
+    );
+    assert_eq!(b.stdout, "s-berth\n");
+    let b = env.same_run(
+        "s",
+        &["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}", "NAME"],
+        None,
+    );
+    assert_eq!(b.stdout, "67108864 134217728 50 on-failure\n");
+
+    // events, up to now, of one container: the same lines from both.
+    std::thread::sleep(Duration::from_millis(1100));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let out = env.same(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &now,
+        "--filter",
+        "container=s-berth",
+    ]);
+    assert!(out.contains(" container create "), "{out}");
+    assert!(out.contains(" container start "), "{out}");
+    assert!(out.contains("(image=busybox, name=s-berth)"), "{out}");
+    env.same(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &now,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+
+    // container prune.
+    for cli in BOTH {
+        env.cli(cli, &["kill", &cli.name("s")]).assert_success();
+    }
+    let b = env.cli(Cli::Berth, &["container", "prune", "-f"]);
+    b.assert_success();
+    assert!(b.stdout.starts_with("Deleted Containers:\n"), "{b}");
+    assert_eq!(b.stdout.lines().filter(|l| l.len() == 64).count(), 2, "{b}");
+    assert!(b.stdout.ends_with("\nTotal reclaimed space: 0B\n"), "{b}");
+    assert_eq!(
+        env.same(&["container", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
+    assert_eq!(env.same(&["ps", "-a", "-q"]), "");
+}

@@ -245,7 +245,7 @@ fn labels(list: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn restart_policy(s: &str) -> Result<RestartPolicy, CliError> {
+pub(crate) fn restart_policy(s: &str) -> Result<RestartPolicy, CliError> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (
             n,

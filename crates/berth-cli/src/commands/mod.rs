@@ -3,7 +3,9 @@
 
 pub(crate) mod attach;
 mod container_opts;
+pub(crate) mod container_prune;
 pub(crate) mod create;
+pub(crate) mod events;
 pub(crate) mod exec;
 pub(crate) mod history;
 pub(crate) mod images;
@@ -23,9 +25,11 @@ pub(crate) mod rmi;
 pub(crate) mod run;
 pub(crate) mod save;
 pub(crate) mod start;
+pub(crate) mod stats;
 pub(crate) mod tag;
 pub(crate) mod top;
 mod transfer;
+pub(crate) mod update;
 pub(crate) mod version;
 
 use std::io::Write;
@@ -90,6 +94,16 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Top(args) | Command::Container(ContainerCommand::Top(args)) => {
             top::run(c, &args, o).await
+        }
+        Command::Stats(args) | Command::Container(ContainerCommand::Stats(args)) => {
+            stats::run(c, &args, o).await
+        }
+        Command::Update(args) | Command::Container(ContainerCommand::Update(args)) => {
+            update::run(c, &args, o).await
+        }
+        Command::Events(args) => events::run(c, &args, o).await,
+        Command::Container(ContainerCommand::Prune(args)) => {
+            container_prune::run(c, &args, o).await
         }
         Command::Inspect(args) => inspect::run_object(c, &args, o).await,
         Command::Container(ContainerCommand::Inspect(args)) => {
