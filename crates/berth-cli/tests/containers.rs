@@ -162,6 +162,18 @@ fn run_output_and_exit_codes_match_docker() {
     // A daemon error: 125.
     let b = env.same_run("a", &with(&["--cap-add", "NOPE", "busybox", "true"]), None);
     b.assert_code(125);
+    // A missing image is pulled first, as docker does ("Unable to find image"); here the
+    // registry (on dockerd's own loopback) refuses, and both fail with 125.
+    let b = env.same_run("a", &with(&["127.0.0.1:9/nope:1", "true"]), None);
+    b.assert_code(125);
+    assert!(
+        b.stderr
+            .starts_with("Unable to find image '127.0.0.1:9/nope:1' locally\n"),
+        "{b}"
+    );
+    let b = env.same_run("a", &with(&["--pull", "never", "nope:1", "true"]), None);
+    b.assert_code(125);
+    assert!(b.stderr.contains("No such image: nope:1"), "{b}");
     // The process flags.
     let b = env.same_run(
         "a",
@@ -402,6 +414,119 @@ fn detached_containers_lifecycle_matches_docker() {
     assert_eq!(env.same(&["ps", "-a", "-q"]), "");
 }
 
+/// `create` with the remaining flags stores the same configuration from both CLIs.
+#[test]
+fn create_flags_match_docker() {
+    let env = Env::start();
+    let env_file = env.dockerd.dir().join("env.list");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=1\n\nB=2\n").unwrap();
+    let env_file = env_file.to_string_lossy().into_owned();
+    let flags = [
+        "create",
+        "--name",
+        "NAME",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--cpus",
+        "1.5",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "100",
+        "--read-only",
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-drop",
+        "MKNOD",
+        "--security-opt",
+        "no-new-privileges",
+        "--ulimit",
+        "nofile=1024:2048",
+        "--init",
+        "-l",
+        "a=b",
+        "--label",
+        "c",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "5s",
+        "--health-timeout",
+        "2s",
+        "--health-retries",
+        "3",
+        "--health-start-period",
+        "1m30s",
+        "--stop-signal",
+        "SIGINT",
+        "--stop-timeout",
+        "5",
+        "--log-opt",
+        "max-size=1m",
+        "--restart",
+        "on-failure:3",
+        "-e",
+        "A=1",
+        "--env-file",
+        &env_file,
+        "-u",
+        "1:2",
+        "-w",
+        "/tmp",
+        "-h",
+        "box",
+        "--entrypoint",
+        "/bin/sh",
+        "-i",
+        "busybox",
+        "-c",
+        "echo hi",
+    ];
+    for cli in BOTH {
+        let name = cli.name("k");
+        let args: Vec<&str> = flags
+            .iter()
+            .map(|a| if *a == "NAME" { name.as_str() } else { a })
+            .collect();
+        let o = env.cli(cli, &args);
+        o.assert_success();
+        assert_eq!(o.stdout_trimmed().len(), 64, "{o}");
+    }
+    // docker 28 prints HostConfig through its own struct (its field order, without the
+    // KernelMemory fields dockerd 20.10 still stores): compared as JSON objects.
+    let host_config = |cli: Cli| {
+        let o = env.cli(
+            cli,
+            &["inspect", "-f", "{{json .HostConfig}}", &cli.name("k")],
+        );
+        o.assert_success();
+        let mut v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("KernelMemory");
+        m.remove("KernelMemoryTCP");
+        v
+    };
+    assert_eq!(host_config(Cli::Berth), host_config(Cli::Docker));
+    for f in [
+        "{{json .Config}}",
+        "{{.Path}} {{json .Args}}",
+        "{{.HostConfig.NetworkMode}} {{.State.Status}}",
+    ] {
+        let b = env.same_run("k", &["container", "inspect", "-f", f, "NAME"], None);
+        assert!(!b.stdout.trim().is_empty(), "{b}");
+    }
+    let b = env.same_run(
+        "k",
+        &["inspect", "-f", "{{json .Config.Env}}", "NAME"],
+        None,
+    );
+    assert!(b.stdout.contains("\"FROM_FILE=1\",\"B=2\",\"A=1\""), "{b}");
+    let b = env.same_run("k", &["start", "-a", "NAME"], None);
+    assert_eq!(b.stdout, "hi\n");
+}
+
 /// A CLI on a pty: `run -it` shows the forwarded size, Ctrl-P Ctrl-Q detaches, `attach`
 /// comes back, `exec -it` gets a tty of the same size.
 #[test]
@@ -417,6 +542,11 @@ fn interactive_tty_matches_docker() {
         run.expect("# ", wait).unwrap();
         run.write(b"stty size\r").unwrap();
         run.expect("24 80", wait).unwrap();
+        // A resized window reaches the container (SIGWINCH, then the resize endpoint).
+        run.resize(30, 100).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        run.write(b"stty size\r").unwrap();
+        run.expect("30 100", wait).unwrap();
         run.write(b"exit 3\r").unwrap();
         let status = run.wait(wait).unwrap();
         assert_eq!(status.code(), Some(3), "{cli:?}: {}", run.output());

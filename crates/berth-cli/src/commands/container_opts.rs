@@ -268,6 +268,21 @@ pub(crate) fn restart_policy(s: &str) -> Result<RestartPolicy, CliError> {
     }
 }
 
+/// Capabilities as docker's CLI sends them: upper case with the `CAP_` prefix (`ALL` as it
+/// is).
+fn normalize_caps(caps: &[String]) -> Vec<String> {
+    caps.iter()
+        .map(|c| {
+            let c = c.trim().to_ascii_uppercase();
+            if c == "ALL" || c.starts_with("CAP_") {
+                c
+            } else {
+                format!("CAP_{c}")
+            }
+        })
+        .collect()
+}
+
 fn ulimit(s: &str) -> Result<Ulimit, CliError> {
     let bad = || CliError::Usage(format!("invalid ulimit argument: {s}"));
     let (name, vals) = s.split_once('=').ok_or_else(bad)?;
@@ -283,8 +298,8 @@ fn ulimit(s: &str) -> Result<Ulimit, CliError> {
 }
 
 impl ContainerOptions {
-    /// The create body; `attach` says whether the caller attaches to the streams (`run`
-    /// without `-d`), as docker sets the `Attach*` fields.
+    /// The create body; `attach` is false for `run -d` only: docker's `create` and attached
+    /// `run` set `AttachStdout`, `AttachStderr` (and with `-i` `AttachStdin`, `StdinOnce`).
     pub(crate) fn request(&self, attach: bool) -> Result<ContainerCreateRequest, CliError> {
         let mut env = Vec::new();
         for f in &self.env_file {
@@ -328,8 +343,13 @@ impl ContainerOptions {
             network_mode: self.network.clone().unwrap_or_else(|| "default".into()),
             restart_policy: restart_policy(&self.restart)?,
             auto_remove: self.rm,
-            cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
-            cap_drop: (!self.cap_drop.is_empty()).then(|| self.cap_drop.clone()),
+            cap_add: (!self.cap_add.is_empty()).then(|| normalize_caps(&self.cap_add)),
+            cap_drop: (!self.cap_drop.is_empty()).then(|| normalize_caps(&self.cap_drop)),
+            // docker sends these empty rather than null, and dockerd stores what it is sent.
+            port_bindings: Some(BTreeMap::new()),
+            dns: Some(Vec::new()),
+            dns_options: Some(Vec::new()),
+            dns_search: Some(Vec::new()),
             privileged: self.privileged,
             readonly_rootfs: self.read_only,
             security_opt: (!self.security_opt.is_empty()).then(|| self.security_opt.clone()),
@@ -357,6 +377,12 @@ impl ContainerOptions {
             }
         }
         r.cpuset_cpus = self.cpuset_cpus.clone().unwrap_or_default();
+        r.blkio_weight_device = Some(Vec::new());
+        r.blkio_device_read_bps = Some(Vec::new());
+        r.blkio_device_write_bps = Some(Vec::new());
+        r.blkio_device_read_iops = Some(Vec::new());
+        r.blkio_device_write_iops = Some(Vec::new());
+        r.devices = Some(Vec::new());
         r.pids_limit = self.pids_limit;
         if !self.ulimit.is_empty() {
             r.ulimits = Some(

@@ -31,7 +31,7 @@ pub(crate) async fn run(
     args: &CreateArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let req = args.opts.request(false)?;
+    let req = args.opts.request(true)?;
     let id = create_container(client, &args.opts, &req).await?;
     writeln!(out, "{id}")?;
     Ok(())
