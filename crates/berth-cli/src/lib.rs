@@ -6,9 +6,13 @@
 //! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper): bodies whole
 //!   or streamed from a file, answers decoded from JSON, read chunk by chunk, or shown as a
 //!   progress stream.
-//! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
-//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `import`, `login`, `logout`);
-//!   each prints what docker prints (transfer.rs: what `pull` and `push` share).
+//! * commands/: one file per verb (`version`, `info`, `images`, `inspect`, `tag`, `rmi`,
+//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `import`, `login`, `logout`,
+//!   `run`, `create`, `start`, `ps`, `logs`, `exec`, `attach`, `top`, `stats`, `update`,
+//!   `events`, `container prune`; lifecycle.rs holds the one-request verbs `stop`, `kill`,
+//!   `rm`, `restart`, `wait`, `pause`, `unpause`, `rename`); each prints what docker prints
+//!   (transfer.rs: what `pull` and `push` share; container_opts.rs: the flags of `create`
+//!   and `run` and the create body docker's CLI builds from them).
 //! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
 //!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
 //!   progress-stream renderer (`progress`). Public, so that tests can feed it streams
