@@ -202,6 +202,50 @@ fn run_output_and_exit_codes_match_docker() {
         Some(b"piped\n"),
     );
     assert_eq!(b.stdout, "piped\nend\n");
+    // Signals sent to the CLI reach the container (--sig-proxy, on by default without a tty).
+    for cli in BOTH {
+        let mut cmd = env.command(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+            ],
+        );
+        let out = env.dockerd.dir().join(format!("sig-{cli:?}.out"));
+        cmd.stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !std::fs::read_to_string(&out).unwrap().contains("ready") {
+            assert!(std::time::Instant::now() < deadline, "{cli:?}: never ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{cli:?}: did not exit after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(7), "{cli:?}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "ready\ngot-term\n",
+            "{cli:?}"
+        );
+    }
     // --rm removed them all.
     assert_eq!(env.same(&["ps", "-a", "-q"]), "");
 
@@ -570,6 +614,23 @@ fn interactive_tty_matches_docker() {
         run.write(b"\x10\x11").unwrap();
         let status = run.wait(wait).unwrap();
         assert_eq!(status.code(), Some(0), "{cli:?}: {}", run.output());
+        env.wait_running(&name);
+        // Other detach keys; a lone first key goes through to the container.
+        let mut again =
+            PtyChild::spawn(env.command(cli, &["attach", "--detach-keys", "ctrl-a,x", &name]))
+                .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        again.write(b"echo one-$((1+1))\r").unwrap();
+        again.expect("one-2", wait).unwrap();
+        again.write(b"\x01x").unwrap();
+        // docker's attach reports a detach as an error.
+        let code = again.wait(wait).unwrap().code();
+        assert_eq!(code, Some(1), "{}", again.output());
+        assert!(
+            again.output().contains("read escape sequence"),
+            "{}",
+            again.output()
+        );
         env.wait_running(&name);
 
         let mut exec = PtyChild::spawn(env.command(cli, &["exec", "-it", &name, "sh"])).unwrap();

@@ -1,7 +1,8 @@
 //! `berth attach`: the container is inspected (it must be running and not paused), a wait
 //! (condition not-running) is registered, the streams are attached over a hijacked
-//! `POST /containers/{id}/attach`, and the container's exit status is passed on unless the
-//! user detached (Ctrl-P Ctrl-Q, or `--detach-keys`).
+//! `POST /containers/{id}/attach`, and the container's exit status is passed on; a detach
+//! (Ctrl-P Ctrl-Q, or `--detach-keys`) ends with "read escape sequence" and status 1, as
+//! docker's `attach` does.
 
 use clap::Args;
 
@@ -76,7 +77,11 @@ pub(crate) async fn run(client: &Client, args: &AttachArgs) -> Result<(), CliErr
     }
     drop(raw);
     if end? == StreamEnd::Detached {
-        return Ok(());
+        // docker's `attach` (unlike `run`) ends a detach with its escape error.
+        return Err(CliError::Status {
+            code: 1,
+            message: "read escape sequence".into(),
+        });
     }
     match wait_status(waiting).await? {
         0 => Ok(()),
