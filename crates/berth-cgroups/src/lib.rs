@@ -29,6 +29,7 @@ mod manager;
 mod oom;
 mod resources;
 mod stats;
+mod sub;
 
 pub use error::{CgroupError, ErrorKind};
 pub use freezer::FreezerState;
@@ -40,3 +41,4 @@ pub use stats::{
     Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, MemoryEventCount, Pids,
     PsiData, PsiStats, Stats, Throttling,
 };
+pub use sub::SubCgroups;

@@ -1,5 +1,5 @@
-//! Tests against the host's real cgroups. They need root and skip (with a
-//! message) without it. Each works below its own parent cgroup
+//! Tests against the host's real cgroups. They need root (a missing one fails
+//! them under CI, see `berth_testutil::require`). Each works below its own parent cgroup
 //! `berth-test-<pid>-<n>`, which a guard removes, with everything below it,
 //! even when the test fails.
 
@@ -13,8 +13,7 @@ use berth_cgroups::{CgroupPath, FreezerState, Hierarchy, Manager, Mode};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn host() -> Option<Hierarchy> {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root");
+    if !berth_testutil::require_root() {
         return None;
     }
     Some(Hierarchy::detect().expect("detect"))
@@ -91,6 +90,50 @@ impl Sleeper {
     }
 }
 
+impl Sleeper {
+    /// A shell that spins on the CPU until killed.
+    fn spinner() -> Sleeper {
+        Sleeper(
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .expect("spawn spinner"),
+        )
+    }
+
+    /// User plus system CPU time so far, in clock ticks (/proc/PID/stat fields 14 and 15).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // The command name (field 2) may hold spaces: count from the last ')'.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // `after` starts at field 3 (state): utime is field 14, stime field 15.
+        let utime: u64 = fields[11].parse().expect("utime");
+        let stime: u64 = fields[12].parse().expect("stime");
+        utime + stime
+    }
+}
+
+/// Whether `spinner` gets CPU time within two seconds.
+fn runs(spinner: &Sleeper) -> bool {
+    let before = spinner.cpu_ticks();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if spinner.cpu_ticks() > before {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `spinner` gets no CPU time for half a second.
+fn stands_still(spinner: &Sleeper) -> bool {
+    let before = spinner.cpu_ticks();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    spinner.cpu_ticks() == before
+}
+
 impl Drop for Sleeper {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -157,13 +200,26 @@ fn relative_path_is_below_our_own_cgroup() {
     let scope = Scope::new(&h, true);
     let m = scope.child("c2");
     let paths = m.paths();
+    assert!(!paths.is_empty());
+    // In every hierarchy: the mount point, our own cgroup there, then the relative path
+    // (berth-testutil computes that from /proc/self/mountinfo and /proc/self/cgroup).
+    let want = berth_testutil::cgroup::paths_in_all(&format!("{}/c2", scope.name))
+        .expect("expected paths");
+    for (ctrl, dir) in &paths {
+        assert!(
+            want.contains(dir),
+            "{ctrl}: {} not in {want:?}",
+            dir.display()
+        );
+    }
     if let (Some(own), Some(dir)) = (own_cgroup("memory"), paths.get("memory")) {
+        // This host's memory cgroup is not the root: the relative path must go below it.
         let own_rel = own.strip_prefix("/").unwrap_or(&own);
-        let want = Path::new("/sys/fs/cgroup/memory")
-            .join(own_rel)
-            .join(&scope.name)
-            .join("c2");
-        assert_eq!(dir, &want);
+        assert!(
+            dir.starts_with(Path::new("/sys/fs/cgroup/memory").join(own_rel)),
+            "{}",
+            dir.display()
+        );
     }
     m.create().expect("create");
     let child = Sleeper::spawn();
@@ -233,13 +289,23 @@ fn freeze_thaw_and_destroy_while_frozen() {
         FreezerState::Thawed
     );
     m.create().expect("create");
-    let mut child = Sleeper::spawn();
+    let mut child = Sleeper::spinner();
     m.add_process(child.pid()).expect("add");
+    assert!(runs(&child), "the spinner does not run before the freeze");
     m.freeze().expect("freeze");
     assert_eq!(m.state().expect("state"), FreezerState::Frozen);
+    // What the kernel says, and what the process does.
+    if let Some(freezer) = m.paths().get("freezer") {
+        assert_eq!(read(freezer, "freezer.state"), "FROZEN");
+    }
+    assert!(stands_still(&child), "a frozen process got CPU time");
     m.freeze().expect("freeze twice");
     m.thaw().expect("thaw");
     assert_eq!(m.state().expect("state"), FreezerState::Thawed);
+    if let Some(freezer) = m.paths().get("freezer") {
+        assert_eq!(read(freezer, "freezer.state"), "THAWED");
+    }
+    assert!(runs(&child), "a thawed process got no CPU time");
     m.freeze().expect("freeze again");
     m.destroy().expect("destroy a frozen cgroup");
     assert_eq!(child.wait_signal(), Some(libc::SIGKILL));
@@ -302,7 +368,7 @@ fn read(dir: &Path, file: &str) -> String {
 fn apply_writes_v1_limits() {
     let Some(h) = host() else { return };
     if h.mode() == Mode::V2 {
-        eprintln!("skipped: v1 host only");
+        berth_testutil::skip_host("cgroup v1 test on a cgroup2-only host");
         return;
     }
     let scope = Scope::new(&h, false);
@@ -390,7 +456,7 @@ fn apply_writes_v1_limits() {
 fn apply_names_the_field_the_kernel_refuses() {
     let Some(h) = host() else { return };
     if h.mode() == Mode::V2 {
-        eprintln!("skipped: v1 host only");
+        berth_testutil::skip_host("cgroup v1 test on a cgroup2-only host");
         return;
     }
     let scope = Scope::new(&h, false);
@@ -432,7 +498,7 @@ fn v2_paths_on_the_unified_hierarchy() {
         Mode::Hybrid => PathBuf::from("/sys/fs/cgroup/unified"),
         Mode::V2 => PathBuf::from("/sys/fs/cgroup"),
         Mode::V1 => {
-            eprintln!("skipped: no cgroup2 hierarchy");
+            berth_testutil::skip_host("no cgroup2 hierarchy on this cgroup v1 host");
             return;
         }
     };
@@ -503,12 +569,16 @@ fn v2_paths_on_the_unified_hierarchy() {
     .expect("update devices");
     assert_eq!(probe(&m), "null-ok 1", "/dev/zero must now be allowed");
 
-    let mut child = Sleeper::spawn();
-    m.add_process(child.pid()).expect("add sleeper");
+    let mut child = Sleeper::spinner();
+    m.add_process(child.pid()).expect("add spinner");
     m.freeze().expect("freeze");
     assert_eq!(m.state().expect("state"), FreezerState::Frozen);
+    assert!(read(&dir, "cgroup.events").lines().any(|l| l == "frozen 1"));
+    assert!(stands_still(&child), "a frozen process got CPU time");
     m.thaw().expect("thaw");
     assert_eq!(m.state().expect("state"), FreezerState::Thawed);
+    assert!(read(&dir, "cgroup.events").lines().any(|l| l == "frozen 0"));
+    assert!(runs(&child), "a thawed process got no CPU time");
     let s = m.stats().expect("stats");
     assert!(s.cpu.psi.is_some() || !dir.join("cpu.pressure").exists());
     m.destroy().expect("destroy kills through cgroup.kill");

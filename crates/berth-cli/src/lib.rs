@@ -19,7 +19,7 @@
 //!   recorded from a real dockerd.
 //! * stream.rs: a container's stdin, stdout and stderr over a hijacked connection (attach,
 //!   `run`, `exec`): stdcopy frames, raw mode, detach keys, size forwarding, signal proxying.
-//! * reference.rs: image names normalised as docker's CLI does before calling the API.
+//! * image references are berth-oci's `Reference`, normalised as docker's CLI does.
 //! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
 //! * terminal.rs: tty checks, the terminal width, password prompts.
 //! * error.rs: [`CliError`], printed as one `berth: ...` line.
@@ -33,7 +33,6 @@ mod commands;
 mod error;
 pub mod format;
 mod host;
-mod reference;
 mod stream;
 mod terminal;
 

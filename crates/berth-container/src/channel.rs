@@ -46,11 +46,19 @@ pub(crate) enum Msg {
 #[derive(Debug)]
 pub(crate) struct Channel {
     fd: OwnedFd,
+    /// The init's end: it never receives descriptors and sends few, so it
+    /// uses read(2) and, for a message without one, write(2). A seccomp
+    /// profile loaded before the init's last messages then needs read and
+    /// write, as runc's does, not sendmsg and recvmsg. (A write to a runtime
+    /// that died may raise SIGPIPE: the init would exit anyway. The runtime's
+    /// end sends with MSG_NOSIGNAL.)
+    child: bool,
 }
 
 const MAX_MSG: usize = 64 * 1024;
 
 impl Channel {
+    /// The runtime's end and the init's.
     pub(crate) fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = socketpair(
             AddressFamily::UNIX,
@@ -59,7 +67,13 @@ impl Channel {
             None,
         )
         .map_err(|e| ContainerError::sys("socketpair", e.into()))?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        Ok((
+            Channel {
+                fd: a,
+                child: false,
+            },
+            Channel { fd: b, child: true },
+        ))
     }
 
     pub(crate) fn send(&self, msg: &Msg) -> Result<()> {
@@ -68,14 +82,22 @@ impl Channel {
 
     pub(crate) fn send_with_fd(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
         let bytes = serde_json::to_vec(msg).map_err(|e| ContainerError::Init(e.to_string()))?;
-        send_bytes(self.fd.as_fd(), &bytes, fd).map_err(|e| ContainerError::sys("sync send", e))
+        match fd {
+            None if self.child => write_bytes(self.fd.as_fd(), &bytes),
+            _ => send_bytes(self.fd.as_fd(), &bytes, fd),
+        }
+        .map_err(|e| ContainerError::sys("sync send", e))
     }
 
     /// Receives one message; `None` when the other side closed the channel.
     pub(crate) fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MSG];
-        let (n, fd) = recv_bytes(self.fd.as_fd(), &mut buf)
-            .map_err(|e| ContainerError::sys("sync receive", e))?;
+        let (n, fd) = if self.child {
+            read_bytes(self.fd.as_fd(), &mut buf).map(|n| (n, None))
+        } else {
+            recv_bytes(self.fd.as_fd(), &mut buf)
+        }
+        .map_err(|e| ContainerError::sys("sync receive", e))?;
         if n == 0 {
             return Ok(None);
         }
@@ -102,6 +124,28 @@ impl Channel {
 impl AsFd for Channel {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// Receives one datagram, without descriptors.
+fn read_bytes(sock: BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match rustix::io::read(sock, &mut *buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends one datagram with write(2).
+fn write_bytes(sock: BorrowedFd<'_>, bytes: &[u8]) -> std::io::Result<()> {
+    loop {
+        match rustix::io::write(sock, bytes) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -81,9 +81,17 @@ pub fn validate(spec: &Spec) -> Result<()> {
         .ok_or_else(|| ContainerError::InvalidConfig("linux section must be specified".into()))?;
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
     if !plan.isolates(LinuxNamespaceType::Mount) {
-        return Err(ContainerError::InvalidConfig(
-            "a mount namespace is required".into(),
-        ));
+        // Without a mount namespace the container shares its caller's mounts (as with runc).
+        if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+            || linux
+                .readonly_paths()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty())
+        {
+            return Err(ContainerError::InvalidConfig(
+                "unable to restrict sys entries without a private MNT namespace".into(),
+            ));
+        }
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         && !plan.isolates(LinuxNamespaceType::Uts)
@@ -252,6 +260,19 @@ mod tests {
             let spec: Spec = serde_json::from_value(default_spec(rootless)).expect("parses");
             validate(&spec).expect("valid");
         }
+    }
+
+    #[test]
+    fn without_a_mount_namespace() {
+        let mut v = default_spec(false);
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "uts"}]);
+        let spec: Spec = serde_json::from_value(v.clone()).expect("parses");
+        let err = validate(&spec).expect_err("masked paths").to_string();
+        assert!(err.contains("without a private MNT namespace"), "{err}");
+        v["linux"]["maskedPaths"] = serde_json::json!([]);
+        v["linux"]["readonlyPaths"] = serde_json::json!([]);
+        let spec: Spec = serde_json::from_value(v).expect("parses");
+        validate(&spec).expect("runs in the caller's mount namespace");
     }
 
     #[test]

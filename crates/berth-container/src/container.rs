@@ -40,6 +40,10 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// Run even if the container is paused (the process then waits, frozen, for `resume`).
+    pub ignore_paused: bool,
+    /// Existing sub-cgroups of the container's to put the process in (`--cgroup`).
+    pub sub_cgroups: berth_cgroups::SubCgroups,
 }
 
 /// A created container process.
@@ -718,9 +722,10 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let s = store.load(&opts.id)?;
     match status_of(store, &s) {
         Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
         Status::Paused => {
             return Err(ContainerError::WrongState(
-                "cannot exec in a paused container".into(),
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
             ))
         }
         _ => {
@@ -764,8 +769,17 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
     let last_cap = capabilities::last_cap();
     let caps = cap_masks(&opts.process, last_cap)?;
     let console_socket = connect_console(&opts.console_socket)?;
-    let cgroup_join = s
-        .cgroup
+    let cgroup = match &s.cgroup {
+        Some(cg) if !opts.sub_cgroups.is_empty() => Some(cg.sub_cgroup(&opts.sub_cgroups)?),
+        Some(cg) => Some(cg.clone()),
+        None if !opts.sub_cgroups.is_empty() => {
+            return Err(ContainerError::Unsupported(
+                "exec --cgroup: the container has no cgroup".into(),
+            ))
+        }
+        None => None,
+    };
+    let cgroup_join = cgroup
         .as_ref()
         .map(berth_cgroups::Manager::join_handles)
         .transpose()?;

@@ -43,20 +43,47 @@ impl<'a> HookState<'a> {
     }
 }
 
-/// Runs `hooks` in order; the first failure stops the sequence.
+/// Runs `hooks` in order; the first failure stops the sequence. A hook without
+/// `env` inherits the runtime's environment (runc's hooks are Go commands,
+/// which inherit their process's when `Env` is nil; an empty list is empty).
 pub fn run(kind: &str, hooks: &[Hook], state: &HookState<'_>) -> Result<()> {
+    run_with(kind, hooks, state, None)
+}
+
+/// Runs hooks from the container's init (createContainer, startContainer): a
+/// hook without `env` gets `env`, the environment runc's init holds at that
+/// point (the container process's).
+pub(crate) fn run_in_container(
+    kind: &str,
+    hooks: &[Hook],
+    state: &HookState<'_>,
+    env: &[String],
+) -> Result<()> {
+    run_with(kind, hooks, state, Some(env))
+}
+
+fn run_with(
+    kind: &str,
+    hooks: &[Hook],
+    state: &HookState<'_>,
+    inherited: Option<&[String]>,
+) -> Result<()> {
     if hooks.is_empty() {
         return Ok(());
     }
     let input = serde_json::to_vec(state).map_err(|e| ContainerError::Hook(e.to_string()))?;
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, &input)
+        run_one(hook, &input, inherited)
             .map_err(|e| ContainerError::Hook(format!("error running {kind} hook #{i}: {e}")))?;
     }
     Ok(())
 }
 
-fn run_one(hook: &Hook, input: &[u8]) -> std::result::Result<(), String> {
+fn run_one(
+    hook: &Hook,
+    input: &[u8],
+    inherited: Option<&[String]>,
+) -> std::result::Result<(), String> {
     let path = hook.path();
     let mut cmd = Command::new(path);
     if let Some(args) = hook.args() {
@@ -65,10 +92,18 @@ fn run_one(hook: &Hook, input: &[u8]) -> std::result::Result<(), String> {
             cmd.args(rest);
         }
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    let env = match (hook.env(), inherited) {
+        (Some(env), _) => Some(env.as_slice()),
+        (None, Some(env)) => Some(env),
+        // The runtime's own environment, as Command leaves it.
+        (None, None) => None,
+    };
+    if let Some(env) = env {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped())

@@ -18,8 +18,9 @@ use rustix::thread::LinkNameSpaceType;
 
 use crate::capabilities::{self, CapMasks};
 use crate::channel::{Channel, Msg};
+use crate::mount_plan::RootfsInputs;
 use crate::namespaces::NamespacePlan;
-use crate::rootfs::{self, CgroupMount, InitError, InitResult, RootfsPlan};
+use crate::rootfs::{self, CgroupMount, InitError, InitResult};
 
 /// Whether the init builds a new container or joins a running one.
 #[derive(Debug)]
@@ -131,12 +132,15 @@ fn stage_one_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallibl
     if flags != 0 {
         berth_sys::ns::unshare_namespaces(flags).ctx("create namespaces")?;
     }
-    if let Some(offsets) = cfg
+    // A new time namespace takes its offsets before any process enters it; `exec` joins the
+    // container's, whose offsets are set already (and can no longer be written).
+    let offsets = cfg
         .spec
         .linux()
         .as_ref()
         .and_then(|l| l.time_offsets().as_ref())
-    {
+        .filter(|_| cfg.plan.creates(LinuxNamespaceType::Time));
+    if let Some(offsets) = offsets {
         let mut text = String::new();
         for (clock, off) in offsets {
             text.push_str(&format!(
@@ -289,6 +293,9 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         .iter()
         .map(|e| CString::new(e.as_bytes()).unwrap_or_default())
         .collect();
+    // No descriptor but stdio and the preserved ones survives the exec. Marked before a filter
+    // is loaded: a profile need not allow close_range (older Docker profiles do not).
+    berth_sys::fd::cloexec_from(3 + cfg.preserve_fds).ctx("mark descriptors close-on-exec")?;
     if let (Some(prog), false) = (cfg.seccomp, nnp) {
         // Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before dropping it.
         install_seccomp(prog, chan)?;
@@ -317,7 +324,8 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
         if let Some(dir) = state_dir {
             wait_for_start(dir)?;
         }
-        container_hooks(cfg, "startContainer", "running", |h| {
+        // runc 1.1.5 reports "created" to startContainer hooks: the process has not started.
+        container_hooks(cfg, "startContainer", "created", &env, |h| {
             h.start_container().as_ref()
         })?;
     }
@@ -345,34 +353,36 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
     let devices = linux
         .and_then(|l| l.devices().as_deref())
         .unwrap_or_default();
-    let plan = RootfsPlan {
+    let inputs = RootfsInputs {
         bundle: cfg.bundle,
         mounts,
         devices,
-        propagation: propagation | libc::MS_REC,
         in_userns: cfg.plan.isolates(LinuxNamespaceType::User),
         new_netns: cfg.plan.isolates(LinuxNamespaceType::Network),
         new_cgroupns: cfg.plan.creates(LinuxNamespaceType::Cgroup),
         cgroup_mounts: &cfg.cgroup_mounts,
     };
-    if cfg.plan.creates(LinuxNamespaceType::Mount) {
-        rootfs::prepare_root(cfg.rootfs, plan.propagation)?;
+    let plan = crate::mount_plan::plan(&inputs).map_err(|e| InitError(e.to_string()))?;
+    // In a mount namespace of its own, new or joined by path, the init makes the rootfs a
+    // mount point to pivot into. Without one it shares its caller's mounts: their propagation
+    // stays as it is (runc would make the caller's / a slave), the init only chroots, and the
+    // rootfs is bound onto itself (as runc does) only when it must be remounted read-only.
+    let mount_ns = cfg.plan.isolates(LinuxNamespaceType::Mount);
+    let readonly_root = cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    if mount_ns {
+        rootfs::prepare_root(cfg.rootfs, propagation | libc::MS_REC)?;
+    } else if readonly_root {
+        rootfs::bind_rootfs(cfg.rootfs)?;
     }
     let root = rootfs::open_root(cfg.rootfs)?;
     rootfs::mount_all(&plan, root.as_fd())?;
-    let dev_from_host = mounts.iter().any(|m| {
-        m.destination() == Path::new("/dev")
-            && (m.typ().as_deref() == Some("bind")
-                || m.options()
-                    .iter()
-                    .flatten()
-                    .any(|o| o == "bind" || o == "rbind"))
-    });
-    if !dev_from_host {
-        let has_devpts = mounts
-            .iter()
-            .any(|m| m.destination() == Path::new("/dev/pts"));
-        rootfs::setup_dev(&plan, root.as_fd(), has_devpts)?;
+    if let Some(dev) = &plan.dev {
+        rootfs::setup_dev(dev, root.as_fd())?;
     }
     drop(root);
     // The runtime's prestart/createRuntime hooks run now, in its namespaces; without any,
@@ -387,10 +397,19 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
         chan.expect(&Msg::HooksDone)
             .map_err(|e| InitError(e.to_string()))?;
     }
-    container_hooks(cfg, "createContainer", "creating", |h| {
-        h.create_container().as_ref()
-    })?;
-    rootfs::enter_root(cfg.rootfs, cfg.no_pivot)?;
+    if cfg
+        .spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| h.create_container().is_some())
+    {
+        // runc's init holds the process's environment by now, HOME not yet filled in.
+        let env = merge_env(cfg.process.env().as_deref().unwrap_or_default());
+        container_hooks(cfg, "createContainer", "creating", &env, |h| {
+            h.create_container().as_ref()
+        })?;
+    }
+    rootfs::enter_root(cfg.rootfs, cfg.no_pivot, mount_ns)?;
     if let Some(h) = cfg.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         rustix::system::sethostname(h.as_bytes()).ctx("sethostname")?;
     }
@@ -409,13 +428,7 @@ fn build_container(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult {
     if let Some(paths) = linux.and_then(|l| l.masked_paths().as_ref()) {
         rootfs::mask_paths(paths)?;
     }
-    if cfg
-        .spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if readonly_root {
         rootfs::readonly_root()?;
     }
     Ok(())
@@ -426,6 +439,7 @@ fn container_hooks(
     cfg: &InitConfig<'_>,
     kind: &str,
     status: &str,
+    env: &[String],
     pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<&Vec<oci_spec::runtime::Hook>>,
 ) -> InitResult {
     let Some(hooks) = cfg.spec.hooks().as_ref().and_then(pick) else {
@@ -433,7 +447,7 @@ fn container_hooks(
     };
     let bundle = cfg.bundle.to_string_lossy();
     let state = crate::hooks::HookState::new(cfg.id, status, 1, &bundle, cfg.spec);
-    crate::hooks::run(kind, hooks, &state).map_err(|e| InitError(e.to_string()))
+    crate::hooks::run_in_container(kind, hooks, &state, env).map_err(|e| InitError(e.to_string()))
 }
 
 /// Allocates the container's terminal and hands its master side over: to the
@@ -462,10 +476,8 @@ fn setup_terminal(cfg: &InitConfig<'_>, chan: &Channel, console: bool) -> InitRe
     Ok(())
 }
 
-/// Capabilities, user and groups, working directory; no descriptor but
-/// stdio and the preserved ones survives the exec.
+/// Capabilities, user and groups, working directory.
 fn finalize_process(cfg: &InitConfig<'_>) -> InitResult {
-    berth_sys::fd::cloexec_from(3 + cfg.preserve_fds).ctx("mark descriptors close-on-exec")?;
     if let Some(caps) = &cfg.caps {
         capabilities::drop_bounding(caps.bounding, cfg.last_cap)
             .ctx("drop bounding capabilities")?;
@@ -555,10 +567,29 @@ fn rlimit_resource(t: PosixRlimitType) -> Resource {
     }
 }
 
-/// The process environment, with HOME from the container's /etc/passwd when
-/// the spec does not set it (as runc does).
+/// `env` with each name once, holding its last value in the place of its first
+/// (as runc's init builds it with setenv): `exec --env NAME=x` overrides the
+/// spec's NAME.
+fn merge_env(env: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for kv in env {
+        let name = kv.split_once('=').map_or(kv.as_str(), |(n, _)| n);
+        match out
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == name)
+        {
+            Some(slot) => slot.clone_from(kv),
+            None => out.push(kv.clone()),
+        }
+    }
+    out
+}
+
+/// The process environment (see [`merge_env`]), with HOME from the
+/// container's /etc/passwd when the spec leaves it unset or empty (as runc does).
 fn environment(p: &Process) -> Vec<String> {
-    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    let mut env = merge_env(p.env().as_deref().unwrap_or_default());
+    env.retain(|e| e != "HOME=");
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let uid = p.user().uid();
         let home = std::fs::read_to_string("/etc/passwd")
@@ -603,4 +634,25 @@ fn lookup_executable(arg0: &str, env: &[String]) -> InitResult<CString> {
     Err(InitError(format!(
         "exec: {arg0:?}: executable file not found in $PATH"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn later_values_win_in_the_first_place() {
+        let env = strings(&["PATH=/bin", "NAME=spec", "A=1", "NAME=exec", "B=", "A=2"]);
+        assert_eq!(
+            merge_env(&env),
+            strings(&["PATH=/bin", "NAME=exec", "A=2", "B="])
+        );
+        // A prefix of a name is another name.
+        let env = strings(&["NAME=1", "NAMES=2", "NAME=3"]);
+        assert_eq!(merge_env(&env), strings(&["NAME=3", "NAMES=2"]));
+    }
 }

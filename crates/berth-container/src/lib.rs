@@ -18,6 +18,7 @@ mod hooks;
 pub mod id;
 mod init;
 pub mod mount_options;
+mod mount_plan;
 pub mod namespaces;
 mod rootfs;
 mod seccomp_agent;

@@ -40,6 +40,13 @@ impl MountOptions {
                 o.propagation.push(p);
                 continue;
             }
+            if let Some(atime) = recursive_atime_option(opt) {
+                // The atime attributes are one value, not bits: the kernel takes a new one
+                // only with the whole MOUNT_ATTR__ATIME field cleared.
+                o.rec_attr_set = (o.rec_attr_set & !attr::MOUNT_ATTR__ATIME) | atime;
+                o.rec_attr_clr |= attr::MOUNT_ATTR__ATIME;
+                continue;
+            }
             if let Some((set, a)) = recursive_attr_option(opt) {
                 if set {
                     o.rec_attr_set |= a;
@@ -133,6 +140,18 @@ fn recursive_attr_option(opt: &str) -> Option<(bool, u64)> {
     })
 }
 
+/// The recursive access-time options (runc's names) and the atime value each
+/// selects. The negations pick the kernel's default (relatime) or, for
+/// `rnorelatime`, strict atime: the kernel has no "clear only this one".
+fn recursive_atime_option(opt: &str) -> Option<u64> {
+    Some(match opt {
+        "rrelatime" | "ratime" | "rnostrictatime" => attr::MOUNT_ATTR_RELATIME,
+        "rnoatime" => attr::MOUNT_ATTR_NOATIME,
+        "rstrictatime" | "rnorelatime" => attr::MOUNT_ATTR_STRICTATIME,
+        _ => return None,
+    })
+}
+
 /// Parses a root propagation value (`linux.rootfsPropagation`).
 pub fn root_propagation(value: &str) -> Option<libc::c_ulong> {
     propagation_option(value)
@@ -167,6 +186,24 @@ mod tests {
         assert!(!o.readonly());
         assert_eq!(o.rec_attr_set, attr::MOUNT_ATTR_NOSUID);
         assert_eq!(o.rec_attr_clr, attr::MOUNT_ATTR_RDONLY);
+    }
+
+    #[test]
+    fn recursive_atime_is_one_value() {
+        let o = parse(&["rbind", "rnoatime", "rnosuid"]);
+        assert_eq!(
+            o.rec_attr_set,
+            attr::MOUNT_ATTR_NOATIME | attr::MOUNT_ATTR_NOSUID
+        );
+        assert_eq!(o.rec_attr_clr, attr::MOUNT_ATTR__ATIME);
+        assert_eq!(o.data, "");
+        // The last atime option wins.
+        let o = parse(&["rnoatime", "rstrictatime"]);
+        assert_eq!(o.rec_attr_set, attr::MOUNT_ATTR_STRICTATIME);
+        assert_eq!(o.rec_attr_clr, attr::MOUNT_ATTR__ATIME);
+        let o = parse(&["rnoatime", "rrelatime"]);
+        assert_eq!(o.rec_attr_set, attr::MOUNT_ATTR_RELATIME);
+        assert_eq!(o.rec_attr_clr, attr::MOUNT_ATTR__ATIME);
     }
 
     #[test]

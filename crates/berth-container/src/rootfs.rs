@@ -1,5 +1,6 @@
 //! Building the container's filesystem view inside its mount namespace:
-//! the spec's mounts, /dev, pivot_root, then masked and read-only paths.
+//! the spec's mounts and /dev as `mount_plan.rs` planned them, pivot_root,
+//! then masked and read-only paths.
 //!
 //! Every mount destination is resolved *inside* the rootfs (openat2 with
 //! RESOLVE_IN_ROOT) and mounted through the resulting descriptor
@@ -13,11 +14,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 
-use crate::mount_options::MountOptions;
+use crate::mount_plan::{
+    BindOp, CgroupSource, CgroupsOp, DevPlan, DeviceNode, Finish, FreshOp, MountOp, MountPlan,
+    MountPlanError,
+};
 
 /// An error inside the init, with what was being done.
 #[derive(Debug)]
@@ -53,19 +56,6 @@ pub struct CgroupMount {
     pub options: String,
     /// The container's cgroup directory on the host, for bind mounts.
     pub host_path: PathBuf,
-}
-
-/// What the init needs to build the rootfs.
-#[derive(Debug)]
-pub(crate) struct RootfsPlan<'a> {
-    pub bundle: &'a Path,
-    pub mounts: &'a [Mount],
-    pub devices: &'a [LinuxDevice],
-    pub propagation: libc::c_ulong,
-    pub in_userns: bool,
-    pub new_netns: bool,
-    pub new_cgroupns: bool,
-    pub cgroup_mounts: &'a [CgroupMount],
 }
 
 pub(crate) fn procfd(fd: BorrowedFd<'_>) -> String {
@@ -321,15 +311,6 @@ fn locked_flags(fd: BorrowedFd<'_>) -> libc::c_ulong {
     out
 }
 
-const REMOUNT_FLAGS: libc::c_ulong = libc::MS_RDONLY
-    | libc::MS_NOSUID
-    | libc::MS_NODEV
-    | libc::MS_NOEXEC
-    | libc::MS_NOATIME
-    | libc::MS_NODIRATIME
-    | libc::MS_RELATIME
-    | libc::MS_STRICTATIME;
-
 /// The mount point under which `path` lives, from /proc/self/mountinfo.
 fn mount_point_of(path: &Path) -> Option<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -354,96 +335,69 @@ pub(crate) fn prepare_root(rootfs: &Path, propagation: libc::c_ulong) -> InitRes
                 .ctx(|| format!("make {} private", mp.display()))?;
         }
     }
+    bind_rootfs(rootfs)
+}
+
+/// Binds the rootfs onto itself: a mount of its own, to pivot into or to
+/// remount read-only without touching the mount that holds it.
+pub(crate) fn bind_rootfs(rootfs: &Path) -> InitResult {
     let r = rootfs.to_string_lossy();
     mount_raw(Some(&r), &r, None, libc::MS_BIND | libc::MS_REC, "")
         .ctx(|| format!("bind rootfs {r}"))
 }
 
-/// Step 2: every mount of the spec, in order.
-pub(crate) fn mount_all(plan: &RootfsPlan<'_>, root: BorrowedFd<'_>) -> InitResult {
-    for m in plan.mounts {
-        mount_one(plan, root, m).map_err(|e| {
+/// Step 2: every mount of the plan, in order.
+pub(crate) fn mount_all(plan: &MountPlan, root: BorrowedFd<'_>) -> InitResult {
+    for m in &plan.mounts {
+        let done = match &m.op {
+            MountOp::Bind(op) => bind_mount(root, op),
+            MountOp::Fresh(op) => fresh_mount(root, op),
+            MountOp::Cgroups(op) => mount_cgroups(root, op),
+        };
+        done.map_err(|e| {
             InitError(format!(
                 "error mounting {:?} to rootfs at {:?}: {}",
-                m.source().as_deref().unwrap_or(Path::new("")),
-                m.destination(),
-                e.0
+                m.spec_source, m.spec_destination, e.0
             ))
         })?;
     }
     Ok(())
 }
 
-fn mount_one(plan: &RootfsPlan<'_>, root: BorrowedFd<'_>, m: &Mount) -> InitResult {
-    let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
-    let dest = m.destination();
-    let fstype = m.typ().as_deref().unwrap_or("");
-    if opts.bind || fstype == "bind" {
-        let src = m.source().clone().unwrap_or_default();
-        let src = if src.is_absolute() {
-            src
-        } else {
-            plan.bundle.join(src)
-        };
-        return bind_mount(plan, root, &src, dest, &opts);
-    }
-    match fstype {
-        "cgroup" | "cgroup2" => return mount_cgroups(plan, root, dest, &opts),
-        "sysfs" if !plan.new_netns || plan.in_userns => {
-            // A sysfs of the host's network namespace cannot (and must not) be
-            // mounted fresh here: bind the host's /sys as runc does.
-            let mut o = opts.clone();
-            o.recursive = true;
-            o.bind = true;
-            return bind_mount(plan, root, Path::new("/sys"), dest, &o);
-        }
-        _ => {}
-    }
+fn fresh_mount(root: BorrowedFd<'_>, op: &FreshOp) -> InitResult {
     // proc and sysfs must land on real directories, never through symlinks.
-    let resolve = if matches!(fstype, "proc" | "sysfs") {
-        ResolveFlags::NO_SYMLINKS
+    let target = if op.ordinary_directory {
+        ordinary_directory(root, &op.target, &op.fstype)?
     } else {
-        ResolveFlags::empty()
+        ensure_target(root, &op.target, true, ResolveFlags::empty())
+            .ctx(|| "create mount destination".into())?
     };
-    let target =
-        ensure_target(root, dest, true, resolve).ctx(|| "create mount destination".into())?;
-    let source = m
-        .source()
-        .as_ref()
-        .map(|s| s.to_string_lossy().into_owned());
     let res = mount_raw(
-        source.as_deref(),
+        op.source.as_deref(),
         &procfd(target.as_fd()),
-        Some(fstype),
-        opts.flags & !libc::MS_REMOUNT,
-        &opts.data,
+        Some(&op.fstype),
+        op.flags,
+        &op.data,
     );
-    match res {
-        Ok(()) => {}
-        Err(e) if fstype == "mqueue" && e.raw_os_error() == Some(libc::EPERM) => {
-            drop(target);
-            let mut o = opts.clone();
-            o.bind = true;
-            return bind_mount(plan, root, Path::new("/dev/mqueue"), dest, &o);
-        }
-        Err(e) => return Err(InitError::new(format!("mount {fstype}"), e)),
-    }
     drop(target);
-    finish_mount(root, dest, &opts, 0)
+    match (res, &op.bind_on_eperm) {
+        (Ok(()), _) => {}
+        (Err(e), Some(bind)) if e.raw_os_error() == Some(libc::EPERM) => {
+            return bind_mount(root, bind)
+        }
+        (Err(e), _) => return Err(InitError::new(format!("mount {}", op.fstype), e)),
+    }
+    finish_mount(root, &op.target, &op.finish, 0)
 }
 
-/// Applies propagation and recursive attributes to a fresh mount at `dest`.
+/// Applies a remount, propagation and recursive attributes to a fresh mount at `dest`.
 fn finish_mount(
     root: BorrowedFd<'_>,
     dest: &Path,
-    opts: &MountOptions,
+    finish: &Finish,
     remount: libc::c_ulong,
 ) -> InitResult {
-    if remount == 0
-        && opts.propagation.is_empty()
-        && opts.rec_attr_set == 0
-        && opts.rec_attr_clr == 0
-    {
+    if remount == 0 && finish.is_empty() {
         return Ok(());
     }
     // Re-resolve: the old descriptor points below the new mount, not at it.
@@ -453,13 +407,13 @@ fn finish_mount(
     if remount != 0 {
         mount_raw(None, &target, None, remount, "").ctx(|| "remount".into())?;
     }
-    for p in &opts.propagation {
+    for p in &finish.propagation {
         change_propagation(&target, *p).ctx(|| "change mount propagation".into())?;
     }
-    if opts.rec_attr_set != 0 || opts.rec_attr_clr != 0 {
+    if finish.rec_attr_set != 0 || finish.rec_attr_clr != 0 {
         let attr = berth_sys::mount::MountAttr {
-            attr_set: opts.rec_attr_set,
-            attr_clr: opts.rec_attr_clr,
+            attr_set: finish.rec_attr_set,
+            attr_clr: finish.rec_attr_clr,
             ..Default::default()
         };
         berth_sys::mount::mount_setattr(fd.as_fd(), c"", true, true, &attr)
@@ -468,20 +422,48 @@ fn finish_mount(
     Ok(())
 }
 
-fn bind_mount(
-    plan: &RootfsPlan<'_>,
-    root: BorrowedFd<'_>,
-    src: &Path,
-    dest: &Path,
-    opts: &MountOptions,
-) -> InitResult {
-    let meta = std::fs::metadata(src).ctx(|| format!("stat bind source {}", src.display()))?;
-    let target = ensure_target(root, dest, meta.is_dir(), ResolveFlags::empty())
-        .ctx(|| "create mount destination".into())?;
-    let mut flags = libc::MS_BIND;
-    if opts.recursive {
-        flags |= libc::MS_REC;
+/// Opens the target of [`FreshOp::ordinary_directory`], creating it if it is
+/// missing: a directory reached without any symlink. One openat2 where it
+/// exists, as for any other target.
+fn ordinary_directory(root: BorrowedFd<'_>, dest: &Path, fstype: &str) -> InitResult<OwnedFd> {
+    let refused = || {
+        InitError(
+            MountPlanError::NotOrdinaryDirectory {
+                fstype: fstype.to_string(),
+            }
+            .to_string(),
+        )
+    };
+    let not_ordinary =
+        |e: &io::Error| matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR));
+    match open_in_root(
+        root,
+        dest,
+        OFlags::PATH | OFlags::DIRECTORY,
+        ResolveFlags::NO_SYMLINKS,
+    ) {
+        Ok(fd) => Ok(fd),
+        Err(e) if not_ordinary(&e) => Err(refused()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            match ensure_target(root, dest, true, ResolveFlags::NO_SYMLINKS) {
+                Ok(fd) => Ok(fd),
+                Err(e) if not_ordinary(&e) => Err(refused()),
+                Err(e) => Err(InitError::new("create mount destination", e)),
+            }
+        }
+        Err(e) => Err(InitError::new("open mount destination", e)),
     }
+}
+
+fn bind_mount(root: BorrowedFd<'_>, op: &BindOp) -> InitResult {
+    let src = &op.source;
+    let meta = std::fs::metadata(src).ctx(|| format!("stat bind source {}", src.display()))?;
+    let target = match &op.ordinary_directory {
+        Some(fstype) => ordinary_directory(root, &op.target, fstype)?,
+        None => ensure_target(root, &op.target, meta.is_dir(), ResolveFlags::empty())
+            .ctx(|| "create mount destination".into())?,
+    };
+    let flags = libc::MS_BIND | if op.recursive { libc::MS_REC } else { 0 };
     mount_raw(
         Some(&src.to_string_lossy()),
         &procfd(target.as_fd()),
@@ -491,87 +473,52 @@ fn bind_mount(
     )
     .ctx(|| "bind mount".into())?;
     drop(target);
-    let wanted = opts.flags & REMOUNT_FLAGS;
-    let remount = if wanted != 0 {
-        let fd = open_in_root(root, dest, OFlags::PATH, ResolveFlags::empty())
+    let remount = if op.keep_locked {
+        let fd = open_in_root(root, &op.target, OFlags::PATH, ResolveFlags::empty())
             .ctx(|| "reopen mount".into())?;
-        let keep = if plan.in_userns {
-            locked_flags(fd.as_fd())
-        } else {
-            0
-        };
-        libc::MS_BIND | libc::MS_REMOUNT | wanted | keep | (flags & libc::MS_REC)
+        op.remount | locked_flags(fd.as_fd())
     } else {
-        0
+        op.remount
     };
-    finish_mount(root, dest, opts, remount)
+    finish_mount(root, &op.target, &op.finish, remount)
 }
 
-fn mount_cgroups(
-    plan: &RootfsPlan<'_>,
-    root: BorrowedFd<'_>,
-    dest: &Path,
-    opts: &MountOptions,
-) -> InitResult {
-    let ro = opts.readonly();
-    let base =
-        opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME);
-    let single_v2 = plan.cgroup_mounts.len() == 1 && plan.cgroup_mounts[0].name.is_empty();
-    if !single_v2 {
-        let t = ensure_target(root, dest, true, ResolveFlags::NO_SYMLINKS)
+fn mount_cgroups(root: BorrowedFd<'_>, op: &CgroupsOp) -> InitResult {
+    if let Some(flags) = op.tmpfs {
+        let t = ensure_target(root, &op.target, true, ResolveFlags::NO_SYMLINKS)
             .ctx(|| "create cgroup mount point".into())?;
         mount_raw(
             Some("tmpfs"),
             &procfd(t.as_fd()),
             Some("tmpfs"),
-            base,
+            flags,
             "mode=755",
         )
         .ctx(|| "mount cgroup tmpfs".into())?;
     }
-    for cg in plan.cgroup_mounts {
-        let d = if cg.name.is_empty() {
-            dest.to_path_buf()
-        } else {
-            dest.join(&cg.name)
-        };
-        let t = ensure_target(root, &d, true, ResolveFlags::NO_SYMLINKS)
-            .ctx(|| format!("create {}", d.display()))?;
+    for (dir, source) in &op.hierarchies {
+        let t = ensure_target(root, dir, true, ResolveFlags::NO_SYMLINKS)
+            .ctx(|| format!("create {}", dir.display()))?;
         let target = procfd(t.as_fd());
-        if plan.new_cgroupns {
-            let flags = base | if ro { libc::MS_RDONLY } else { 0 };
-            mount_raw(
-                Some(&cg.fstype),
-                &target,
-                Some(&cg.fstype),
+        match source {
+            CgroupSource::Mount {
+                fstype,
+                options,
                 flags,
-                &cg.options,
-            )
-            .ctx(|| format!("mount {} ({})", cg.fstype, cg.options))?;
-        } else {
-            let src = cg.host_path.to_string_lossy();
-            mount_raw(Some(&src), &target, None, libc::MS_BIND, "")
-                .ctx(|| format!("bind {src}"))?;
+            } => mount_raw(Some(fstype), &target, Some(fstype), *flags, options)
+                .ctx(|| format!("mount {fstype} ({options})"))?,
+            CgroupSource::Bind(host) => {
+                let src = host.to_string_lossy();
+                mount_raw(Some(&src), &target, None, libc::MS_BIND, "")
+                    .ctx(|| format!("bind {src}"))?
+            }
         }
     }
-    // One recursive mount_setattr makes the whole cgroup tree read-only (and
-    // nosuid/nodev/noexec): cheaper than a remount per hierarchy.
-    let mut attr_set = 0;
-    for (flag, a) in [
-        (libc::MS_RDONLY, berth_sys::mount::MOUNT_ATTR_RDONLY),
-        (libc::MS_NOSUID, berth_sys::mount::MOUNT_ATTR_NOSUID),
-        (libc::MS_NODEV, berth_sys::mount::MOUNT_ATTR_NODEV),
-        (libc::MS_NOEXEC, berth_sys::mount::MOUNT_ATTR_NOEXEC),
-    ] {
-        if (base | if ro { libc::MS_RDONLY } else { 0 }) & flag != 0 {
-            attr_set |= a;
-        }
-    }
-    if attr_set != 0 {
-        let fd = open_in_root(root, dest, OFlags::PATH, ResolveFlags::NO_SYMLINKS)
+    if op.attr_set != 0 {
+        let fd = open_in_root(root, &op.target, OFlags::PATH, ResolveFlags::NO_SYMLINKS)
             .ctx(|| "reopen cgroup mount".into())?;
         let attr = berth_sys::mount::MountAttr {
-            attr_set,
+            attr_set: op.attr_set,
             ..Default::default()
         };
         berth_sys::mount::mount_setattr(fd.as_fd(), c"", true, true, &attr)
@@ -580,91 +527,30 @@ fn mount_cgroups(
     Ok(())
 }
 
-/// The devices every container gets (runtime spec "Default Devices").
-fn default_devices() -> [(&'static str, u64, u64); 6] {
-    [
-        ("/dev/null", 1, 3),
-        ("/dev/zero", 1, 5),
-        ("/dev/full", 1, 7),
-        ("/dev/random", 1, 8),
-        ("/dev/urandom", 1, 9),
-        ("/dev/tty", 5, 0),
-    ]
-}
-
 /// Step 3: device nodes (or, in a user namespace, bind mounts of the host's),
 /// the standard /dev symlinks and /dev/ptmx.
-pub(crate) fn setup_dev(
-    plan: &RootfsPlan<'_>,
-    root: BorrowedFd<'_>,
-    has_devpts: bool,
-) -> InitResult {
+pub(crate) fn setup_dev(dev: &DevPlan, root: BorrowedFd<'_>) -> InitResult {
     let old = rustix::process::umask(Mode::empty());
     let res = (|| {
-        for (path, major, minor) in default_devices() {
-            if plan.devices.iter().any(|d| d.path() == Path::new(path)) {
+        for node in &dev.nodes {
+            make_device(dev.bind_from_host, root, node)?;
+        }
+        let dir = mkdir_all_in_root(root, Path::new("/dev")).ctx(|| "open /dev".into())?;
+        for (name, target) in &dev.links {
+            if *name == "core" && !Path::new(target).exists() {
                 continue;
             }
-            make_device(
-                plan,
-                root,
-                Path::new(path),
-                libc::S_IFCHR,
-                major,
-                minor,
-                0o666,
-                0,
-                0,
-            )?;
-        }
-        for d in plan.devices {
-            let kind = match d.typ() {
-                LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
-                LinuxDeviceType::B => libc::S_IFBLK,
-                LinuxDeviceType::P => libc::S_IFIFO,
-                LinuxDeviceType::A => {
-                    return Err(InitError(format!(
-                        "device {} has type a, which cannot be created",
-                        d.path().display()
-                    )))
-                }
-            };
-            let major = u64::try_from(d.major()).unwrap_or(0);
-            let minor = u64::try_from(d.minor()).unwrap_or(0);
-            make_device(
-                plan,
-                root,
-                d.path(),
-                kind,
-                major,
-                minor,
-                d.file_mode().unwrap_or(0o666) & 0o7777,
-                d.uid().unwrap_or(0),
-                d.gid().unwrap_or(0),
-            )?;
-        }
-        let dev = mkdir_all_in_root(root, Path::new("/dev")).ctx(|| "open /dev".into())?;
-        let mut links = vec![
-            ("/proc/self/fd", "fd"),
-            ("/proc/self/fd/0", "stdin"),
-            ("/proc/self/fd/1", "stdout"),
-            ("/proc/self/fd/2", "stderr"),
-        ];
-        if Path::new("/proc/kcore").exists() {
-            links.push(("/proc/kcore", "core"));
-        }
-        for (target, name) in links {
-            match rustix::fs::symlinkat(target, &dev, name) {
+            match rustix::fs::symlinkat(*target, &dir, *name) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(InitError::new(format!("symlink /dev/{name}"), e)),
             }
         }
-        if has_devpts {
-            match rustix::fs::unlinkat(&dev, "ptmx", rustix::fs::AtFlags::empty()) {
+        if dev.ptmx_link {
+            match rustix::fs::unlinkat(&dir, "ptmx", rustix::fs::AtFlags::empty()) {
                 Ok(()) | Err(rustix::io::Errno::NOENT) => {}
                 Err(e) => return Err(InitError::new("remove /dev/ptmx", e)),
             }
-            rustix::fs::symlinkat("pts/ptmx", &dev, "ptmx").ctx(|| "symlink /dev/ptmx".into())?;
+            rustix::fs::symlinkat("pts/ptmx", &dir, "ptmx").ctx(|| "symlink /dev/ptmx".into())?;
         }
         Ok(())
     })();
@@ -672,24 +558,14 @@ pub(crate) fn setup_dev(
     res
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make_device(
-    plan: &RootfsPlan<'_>,
-    root: BorrowedFd<'_>,
-    path: &Path,
-    kind: libc::mode_t,
-    major: u64,
-    minor: u64,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-) -> InitResult {
+fn make_device(bind_from_host: bool, root: BorrowedFd<'_>, node: &DeviceNode) -> InitResult {
+    let path = node.path.as_path();
     let parent = path.parent().unwrap_or(Path::new("/dev"));
     let name = path
         .file_name()
         .ok_or_else(|| InitError(format!("bad device path {}", path.display())))?;
     let pfd = mkdir_all_in_root(root, parent).ctx(|| format!("create {}", parent.display()))?;
-    if plan.in_userns {
+    if bind_from_host {
         // mknod is not allowed in a user namespace: bind the host's node.
         create_empty_file(pfd.as_fd(), name).ctx(|| format!("create {}", path.display()))?;
         let t = open_in_root(root, path, OFlags::PATH, ResolveFlags::NO_SYMLINKS)
@@ -703,12 +579,12 @@ fn make_device(
         )
         .ctx(|| format!("bind device {}", path.display()));
     }
-    let file_type = rustix::fs::FileType::from_raw_mode(kind);
+    let file_type = rustix::fs::FileType::from_raw_mode(node.kind);
     let dev = rustix::fs::makedev(
-        u32::try_from(major).unwrap_or(0),
-        u32::try_from(minor).unwrap_or(0),
+        u32::try_from(node.major).unwrap_or(0),
+        u32::try_from(node.minor).unwrap_or(0),
     );
-    match rustix::fs::mknodat(&pfd, name, file_type, Mode::from_raw_mode(mode), dev) {
+    match rustix::fs::mknodat(&pfd, name, file_type, Mode::from_raw_mode(node.mode), dev) {
         Ok(()) => {}
         Err(rustix::io::Errno::EXIST) => return Ok(()),
         Err(e) => return Err(InitError::new(format!("mknod {}", path.display()), e)),
@@ -716,15 +592,22 @@ fn make_device(
     rustix::fs::chownat(
         &pfd,
         name,
-        Some(rustix::fs::Uid::from_raw(uid)),
-        Some(rustix::fs::Gid::from_raw(gid)),
+        Some(rustix::fs::Uid::from_raw(node.uid)),
+        Some(rustix::fs::Gid::from_raw(node.gid)),
         rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
     )
     .ctx(|| format!("chown {}", path.display()))
 }
 
-/// Step 4: make the rootfs the root (pivot_root, or chroot with `no_pivot`).
-pub(crate) fn enter_root(rootfs: &Path, no_pivot: bool) -> InitResult {
+/// Step 4: make the rootfs the root: pivot_root, or with `no_pivot` move it
+/// onto / and chroot; without a mount namespace of its own (`mount_ns`
+/// false) a plain chroot, which changes nothing for the caller's namespace.
+pub(crate) fn enter_root(rootfs: &Path, no_pivot: bool, mount_ns: bool) -> InitResult {
+    if !mount_ns {
+        rustix::process::chdir(rootfs).ctx(|| "chdir to rootfs".into())?;
+        rustix::process::chroot(".").ctx(|| "chroot".into())?;
+        return rustix::process::chdir("/").ctx(|| "chdir /".into());
+    }
     if no_pivot {
         rustix::process::chdir(rootfs).ctx(|| "chdir to rootfs".into())?;
         mount_raw(

@@ -1,24 +1,23 @@
 //! berth's image store: the image side of the daemon, synchronous (call it
 //! from a blocking pool), no async runtime.
 //!
-//! * [`Digest`] (digest.rs): `sha256:<hex>` validated as go-digest does,
-//!   and [`DigestWriter`], a writer that hashes as it writes.
-//! * [`Reference`] (reference.rs): docker's reference grammar,
-//!   normalisation (`busybox` is `docker.io/library/busybox`), familiar
-//!   form and error messages.
+//! * [`Digest`], [`DigestWriter`], [`Descriptor`], [`Reference`],
+//!   [`Platform`] and [`Matcher`] are berth-oci's, re-exported here (with
+//!   its `digest`, `reference`, `platform` modules) for convenience.
 //! * [`ContentStore`] (content.rs): blobs by digest, written through
 //!   resumable ingests, verified, then linked into place; [`ContentStore::fsck`]
 //!   re-hashes everything.
 //! * [`Manifest`] (manifest.rs), [`ImageConfig`] (config.rs): Docker
 //!   schema 2 and OCI manifests, manifest lists and indexes by media type,
-//!   schema 1 refused; [`Platform`] and [`Matcher`] (platform.rs):
-//!   containerd's platform parsing, matching and index selection.
+//!   schema 1 refused.
 //! * [`Metadata`] (metadata.rs): images, tags, digest references and leases
 //!   in SQLite.
 //! * [`gc`] (gc.rs): mark and sweep of unreferenced blobs.
+//! * [`Owner`] (owner.rs): the process that holds a lease (boot id, pid, start time), so
+//!   that [`ImageStore::recover`] can end the leases of a daemon that died.
 //! * [`ImageStore`] (store.rs): both stores under one root; resolve a target
 //!   to a platform's image, register it under a name, look an image up as
-//!   docker does (name, id, short id), collect, check.
+//!   docker does (name, id, short id), collect, check, recover after a crash.
 //!
 //! # On disk
 //!
@@ -49,25 +48,24 @@
 
 pub mod config;
 pub mod content;
-pub mod digest;
 mod error;
 pub mod gc;
 pub mod manifest;
 pub mod metadata;
-pub mod platform;
-pub mod reference;
+pub mod owner;
 mod store;
 
-pub use config::ImageConfig;
-pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, IngestStatus, Writer};
-pub use digest::{Digest, DigestWriter};
-pub use error::{
-    ContentError, DigestError, Error, ErrorKind, ManifestError, MetadataError, PlatformError,
+pub use berth_oci::{digest, platform, reference};
+
+pub use berth_oci::{
+    Descriptor, Digest, DigestError, DigestWriter, Matcher, Platform, PlatformError, Reference,
     ReferenceError,
 };
+pub use config::ImageConfig;
+pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, IngestStatus, Writer};
+pub use error::{ContentError, Error, ErrorKind, ManifestError, MetadataError};
 pub use gc::{GcOptions, GcReport};
-pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest};
-pub use metadata::{ImageRecord, LayerRecord, Metadata, RefRecord};
-pub use platform::{Matcher, Platform};
-pub use reference::Reference;
-pub use store::{CheckReport, ImageStore, ResolvedImage, MAX_DOCUMENT};
+pub use manifest::{ImageIndex, ImageManifest, Manifest};
+pub use metadata::{ImageRecord, LayerRecord, LeaseRecord, Metadata, RefRecord};
+pub use owner::Owner;
+pub use store::{CheckReport, ImageStore, RecoveryReport, ResolvedImage, MAX_DOCUMENT};

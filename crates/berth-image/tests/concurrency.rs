@@ -11,8 +11,9 @@ use berth_image::manifest::media_types as mt;
 use berth_image::{Digest, GcOptions, ImageStore, Platform, Reference};
 
 /// A "pull" of image `n` round `round`: a shared base layer, an own layer,
-/// config, manifest, under the lease protocol.
-fn pull(store: &ImageStore, n: usize, round: usize) -> Digest {
+/// config, manifest, under the lease protocol. Returns the image id and its
+/// blobs.
+fn pull(store: &ImageStore, n: usize, round: usize) -> (Digest, Vec<Digest>) {
     let meta = store.metadata();
     let lease = format!("pull-{n}-{round}");
     meta.create_lease(&lease).unwrap();
@@ -33,6 +34,10 @@ fn pull(store: &ImageStore, n: usize, round: usize) -> Digest {
     })
     .to_string()
     .into_bytes();
+    let blobs: Vec<Digest> = [&base, &own, &config, &manifest]
+        .iter()
+        .map(|b| Digest::of(b))
+        .collect();
     for blob in [&base, &own, &config, &manifest] {
         let d = Digest::of(blob);
         // Lease first, then look, then write.
@@ -52,7 +57,7 @@ fn pull(store: &ImageStore, n: usize, round: usize) -> Digest {
         )
         .unwrap();
     meta.delete_lease(&lease).unwrap();
-    rec.id
+    (rec.id, blobs)
 }
 
 #[test]
@@ -76,20 +81,36 @@ fn pulls_and_gc_race_safely() {
         .map(|n| {
             let store = store.clone();
             std::thread::spawn(move || {
+                let mut lost = Vec::new();
                 for round in 0..16 {
-                    let id = pull(&store, n, round);
+                    let (id, blobs) = pull(&store, n, round);
+                    // Registered and unleased, the image now holds its blobs:
+                    // whatever the collector does, all of them are still here.
+                    lost.extend(
+                        blobs
+                            .into_iter()
+                            .filter(|d| !store.content().exists(d))
+                            .map(|d| format!("image {n} round {round}: {d}")),
+                    );
                     // Every other round the image is removed again, so the
                     // collector has real work that races the next pull.
                     if round % 2 == 0 {
                         store.metadata().delete_image(&id).unwrap();
                     }
                 }
+                lost
             })
         })
         .collect();
-    for p in pullers {
-        p.join().unwrap();
-    }
+    let lost: Vec<String> = pullers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "blobs collected under a pull:\n{}",
+        lost.join("\n")
+    );
     stop.store(true, Ordering::Relaxed);
     let runs = collector.join().unwrap();
     assert!(runs > 0);

@@ -264,6 +264,13 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors (3..3+N) to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run the process in an existing sub-cgroup of the container's: [<controller>[,...]:]<path>
+    /// (without a controller, in every hierarchy); repeatable
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container (the process runs once it is resumed)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
     /// Accepted for runc compatibility (AppArmor is not enforced by berth-runtime)
     #[arg(long)]
     pub apparmor: Option<String>,

@@ -24,6 +24,8 @@ pub fn options(store: &Store, a: &ExecArgs) -> Result<ExecOptions> {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        sub_cgroups: berth_cgroups::SubCgroups::parse(&a.cgroup)?,
     })
 }
 

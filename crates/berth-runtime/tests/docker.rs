@@ -25,21 +25,23 @@ struct DockerEnv {
     runtimes: Vec<String>,
 }
 
-/// Starts the daemon, or returns `None` (with a message) when no known runtime is selected;
-/// panics when docker is not installed.
+/// Starts the daemon, or returns `None` (recorded as a skip) when no known runtime is selected
+/// or, outside CI, when docker is not installed.
 fn setup() -> Option<DockerEnv> {
     let runtimes: Vec<String> = selected_runtimes()
         .into_iter()
         .filter(|r| r == "runc" || r == "berth")
         .collect();
     if runtimes.is_empty() {
-        eprintln!("skipped: neither runc nor berth in BERTH_TEST_RUNTIMES");
+        berth_testutil::prereq::skip_deselected("neither runc nor berth in BERTH_TEST_RUNTIMES");
         return None;
     }
-    assert!(
+    if !berth_testutil::require(
         Dockerd::available(),
-        "dockerd, docker or unshare is not installed: apt-get install docker.io"
-    );
+        "dockerd, docker or unshare (apt-get install docker.io)",
+    ) {
+        return None;
+    }
     // BERTH_RUNTIME overrides the binary cargo built, as in the conformance suite.
     let berth = std::env::var_os("BERTH_RUNTIME").map_or_else(
         || std::path::PathBuf::from(BERTH_BIN),

@@ -30,12 +30,7 @@ fn runtimes() -> Vec<Runtime> {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: needs root");
-    }
-    root
+    berth_testutil::require_root()
 }
 
 #[test]

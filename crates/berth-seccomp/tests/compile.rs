@@ -17,8 +17,24 @@ fn small_profile_compiles() -> TestResult {
         "syscalls": [rule(&["read", "write", "exit_group"], "SCMP_ACT_ALLOW", None, json!([]))],
     }))?;
     let prog = compile(&p)?;
-    assert!(!prog.is_empty());
     assert!(!prog.wants_listener());
+    for allowed in ["read", "write", "exit_group"] {
+        assert_eq!(answer(&prog, allowed, [0; 6]), RET_ALLOW, "{allowed}");
+    }
+    // The default: SCMP_ACT_ERRNO without defaultErrnoRet is EPERM, as in runc (for
+    // syscalls older than exit_group, the newest the profile names: newer ones get ENOSYS).
+    for denied in ["mount", "getpid", "chroot"] {
+        assert_eq!(
+            answer(&prog, denied, [0; 6]),
+            ret_errno(libc::EPERM),
+            "{denied}"
+        );
+    }
+    // A process of an architecture the profile does not list never gets ALLOW.
+    assert_ne!(
+        evaluate(prog.instructions(), AUDIT_ARCH_AARCH64, 63, [0; 6]),
+        RET_ALLOW
+    );
     Ok(())
 }
 
@@ -37,7 +53,14 @@ fn typed_profile_compiles() -> TestResult {
             personality,
         ],
     );
-    assert!(compile(&p)?.len() > 5);
+    let prog = compile(&p)?;
+    assert_eq!(answer(&prog, "exit_group", [0; 6]), RET_ALLOW);
+    assert_eq!(
+        answer(&prog, "personality", [0xffff_ffff, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(answer(&prog, "personality", [0; 6]), RET_KILL_PROCESS);
+    assert_eq!(answer(&prog, "getpid", [0; 6]), RET_KILL_PROCESS);
     Ok(())
 }
 
@@ -154,9 +177,17 @@ fn unknown_syscall_names_are_skipped_like_runc() -> TestResult {
         json!([])
     )]);
     assert_eq!(
-        compile(&profile(with_unknown)?)?.len(),
-        compile(&profile(base)?)?.len()
+        code(&compile(&profile(with_unknown)?)?),
+        code(&compile(&profile(base)?)?)
     );
+    // A rule mixing known and unknown names keeps the known ones.
+    let mixed = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [rule(&["no_such_syscall_in_2031", "getpid"], "SCMP_ACT_ERRNO", Some(13), json!([]))],
+    }))?;
+    let prog = compile(&mixed)?;
+    assert_eq!(answer(&prog, "getpid", [0; 6]), ret_errno(13));
+    assert_eq!(answer(&prog, "getppid", [0; 6]), RET_ALLOW);
     Ok(())
 }
 
@@ -170,7 +201,20 @@ fn rules_equal_to_the_default_action_are_skipped() -> TestResult {
             rule(&["read"], "SCMP_ACT_ALLOW", None, json!([])),
         ],
     }))?;
-    compile(&p)?;
+    // libseccomp refuses a rule equal to the default action: left out, the two syscalls get
+    // the default like any other.
+    let prog = compile(&p)?;
+    assert_eq!(answer(&prog, "mount", [0; 6]), ret_errno(libc::EPERM));
+    assert_eq!(answer(&prog, "umount2", [0; 6]), ret_errno(libc::EPERM));
+    assert_eq!(answer(&prog, "read", [0; 6]), RET_ALLOW);
+    // A rule with the same action but another errno is not the default: it stays.
+    let other_errno = profile(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [rule(&["umount2"], "SCMP_ACT_ERRNO", Some(38), json!([]))],
+    }))?;
+    let prog = compile(&other_errno)?;
+    assert_eq!(answer(&prog, "umount2", [0; 6]), ret_errno(libc::ENOSYS));
+    assert_eq!(answer(&prog, "mount", [0; 6]), ret_errno(libc::EPERM));
     Ok(())
 }
 
@@ -182,7 +226,19 @@ fn conditions_on_the_same_argument_become_separate_rules() -> TestResult {
         "syscalls": [rule(&["personality"], "SCMP_ACT_ALLOW", None,
             json!([arg(0, "SCMP_CMP_EQ", 0, 0), arg(0, "SCMP_CMP_EQ", 0xffff_ffff, 0), arg(1, "SCMP_CMP_EQ", 3, 0)]))],
     }))?;
-    compile(&p)?;
+    let prog = compile(&p)?;
+    // As runc does, every condition becomes a rule of its own: any one of them matching is
+    // enough.
+    for args in [[0, 4], [0xffff_ffff, 4], [8, 3]] {
+        assert_eq!(
+            answer(&prog, "personality", [args[0], args[1], 0, 0, 0, 0]),
+            RET_ALLOW,
+            "{args:?}"
+        );
+    }
+    let eperm = ret_errno(libc::EPERM);
+    assert_eq!(answer(&prog, "personality", [8, 4, 0, 0, 0, 0]), eperm);
+    assert_eq!(answer(&prog, "personality", [1, 0, 0, 0, 0, 0]), eperm);
     Ok(())
 }
 
@@ -241,18 +297,40 @@ fn docker_like_profile_compiles_and_reports_its_compile_time() -> TestResult {
         runs[0]
     );
     assert!(names > 330);
+    check_docker_like_answers(&prog);
     Ok(())
 }
 
-/// The containers-common package ships a Docker-format default profile; when it is
-/// installed, its OCI form for an amd64 container must compile too.
+/// What Docker's default profile (and its OCI forms) answers on x86_64.
+fn check_docker_like_answers(prog: &berth_seccomp::Program) {
+    let eperm = ret_errno(libc::EPERM);
+    for allowed in ["read", "openat", "execve", "exit_group", "getpid"] {
+        assert_eq!(answer(prog, allowed, [0; 6]), RET_ALLOW, "{allowed}");
+    }
+    for denied in ["mount", "kexec_load", "bpf", "ptrace", "unshare"] {
+        assert_eq!(answer(prog, denied, [0; 6]), eperm, "{denied}");
+    }
+    // personality: only the listed personas.
+    assert_eq!(answer(prog, "personality", [8, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(answer(prog, "personality", [1, 0, 0, 0, 0, 0]), eperm);
+    // clone: allowed without namespace flags, refused with CLONE_NEWUSER.
+    assert_eq!(answer(prog, "clone", [0x11, 0, 0, 0, 0, 0]), RET_ALLOW);
+    let newuser = u64::try_from(libc::CLONE_NEWUSER).unwrap_or(0x1000_0000);
+    assert_eq!(
+        answer(prog, "clone", [newuser | 0x11, 0, 0, 0, 0, 0]),
+        eperm
+    );
+}
+
+/// The containers-common package (a dependency of podman) ships a Docker-format default
+/// profile; its OCI form for an amd64 container must compile and answer as Docker's does.
 #[test]
-fn installed_default_profile_compiles_when_present() -> TestResult {
+fn installed_default_profile_compiles_and_filters() -> TestResult {
     let path = "/usr/share/containers/seccomp.json";
-    let Ok(text) = std::fs::read_to_string(path) else {
-        println!("{path} not present; skipped");
+    if !berth_testutil::require_files(&[path], "golang-github-containers-common (podman)") {
         return Ok(());
-    };
+    }
+    let text = std::fs::read_to_string(path)?;
     let p = oci_from_docker_format(&serde_json::from_str(&text)?)?;
     let t = Instant::now();
     let prog = compile(&p)?;
@@ -260,6 +338,31 @@ fn installed_default_profile_compiles_when_present() -> TestResult {
         "{path}: {} BPF instructions in {:?}",
         prog.len(),
         t.elapsed()
+    );
+    // containers-common's profile: ERRNO(ENOSYS) by default, EPERM for what needs a
+    // capability Docker does not grant, and mount, unshare, clone allowed.
+    let eperm = ret_errno(libc::EPERM);
+    for allowed in ["read", "openat", "execve", "mount", "unshare", "clone"] {
+        assert_eq!(answer(&prog, allowed, [0; 6]), RET_ALLOW, "{allowed}");
+    }
+    for denied in [
+        "kexec_load",
+        "bpf",
+        "init_module",
+        "open_by_handle_at",
+        "acct",
+    ] {
+        assert_eq!(answer(&prog, denied, [0; 6]), eperm, "{denied}");
+    }
+    assert_eq!(
+        answer(&prog, "add_key", [0; 6]),
+        ret_errno(libc::ENOSYS),
+        "add_key is not in the profile"
+    );
+    assert_eq!(answer(&prog, "personality", [8, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(
+        answer(&prog, "personality", [1, 0, 0, 0, 0, 0]),
+        ret_errno(libc::ENOSYS)
     );
     Ok(())
 }

@@ -247,8 +247,9 @@ fn notify_returns_a_listener() -> TestResult {
         "syscalls": [rule(&["getppid"], "SCMP_ACT_NOTIFY", None, json!([]))],
     }))?;
     let prog = match compile(&p) {
+        // libseccomp's API level follows the running kernel (notify needs Linux >= 5.7).
         Err(e @ SeccompError::UnsupportedAction { .. }) => {
-            println!("skipped: {e}");
+            berth_testutil::skip_host(&e.to_string());
             return Ok(());
         }
         r => r?,

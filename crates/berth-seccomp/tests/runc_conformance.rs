@@ -50,9 +50,7 @@ impl Drop for Runc {
 }
 
 fn runc_usable() -> bool {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    root && Command::new("runc")
+    Command::new("runc")
         .arg("--version")
         .stdout(Stdio::null())
         .status()
@@ -304,8 +302,9 @@ fn check(name: &str, profile: &LinuxSeccomp) -> TestResult {
 
 #[test]
 fn same_filter_as_runc() -> TestResult {
-    if !runc_usable() {
-        println!("needs root and runc: skipped");
+    if !berth_testutil::require_root()
+        || !berth_testutil::require(runc_usable(), "runc (apt-get install runc)")
+    {
         return Ok(());
     }
     let mut single = docker_like_profile()?;

@@ -231,7 +231,17 @@ fn overlay_layers_apply_in_parallel_in_any_order() {
     assert_eq!(unpacked.load(std::sync::atomic::Ordering::SeqCst), 8);
     let merged = tmp.path().join("merged");
     let _g = mount(&s.prepare("c", Some(&chains[7])).unwrap(), &merged);
-    assert_eq!(listing(&merged).len(), 8);
+    // Every layer, each with its own content.
+    let files = listing(&merged);
+    assert_eq!(files.len(), 8, "{:?}", files.keys());
+    for i in 0u8..8 {
+        let content = String::from_utf8(vec![b'a' + i; 200_000]).unwrap();
+        assert_eq!(
+            files.get(&format!("f{i}")),
+            Some(&format!("file 644 {content:?}")),
+            "f{i}"
+        );
+    }
     assert!(fs::read_dir(tmp.path().join("store/overlay/tmp"))
         .unwrap()
         .next()

@@ -453,25 +453,18 @@ fn create_body_and_stored_config_give_the_same_spec() {
     stored.image = sent.image.clone();
     stored.merged = true;
     stored.config = merge_image_defaults(&sent.config, &sent.image).unwrap();
-    stored.config.hostname = ID[..12].to_owned();
     stored.hc = sent.hc.clone();
-    stored.hc.shm_size = DEFAULT_SHM_SIZE;
-    stored.hc.ipc_mode = "private".into();
-    stored.hc.cgroupns_mode = "host".into();
-    stored.hc.resources.memory_swap = 64 << 20;
-    stored.hc.resources.oom_kill_disable = Some(false);
-    stored.hc.masked_paths = Some(
-        DEFAULT_MASKED_PATHS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-    );
-    stored.hc.readonly_paths = Some(
-        DEFAULT_READONLY_PATHS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-    );
+    apply_create_defaults(ID, &mut stored.config, &mut stored.hc, &stored.host);
+    assert_eq!(stored.hc.shm_size, DEFAULT_SHM_SIZE);
+    assert_eq!(stored.hc.ipc_mode, "private");
+    assert_eq!(stored.hc.cgroupns_mode, "host");
+    assert_eq!(stored.hc.resources.memory_swap, 64 << 20);
+    assert_eq!(stored.hc.resources.oom_kill_disable, Some(false));
+    assert_eq!(stored.hc.masked_paths.as_ref().unwrap().len(), 10);
+    // A second time changes nothing.
+    let (mut c2, mut h2) = (stored.config.clone(), stored.hc.clone());
+    apply_create_defaults(ID, &mut c2, &mut h2, &stored.host);
+    assert_eq!((c2, h2), (stored.config.clone(), stored.hc.clone()));
     // Compared as specs: capabilities are sets, whose JSON order varies.
     assert_eq!(sent.build().unwrap(), stored.build().unwrap());
     assert_eq!(sent.json()["process"]["env"][2], "LANG=fr");
@@ -618,4 +611,17 @@ fn hostile_input_never_panics() {
         // Ok or a typed error; never a panic.
         let _ = f.build();
     }
+}
+
+#[test]
+fn masked_and_readonly_paths_as_given() {
+    let mut f = Fixture::new();
+    f.hc.masked_paths = Some(vec![]);
+    f.hc.readonly_paths = Some(vec!["/proc/sys".into()]);
+    let v = f.json();
+    assert!(v["linux"].get("maskedPaths").is_none());
+    assert_eq!(v["linux"]["readonlyPaths"], json!(["/proc/sys"]));
+    // Given explicitly, they apply to a privileged container too (dockerd applies them last).
+    f.hc.privileged = true;
+    assert_eq!(f.json()["linux"]["readonlyPaths"], json!(["/proc/sys"]));
 }

@@ -1,9 +1,12 @@
-//! Namespace probes on the host side, and a process that holds new namespaces for a test to join.
+//! Namespace probes on the host side, a process that holds new namespaces for a test to join,
+//! and a network namespace of the test's own for the calling thread ([`enter_private_net`]).
 
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+use crate::command::run_command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -38,6 +41,41 @@ pub fn link(pid: &str, name: &str) -> io::Result<String> {
 /// The link text of this (host) process's namespace `name`.
 pub fn host_link(name: &str) -> io::Result<String> {
     link("self", name)
+}
+
+/// Moves the calling thread into a new network namespace whose only interface is `lo`, up.
+///
+/// Network namespaces belong to threads: the test harness's other threads stay where they are,
+/// and every thread and process the calling thread starts afterwards (a registry, berthd,
+/// skopeo, curl, the worker threads of a tokio runtime built after this call) shares the new
+/// namespace. A test that serves something on 127.0.0.1 calls this first, so that it can use
+/// any port without racing other tests for the host's. Nothing is left to clean up: the
+/// namespace goes away with the last thread or process in it. Needs `CAP_SYS_ADMIN` (root).
+pub fn enter_private_net() -> io::Result<()> {
+    // SAFETY: unshare(2) takes only flags and affects the calling thread's namespaces;
+    // CLONE_NEWNET has no requirement on the process's thread count.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::other(format!(
+            "unshare(CLONE_NEWNET): {} (needs root)",
+            io::Error::last_os_error()
+        )));
+    }
+    let out = run_command(
+        Command::new("ip").args(["link", "set", "lo", "up"]),
+        None,
+        Duration::from_secs(10),
+    )?;
+    if !out.success() {
+        return Err(io::Error::other(format!("ip link set lo up:\n{out}")));
+    }
+    Ok(())
+}
+
+/// Whether the calling thread still shares the network namespace of the process's main thread,
+/// which is the host's (or whatever the suite was started in): [`enter_private_net`] was not
+/// called on this thread. (pid 1's namespace cannot be the reference: it may be unreadable.)
+pub fn in_host_net() -> io::Result<bool> {
+    Ok(fs::read_link("/proc/thread-self/ns/net")? == fs::read_link("/proc/self/ns/net")?)
 }
 
 /// A host process (`unshare <flags> sleep`) that holds fresh namespaces until dropped.
@@ -97,5 +135,39 @@ impl Drop for NsHolder {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_net_has_only_lo_and_leaves_the_other_threads_alone() -> io::Result<()> {
+        if !crate::require_root() {
+            return Ok(());
+        }
+        let outside = thread::spawn(|| fs::read_link("/proc/thread-self/ns/net"));
+        assert!(in_host_net()?);
+        enter_private_net()?;
+        assert!(!in_host_net()?);
+        let other = outside
+            .join()
+            .map_err(|_| io::Error::other("probe thread panicked"))??;
+        assert_eq!(other, fs::read_link("/proc/self/ns/net")?);
+        // Threads started afterwards share the private namespace.
+        let child = thread::spawn(|| fs::read_link("/proc/thread-self/ns/net"))
+            .join()
+            .map_err(|_| io::Error::other("probe thread panicked"))??;
+        assert_eq!(child, fs::read_link("/proc/thread-self/ns/net")?);
+        let out = run_command(
+            Command::new("ip").args(["-o", "link"]),
+            None,
+            Duration::from_secs(10),
+        )?;
+        assert!(out.success(), "{out}");
+        assert_eq!(out.stdout.lines().count(), 1, "{out}");
+        assert!(out.stdout.contains("lo: <LOOPBACK,UP"), "{out}");
+        Ok(())
     }
 }

@@ -1,16 +1,18 @@
 //! A private registry (Debian's `docker-registry`, distribution 2.8) for tests that push and
-//! pull: its storage in a temp dir, on a free port of 127.0.0.1 (the host's, or that of a given
-//! network namespace, entered with `nsenter`), with optional htpasswd basic auth or any other
-//! `auth:` section. Dropping it kills the registry and deletes its directory; the registry also
+//! pull: its storage in a temp dir, on 127.0.0.1 of a network namespace that belongs to the test
+//! (the calling thread's, after [`crate::ns::enter_private_net`], or a given one entered with
+//! `nsenter`), never the host's, so no test races another for a free host port; with optional
+//! htpasswd basic auth or any other `auth:` section. Dropping it kills the registry and deletes its directory; the registry also
 //! dies with the thread that started it (`PR_SET_PDEATHSIG`), so a test killed by a harness
 //! timeout leaves nothing behind.
 
 use std::fs;
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,13 +29,13 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one probe or helper command (htpasswd, ip, curl) may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How many ports are tried when the one picked was taken meanwhile.
+/// How many ports are tried when the one picked is taken (by something else the test serves in
+/// the same namespace).
 const PORT_ATTEMPTS: usize = 5;
 
-/// A free port on the host's 127.0.0.1 (bound, then released for the caller to bind).
-pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+/// The next port to serve a registry on. The namespace is the test's own, so the only other
+/// registries there are this process's: a counter keeps them apart.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(5000);
 
 /// How a [`Registry`] is configured before it starts; see [`Registry::builder`].
 #[derive(Debug, Clone, Default)]
@@ -45,8 +47,10 @@ pub struct RegistryBuilder {
 }
 
 impl RegistryBuilder {
-    /// Runs the registry in the network namespace `netns` (such as `/proc/PID/ns/net`), on its
-    /// loopback, which is brought up first.
+    /// Runs the registry in the network namespace `netns` (such as `/proc/PID/ns/net`, one the
+    /// test made), on its loopback, which is brought up first. Without it, the registry runs in
+    /// the calling thread's namespace, which must not be the host's (see
+    /// [`crate::ns::enter_private_net`]).
     pub fn netns(mut self, netns: impl Into<PathBuf>) -> Self {
         self.netns = Some(netns.into());
         self
@@ -73,6 +77,12 @@ impl RegistryBuilder {
 
     /// Starts the registry and waits until it answers HTTP on its port.
     pub fn start(self) -> io::Result<Registry> {
+        if self.netns.is_none() && crate::ns::in_host_net()? {
+            return Err(io::Error::other(
+                "a test registry serves only in a network namespace of the test's own: call \
+                 berth_testutil::ns::enter_private_net() first, or give RegistryBuilder::netns",
+            ));
+        }
         let dir = tempfile::Builder::new()
             .prefix("berth-test-registry-")
             .tempdir()?;
@@ -109,8 +119,7 @@ impl RegistryBuilder {
         }
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
-            // In a namespace of the test's own, a port free on the host is free as well.
-            let port = free_port()?;
+            let port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
             let config = dir.path().join("config.yml");
             fs::write(&config, self.config(dir.path(), port, &auth))?;
             let log = fs::File::create(dir.path().join("registry.log"))?;
@@ -180,7 +189,7 @@ impl Registry {
         Path::new(REGISTRY_BIN).exists()
     }
 
-    /// A registry without auth on the host's loopback, started.
+    /// A registry without auth on the loopback of the calling thread's (private) namespace.
     pub fn start() -> io::Result<Self> {
         Self::builder().start()
     }

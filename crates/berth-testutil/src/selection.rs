@@ -13,15 +13,16 @@ pub fn selected_runtimes() -> Vec<String> {
         .collect()
 }
 
-/// Whether `name` is selected; prints why not when it isn't, so a skipped test says so.
+/// Whether `name` is selected; records why not when it isn't (a `SKIP-DESELECTED` line, see
+/// [`crate::prereq`]), so a test left out says so.
 pub fn runtime_selected(name: &str) -> bool {
     let selected = selected_runtimes();
     let on = selected.iter().any(|s| s == name);
     if !on {
-        eprintln!(
-            "skipped: runtime `{name}` not in {RUNTIMES_ENV}={}",
+        crate::prereq::skip_deselected(&format!(
+            "runtime `{name}` not in {RUNTIMES_ENV}={}",
             selected.join(",")
-        );
+        ));
     }
     on
 }

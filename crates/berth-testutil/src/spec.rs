@@ -92,15 +92,13 @@ pub fn base_spec() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
     use std::process::Command;
 
     /// `base_spec` must stay what `runc spec` writes (apart from `terminal`), so that tests built on
     /// it exercise the same configuration users start from.
     #[test]
     fn base_spec_matches_runc_spec() -> Result<(), Box<dyn std::error::Error>> {
-        if !Path::new("/usr/sbin/runc").exists() {
-            eprintln!("skipped: /usr/sbin/runc not installed");
+        if !crate::require_files(&["/usr/sbin/runc"], "runc") {
             return Ok(());
         }
         let dir = tempfile::tempdir()?;

@@ -294,8 +294,10 @@ fn stale_socket_from_a_killed_daemon_is_replaced() {
 /// bodies match.
 #[test]
 fn shapes_match_a_real_dockerd() {
-    if !berth_testutil::Dockerd::available() {
-        eprintln!("skipped: dockerd is not installed");
+    if !berth_testutil::require(
+        berth_testutil::Dockerd::available(),
+        "dockerd (apt-get install docker.io)",
+    ) {
         return;
     }
     let dockerd = berth_testutil::Dockerd::start(&[]).unwrap();

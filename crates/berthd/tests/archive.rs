@@ -222,8 +222,7 @@ fn id_and_layers(out: Output) -> String {
 const ID_LAYERS: &str = "{{.Id}} {{.RootFS.Layers}}";
 
 fn dockerd() -> Option<Dockerd> {
-    if !Dockerd::available() {
-        eprintln!("skipped: dockerd is not installed");
+    if !berth_testutil::require(Dockerd::available(), "dockerd (apt-get install docker.io)") {
         return None;
     }
     Some(Dockerd::start(&[]).unwrap_or_else(|e| panic!("start dockerd: {e}")))
@@ -400,6 +399,7 @@ fn images_go_dockerd_to_berthd_to_dockerd_and_keep_every_layer_and_whiteout() {
 
 #[test]
 fn docker_import_gives_dockerds_layer_and_config() {
+    common::registry::private_net();
     let Some(dockerd) = dockerd() else { return };
     let berthd = Berthd::start();
     let work = tempfile::tempdir().unwrap();
@@ -537,7 +537,8 @@ fn docker_import_gives_dockerds_layer_and_config() {
     assert!(out.assert_failure().stderr.contains("404"), "{out}");
 }
 
-/// busybox's httpd on a free loopback port serving `dir`, killed in Drop.
+/// busybox's httpd on port 8080 of the test's own network namespace serving `dir`, killed in
+/// Drop.
 struct HttpServer {
     child: std::process::Child,
     port: u16,
@@ -545,7 +546,7 @@ struct HttpServer {
 
 impl HttpServer {
     fn start(dir: &Path) -> HttpServer {
-        let port = common::registry::free_port();
+        let port = 8080;
         let child = Command::new("/bin/busybox")
             .args(["httpd", "-f", "-p"])
             .arg(format!("127.0.0.1:{port}"))
@@ -577,8 +578,8 @@ impl Drop for HttpServer {
 
 #[test]
 fn oci_archives_from_skopeo_and_by_hand_load_and_berthds_archives_read_as_both_formats() {
+    common::registry::private_net();
     if !common::registry::tools_available() {
-        eprintln!("skipped: docker-registry, skopeo, umoci or busybox-static missing");
         return;
     }
     let registry = RegistryServer::start();

@@ -123,6 +123,7 @@ fn every_verb_has_help() {
 /// uses it and prints docker's lines; the registry then has the pulled image's digest.
 #[test]
 fn berth_login_and_push_against_berthd() {
+    common::registry::private_net();
     use common::registry::{BuiltImage, RegistryServer};
 
     let registry = RegistryServer::start_htpasswd("tester", "s3cret");

@@ -60,8 +60,7 @@ fn kind(v: &Value) -> &'static str {
 
 #[test]
 fn berthd_and_dockerd_pull_and_show_the_same_image() {
-    if !Dockerd::available() {
-        eprintln!("skipped: dockerd is not installed");
+    if !berth_testutil::require(Dockerd::available(), "dockerd (apt-get install docker.io)") {
         return;
     }
     let dockerd = Dockerd::start(&[]).unwrap();

@@ -1,5 +1,5 @@
 //! `docker push` and `docker login` against berthd, with real registries: Debian's
-//! docker-registry on free loopback ports (one with htpasswd basic auth), busybox images built
+//! docker-registry in the test's own network namespace (one with htpasswd basic auth), busybox images built
 //! with umoci and pushed there with skopeo, pulled into berthd, tagged and pushed back by the
 //! real docker CLI. What the registry then holds is checked with skopeo (`inspect`, and
 //! `copy`, which verifies every blob) and by pulling it into a second berthd. Needs docker.io
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use berth_testutil::run_command;
-use common::registry::{free_port, push_index, run, BuiltImage, RegistryServer};
+use common::registry::{push_index, run, BuiltImage, RegistryServer};
 use common::{parse_response, Berthd, TIMEOUT};
 use serde_json::Value;
 
@@ -118,6 +118,7 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        common::registry::private_net();
         let registry = RegistryServer::start();
         let image = BuiltImage::build("one");
         image.push(&registry.host(), "x:v1");
@@ -353,7 +354,7 @@ fn push_errors_are_dockerds() {
     assert!(body.contains("invalid reference format"), "{body}");
 
     // A registry that is not there: the push fails in the stream, naming it.
-    let down = format!("127.0.0.1:{}/gone:1", free_port());
+    let down = format!("127.0.0.1:{}/gone:1", common::registry::DEAD_PORT);
     s.daemon
         .docker(&["tag", &s.name("x:v1"), &down])
         .assert_success();
@@ -364,6 +365,7 @@ fn push_errors_are_dockerds() {
 
 #[test]
 fn login_then_push_to_a_registry_with_basic_auth() {
+    common::registry::private_net();
     let registry = RegistryServer::start_htpasswd("tester", "s3cret");
     let host = registry.host();
     let image = BuiltImage::build("auth");
@@ -385,7 +387,7 @@ fn login_then_push_to_a_registry_with_basic_auth() {
     let (status, _, _) = parse_response(&raw.stdout);
     assert_eq!(status, 401);
     // Nothing listens: Go's words, a 500.
-    let gone = format!("127.0.0.1:{}", free_port());
+    let gone = format!("127.0.0.1:{}", common::registry::DEAD_PORT);
     let out = d.docker(&["login", "-u", "tester", "-p", "x", &gone]);
     out.assert_code(1);
     assert!(
@@ -453,6 +455,7 @@ fn login_then_push_to_a_registry_with_basic_auth() {
 
 #[test]
 fn an_index_goes_back_whole_when_every_platform_is_here() {
+    common::registry::private_net();
     let registry = RegistryServer::start();
     let host = registry.host();
     let amd = BuiltImage::build("multi");
@@ -517,6 +520,7 @@ fn an_index_goes_back_whole_when_every_platform_is_here() {
 
 #[test]
 fn layers_past_five_wait_for_an_upload_to_finish() {
+    common::registry::private_net();
     let registry = RegistryServer::start();
     let host = registry.host();
     // Seven layers: the two of the base image and five notes on top.

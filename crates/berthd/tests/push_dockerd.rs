@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use berth_testutil::{run_command, Dockerd, Output};
-use common::registry::{free_port, BuiltImage, RegistryServer};
+use common::registry::{BuiltImage, RegistryServer, DEAD_PORT};
 use common::{dockerd_netns, Berthd, TIMEOUT};
 
 /// Runs the docker CLI against one daemon, with what to feed its stdin.
@@ -68,8 +68,7 @@ fn unsuffix(text: &str, suffix: &str) -> String {
 
 #[test]
 fn berthd_and_dockerd_push_and_log_in_alike() {
-    if !Dockerd::available() {
-        eprintln!("skipped: dockerd is not installed");
+    if !berth_testutil::require(Dockerd::available(), "dockerd (apt-get install docker.io)") {
         return;
     }
     let dockerd = Dockerd::start(&[]).unwrap();
@@ -216,7 +215,7 @@ fn berthd_and_dockerd_push_and_log_in_alike() {
             .to_vec()
     });
     assert!(ob.stderr.contains("401 Unauthorized"), "{ob}");
-    let gone = format!("127.0.0.1:{}", free_port());
+    let gone = format!("127.0.0.1:{}", DEAD_PORT);
     let (ob, _) = same("login to nothing", &|_| {
         ["login", "-u", "tester", "-p", "x", &gone]
             .map(String::from)

@@ -13,7 +13,7 @@ use super::container_opts::ContainerOptions;
 use super::transfer;
 use crate::client::{json_body, query, Client};
 use crate::error::CliError;
-use crate::reference::Reference;
+use berth_oci::Reference;
 
 /// Create a new container
 #[derive(Debug, Args)]
@@ -44,12 +44,7 @@ pub(crate) async fn create_container(
     opts: &ContainerOptions,
     req: &ContainerCreateRequest,
 ) -> Result<String, CliError> {
-    let reference = Reference::parse(&opts.image)?;
-    let tagged = if reference.tag.is_none() && reference.digest.is_none() {
-        reference.with_default_tag()
-    } else {
-        reference
-    };
+    let tagged = CliError::parse_reference(&opts.image)?.with_default_tag();
     match opts.pull.as_str() {
         "always" => pull(client, opts, &tagged).await?,
         "missing" | "never" => {}
@@ -87,7 +82,10 @@ pub(crate) async fn create_container(
 }
 
 async fn pull(client: &Client, opts: &ContainerOptions, r: &Reference) -> Result<(), CliError> {
-    let tag = r.digest.clone().or(r.tag.clone()).unwrap_or_default();
+    let tag = match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, t) => t.unwrap_or_default().to_owned(),
+    };
     let path = format!(
         "/images/create{}",
         query(&[
@@ -97,5 +95,5 @@ async fn pull(client: &Client, opts: &ContainerOptions, r: &Reference) -> Result
         ])
     );
     let mut err = std::io::stderr();
-    transfer::post_with_progress_to(client, &path, &r.domain, opts.quiet, &mut err, true).await
+    transfer::post_with_progress_to(client, &path, r.domain(), opts.quiet, &mut err, true).await
 }

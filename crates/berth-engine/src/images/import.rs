@@ -11,8 +11,9 @@
 
 use std::io::{self, Read, Write};
 
-use berth_image::manifest::media_types as mt;
-use berth_image::{Digest, DigestWriter, ImageRecord, LayerRecord, Platform, Reference};
+use berth_image::{ImageRecord, LayerRecord};
+use berth_oci::media_type as mt;
+use berth_oci::{Digest, DigestWriter, Platform, Reference};
 use berth_snapshot::{Compression, Decompressor, UnpackOptions};
 use serde_json::{json, Value};
 
@@ -134,6 +135,7 @@ fn import(
     let content = s.store.content();
     let md = s.store.metadata();
     let reference = format!("{lease}-layer");
+    md.lease_add_ingest(lease, &reference)?;
     let writer = content.writer(&reference).map_err(EngineError::image)?;
     let mut tee = Tee {
         inner: tar,

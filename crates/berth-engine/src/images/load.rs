@@ -21,10 +21,9 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use berth_image::manifest::{is_index, media_types as mt};
-use berth_image::{
-    Digest, ImageConfig, ImageRecord, LayerRecord, Manifest, Platform, Reference, MAX_DOCUMENT,
-};
+use berth_image::{ImageConfig, ImageRecord, LayerRecord, Manifest, MAX_DOCUMENT};
+use berth_oci::media_type::{self as mt, is_index};
+use berth_oci::{Digest, Platform, Reference};
 use berth_snapshot::{Compression, UnpackOptions};
 use serde::Deserialize;
 use serde_json::json;
@@ -245,6 +244,7 @@ fn ingest(s: &Inner, lease: &str, archive: impl Read) -> Result<Entries, EngineE
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let reference = format!("{lease}-{count}");
+                md.lease_add_ingest(lease, &reference)?;
                 let mut writer = content.writer(&reference).map_err(EngineError::image)?;
                 if writer.offset() > 0 {
                     writer.reset().map_err(EngineError::image)?;
@@ -451,8 +451,8 @@ fn oci_layout(s: &Inner, entries: &Entries, index: &Digest) -> Result<Vec<Candid
     // this host's; an archive of only foreign images loads them all, as a pull by
     // `--platform` would have stored them.
     let for_host =
-        |d: &&berth_image::Descriptor| d.platform.as_ref().is_none_or(|p| matcher.matches(p));
-    let entries_wanted: Vec<&berth_image::Descriptor> =
+        |d: &&berth_oci::Descriptor| d.platform.as_ref().is_none_or(|p| matcher.matches(p));
+    let entries_wanted: Vec<&berth_oci::Descriptor> =
         if index.manifests.iter().any(|d| for_host(&d)) {
             index.manifests.iter().filter(for_host).collect()
         } else {

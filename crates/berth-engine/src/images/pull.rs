@@ -18,11 +18,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use berth_image::{
-    manifest::is_index, Descriptor, Digest, ImageConfig, ImageRecord, Manifest, Platform,
-    Reference, ResolvedImage, Writer,
-};
-use berth_registry::{Credentials, Digester, ErrorCode, Registry, RegistryError};
+use berth_image::{ImageConfig, ImageRecord, Manifest, ResolvedImage, Writer};
+use berth_oci::media_type::is_index;
+use berth_oci::{Descriptor, Digest, Digester, Platform, Reference};
+use berth_registry::{Credentials, ErrorCode, Registry, RegistryError};
 use berth_snapshot::{Compression, Driver, UnpackOptions};
 use tokio::io::{AsyncReadExt, DuplexStream};
 use tokio::runtime::Handle;
@@ -73,7 +72,8 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends.
+/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends,
+/// while the daemon lives; one that dies leaves it for the next start to end (recover.rs).
 pub(crate) struct LeaseGuard {
     pub(crate) service: ImageService,
     pub(crate) id: String,
@@ -287,7 +287,7 @@ impl ImageService {
             registry
                 .fetch_blob(
                     &repo,
-                    &reg_digest(&config_digest)?,
+                    &config_digest,
                     Some(manifest.config.size),
                     Digester::new(),
                     &mut buf,
@@ -537,9 +537,12 @@ impl ImageService {
         let id = short(&job.layer.digest);
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
-        // Open (or resume) the ingest and hash what it already holds.
+        let lease = job.lease.clone();
+        // Open (or resume) the ingest and hash what it already holds. The lease names it
+        // first, so that it goes with the lease if this daemon dies.
         let (writer, digester) = self
             .blocking(move |s| {
+                s.store.metadata().lease_add_ingest(&lease, &reference)?;
                 let mut writer = s
                     .store
                     .content()
@@ -622,7 +625,7 @@ impl ImageService {
             .registry
             .fetch_blob(
                 &job.repo,
-                &reg_digest(&job.layer.digest)?,
+                &job.layer.digest,
                 Some(total),
                 digester,
                 &mut pipe_in,
@@ -701,11 +704,6 @@ fn parse_pull_reference(input: &str) -> Result<Reference, EngineError> {
     } else {
         r.with_default_tag()
     })
-}
-
-/// The registry crate's digest type for ours (both validated the same way).
-fn reg_digest(d: &Digest) -> Result<berth_registry::Digest, EngineError> {
-    Ok(berth_registry::Digest::parse(d.as_str())?)
 }
 
 /// A registry error in dockerd's words where dockerd has words for it.

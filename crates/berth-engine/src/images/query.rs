@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use berth_image::{Digest, GcOptions, ImageConfig, ImageRecord, Reference};
+use berth_image::{GcOptions, ImageConfig, ImageRecord};
+use berth_oci::{Digest, Reference};
 
 use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
@@ -221,6 +222,9 @@ impl ImageService {
     /// at it.
     pub async fn remove(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>, EngineError> {
         let name = name.to_owned();
+        // A lease that holds nothing: if the daemon dies before the collection below, the
+        // next one finds it and collects (recover.rs).
+        let (_, _lease) = self.new_lease("remove").await?;
         self.blocking(move |s| {
             let mut items = Vec::new();
             remove(s, &name, force, &mut items)?;
@@ -233,6 +237,8 @@ impl ImageService {
     /// `docker image prune [-a]`: dangling images, or with `all` every image no container
     /// uses.
     pub async fn prune(&self, all: bool) -> Result<PruneReport, EngineError> {
+        // As in remove: a crash before the collection is finished at the next start.
+        let (_, _lease) = self.new_lease("prune").await?;
         self.blocking(move |s| {
             let md = s.store.metadata();
             let ids: Vec<Digest> = if all {

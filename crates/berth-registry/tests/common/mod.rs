@@ -1,5 +1,6 @@
 //! Test fixtures for berth-registry, against real peers: the Debian
-//! `docker-registry` (distribution 2.8) started on a free loopback port,
+//! `docker-registry` (distribution 2.8) on the loopback of the test's own
+//! network namespace ([`isolated`]),
 //! a token server signing ES256 JWTs the registry trusts, a TCP proxy that
 //! injects faults into blob downloads, and images made with tar, umoci and
 //! skopeo. Everything is torn down in Drop.
@@ -28,9 +29,29 @@ use berth_registry::{Digest, RegistryOptions, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-// Not every test binary uses every item of this module.
-#[allow(unused_imports)]
-pub use berth_testutil::{free_port, Registry as RegistryServer};
+pub use berth_testutil::Registry as RegistryServer;
+
+/// A port on which nothing listens in a test's private network namespace
+/// (where only what the test starts serves anything).
+pub const DEAD_PORT: u16 = 9;
+
+/// Runs `test` on a two-worker tokio runtime, all of it (the runtime's
+/// threads, the registry, skopeo, the token server and proxies) in a network
+/// namespace of this test's own, so that no test binds a port on the host.
+/// A test that cannot make one (not root) fails under CI and skips elsewhere
+/// (see `berth_testutil::require`).
+pub fn isolated(test: impl std::future::Future<Output = ()>) {
+    if !berth_testutil::require_root() {
+        return;
+    }
+    berth_testutil::ns::enter_private_net().unwrap();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test);
+}
 
 /// Client options for tests: fast retries.
 pub fn options() -> RegistryOptions {
@@ -153,7 +174,7 @@ pub fn docker_manifest(config: &[u8], layers: &[&Layer]) -> Vec<u8> {
         .collect();
     serde_json::to_vec_pretty(&serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": berth_registry::media_type::DOCKER_MANIFEST_V2,
+        "mediaType": berth_registry::media_type::DOCKER_MANIFEST,
         "config": {
             "mediaType": "application/vnd.docker.container.image.v1+json",
             "size": config.len(),

@@ -404,3 +404,65 @@ conformance!(bind_mount_noexec_option, |rt| {
     out.assert_failure();
     assert!(out.stderr.contains("Permission denied"), "{out}");
 });
+
+conformance!(recursive_atime_attributes_reach_submounts, |rt| {
+    // /a is a tmpfs with a tmpfs on /a/b; /n and /s bind it recursively with rnoatime and
+    // rstrictatime: the submounts /n/b and /s/b must carry the attribute too.
+    let probe = Bundle::new();
+    let a = probe.rootfs().join("a");
+    let b = probe
+        .tmpfs("/a", &[])
+        .tmpfs("/a/b", &[])
+        .add_mount(serde_json::json!({
+            "destination": "/n", "type": "bind", "source": a, "options": ["rbind", "rnoatime"]
+        }))
+        .add_mount(serde_json::json!({
+            "destination": "/s", "type": "bind", "source": a,
+            "options": ["rbind", "rstrictatime"]
+        }))
+        .args(&["cat", "/proc/self/mountinfo"]);
+    let out = run_ok(rt, &b);
+    let mounts = parse_mountinfo(&out);
+    let options = |at: &str| -> Vec<String> {
+        let (_, _, opts) = mounts
+            .iter()
+            .find(|(mp, _, _)| mp == at)
+            .unwrap_or_else(|| panic!("{at} is not mounted:\n{out}"));
+        opts.split(',').map(str::to_string).collect()
+    };
+    for at in ["/n", "/n/b"] {
+        assert!(options(at).contains(&"noatime".to_string()), "{at}: {out}");
+    }
+    for at in ["/s", "/s/b"] {
+        let o = options(at);
+        assert!(
+            !o.iter().any(|x| x == "noatime" || x == "relatime"),
+            "{at} should be strictatime: {out}"
+        );
+    }
+    assert!(options("/a/b").contains(&"relatime".to_string()), "{out}");
+});
+
+conformance!(proc_and_sysfs_on_a_symlink_are_refused, |rt| {
+    // Tools match on runc's words: "must be mounted on ordinary directory". sysfs without a
+    // network namespace of its own is the host's bound, and checked the same.
+    for (kind, target, own_netns) in [
+        ("proc", "/proc", true),
+        ("sysfs", "/sys", true),
+        ("sysfs", "/sys", false),
+    ] {
+        let mut b = Bundle::new()
+            .mount("/evil", kind, kind, &[])
+            .args(&["true"]);
+        if !own_netns {
+            b = b.remove_namespace("network");
+        }
+        std::os::unix::fs::symlink(target, b.rootfs().join("evil")).expect("symlink");
+        let out = run(rt, &b);
+        out.assert_failure();
+        // The text log quotes the message (`filesystem \"proc\" must be ...`).
+        let words = format!("{kind}\\\" must be mounted on ordinary directory");
+        assert!(out.stderr.contains(&words), "{out}");
+        crate::common::assert_nothing_left(rt, &b);
+    }
+});

@@ -158,6 +158,7 @@ conformance!(start_container_hook_runs_inside_container, |rt| {
     run_ok(rt, &b);
     let state = read_state(host.path(), "startContainer");
     assert!(state["id"].is_string(), "{state}");
+    assert_eq!(state["status"], "created", "{state}");
     assert_eq!(
         fs::read_to_string(host.path().join("hostname"))
             .unwrap_or_default()
@@ -231,4 +232,46 @@ conformance!(hook_timeout_fails_create, |rt| {
         "prestart",
         json!({ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }),
     );
+});
+
+conformance!(hooks_without_env_inherit_as_runc_does, |rt| {
+    // A hook without `env` gets the environment of the process that runs it, as Go's exec does
+    // for runc: the runtime's for prestart, the container process's for createContainer (before
+    // HOME is filled in) and startContainer (after).
+    let host = tempfile::tempdir().expect("temp dir");
+    let d = host.path().display();
+    let report = "echo \"${FOO-unset}|${HOME-unset}|${TERM-unset}|${RUNTIME_ONLY-unset}\"";
+    let b = Bundle::new()
+        .add_env("FOO=from-process")
+        .bind_mount(host.path(), "/hooks", false)
+        .hook(
+            "prestart",
+            json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("{report} > {d}/prestart")] }),
+        )
+        .hook(
+            "createContainer",
+            json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("{report} > {d}/createContainer")] }),
+        )
+        .hook(
+            "startContainer",
+            json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("{report} > /hooks/startContainer")] }),
+        )
+        .args(&["true"]);
+    let id = unique_id("hookenv");
+    let mut cmd = rt.bundle_command(&["run"], &b, &id);
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("RUNTIME_ONLY", "runtime");
+    let out =
+        berth_testutil::run_command(&mut cmd, None, berth_testutil::DEFAULT_TIMEOUT).expect("run");
+    out.assert_success();
+    let read = |name: &str| {
+        fs::read_to_string(host.path().join(name))
+            .unwrap_or_else(|e| panic!("{name} hook did not run: {e}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("prestart"), "unset|unset|unset|runtime");
+    assert_eq!(read("createContainer"), "from-process|unset|xterm|unset");
+    assert_eq!(read("startContainer"), "from-process|/root|xterm|unset");
 });

@@ -583,3 +583,115 @@ conformance!(update_memory_limit, |rt| {
     assert_eq!(read("memory", "memory.limit_in_bytes").trim(), "50331648");
     assert_eq!(read("pids", "pids.max").trim(), "77");
 });
+
+conformance!(exec_env_overrides_the_containers_value, |rt| {
+    let id = unique_id("execenv");
+    let bundle = long_running()
+        .add_env("NAME=from-spec")
+        .add_env("KEEP=kept");
+    rt.run_detached(&bundle, &id).assert_success();
+    let out = rt.exec_with(
+        &["--env", "NAME=from-exec", "--env", "NEW=new"],
+        &id,
+        &["cat", "/proc/self/environ"],
+    );
+    out.assert_success();
+    // What the program was given, not what a shell made of it: one NAME, the exec's.
+    let env: Vec<&str> = out.stdout.split('\0').filter(|e| !e.is_empty()).collect();
+    let names: Vec<&str> = env
+        .iter()
+        .filter(|e| e.starts_with("NAME="))
+        .copied()
+        .collect();
+    assert_eq!(names, vec!["NAME=from-exec"], "{env:?}");
+    assert!(
+        env.contains(&"KEEP=kept") && env.contains(&"NEW=new"),
+        "{env:?}"
+    );
+});
+
+conformance!(exec_into_a_paused_container_needs_ignore_paused, |rt| {
+    let id = unique_id("execpaused");
+    let bundle = long_running();
+    rt.run_detached(&bundle, &id).assert_success();
+    rt.raw(&["pause", &id]).assert_success();
+    let refused = rt.exec(&id, &["true"]);
+    refused.assert_failure();
+    assert!(refused.stderr.contains("paused"), "{refused}");
+    // With --ignore-paused the process joins the frozen cgroup, so it only runs once the
+    // container is resumed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("out");
+    let out_file = std::fs::File::create(&out_path).expect("output file");
+    let mut child = rt
+        .command(&["exec", "--ignore-paused", &id, "echo", "ran"])
+        .stdin(std::process::Stdio::null())
+        .stdout(out_file)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn exec");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let resumed = rt.raw(&["resume", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for exec") {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    resumed.assert_success();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exec --ignore-paused: {status:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        "ran\n"
+    );
+});
+
+conformance!(exec_into_a_sub_cgroup, |rt| {
+    // `exec --cgroup [CONTROLLER:]PATH` puts the process in an existing sub-cgroup of the
+    // container's: a v1 controller's on a v1 or hybrid host, the unified one on a v2 host.
+    let id = unique_id("execcg");
+    let bundle = long_running();
+    let cg_path = bundle.cgroups_path().expect("cgroupsPath").to_string();
+    rt.run_detached(&bundle, &id).assert_success();
+    let hierarchies = berth_testutil::cgroup::hierarchies().expect("cgroup hierarchies");
+    let (hierarchy, arg) = match hierarchies
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "pids"))
+    {
+        Some(h) => (h.clone(), "pids:sub".to_string()),
+        None => (
+            hierarchies
+                .iter()
+                .find(|h| h.unified)
+                .expect("a cgroup2 hierarchy")
+                .clone(),
+            "sub".to_string(),
+        ),
+    };
+    let sub = hierarchy
+        .mount
+        .join(cg_path.trim_start_matches('/'))
+        .join("sub");
+    std::fs::create_dir(&sub).expect("create the sub-cgroup");
+    let out = rt.exec_with(&["--cgroup", &arg], &id, &["cat", "/proc/self/cgroup"]);
+    let inside = berth_testutil::cgroup::parse_memberships(&out.stdout).unwrap_or_default();
+    let _ = std::fs::remove_dir(&sub);
+    out.assert_success();
+    let m = inside
+        .iter()
+        .find(|m| hierarchy.matches(m))
+        .unwrap_or_else(|| panic!("no line for {hierarchy:?}:\n{out}"));
+    assert_eq!(m.path, format!("{cg_path}/sub"), "{out}");
+
+    let escape = rt.exec_with(&["--cgroup", "pids:../.."], &id, &["true"]);
+    escape.assert_failure();
+});

@@ -169,3 +169,106 @@ conformance!(
         assert!(offsets.contains(&"boottime 172800 0".to_string()), "{out}");
     }
 );
+
+conformance!(join_mount_namespace_by_path, |rt| {
+    // The bundle is made first: the holder's mount namespace is a copy of the host's and sees
+    // its files. The container pivots inside the holder's namespace (as runc does), so the holder
+    // is a throwaway process of this test.
+    let b = Bundle::new().args(&["readlink", "/proc/self/ns/mnt"]);
+    let holder =
+        NsHolder::new(&["--mount", "--propagation", "private"], "mnt").expect("unshare --mount");
+    let want = holder.link("mnt").expect("holder ns");
+    let b = b.namespace("mount", Some(&holder.path("mnt")));
+    assert_eq!(run_ok(rt, &b).trim(), want);
+});
+
+conformance!(without_a_mount_namespace_the_callers_is_used, |rt| {
+    // Without a mount namespace the container lives in its caller's: the runtime is started in a
+    // private mount namespace made for this test (`unshare --mount`), so that whatever it mounts
+    // or changes there never reaches the host's mounts, and the container must share that one.
+    let b = Bundle::new()
+        .remove_namespace("mount")
+        .masked_paths(&[])
+        .readonly_paths(&[])
+        .config_mut(|c| {
+            c["mounts"] =
+                serde_json::json!([{ "destination": "/proc", "type": "proc", "source": "proc" }]);
+        })
+        .sh("readlink /proc/self/ns/mnt; ls /inside-marker; touch /x 2>/dev/null && echo rw || echo ro");
+    std::fs::write(b.rootfs().join("inside-marker"), "").expect("marker");
+    b.write_config().expect("config.json");
+    let id = berth_testutil::unique_id("nomntns");
+    rt.track(&id, Some(&b));
+    let script = "readlink /proc/self/ns/mnt; exec \"$@\"";
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ])
+    .arg(rt.binary())
+    .arg("--root")
+    .arg(rt.root())
+    .args(["run", "--bundle"])
+    .arg(b.path())
+    .arg(&id);
+    let out = berth_testutil::run_command(&mut cmd, None, berth_testutil::DEFAULT_TIMEOUT)
+        .expect("run in a private mount namespace");
+    out.assert_success();
+    let lines = out.stdout_lines();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_ne!(lines[0], host_link("mnt").expect("host ns"), "{out}");
+    assert_eq!(
+        lines[1], lines[0],
+        "the container shares its caller's mount namespace: {out}"
+    );
+    assert_eq!(
+        lines[2], "/inside-marker",
+        "the container's root is its rootfs: {out}"
+    );
+    // runc 1.1.5 ignores root.readonly without a mount namespace (it remounts the root only
+    // with one); berth-runtime binds the rootfs onto itself in the caller's namespace and
+    // remounts that, so the root stays read-only as asked.
+    let want = if rt.name() == "berth" { "ro" } else { "rw" };
+    assert_eq!(lines[3], want, "root.readonly: {out}");
+});
+
+conformance!(
+    exec_into_a_time_namespace,
+    runc_ignored = "runc 1.1.5 has no time namespace",
+    |rt| {
+        // The offsets can only be written before the first process enters the namespace: an
+        // exec'd process joins it with the container's offsets.
+        let b = Bundle::new()
+            .namespace("time", None)
+            .config_mut(|c| {
+                c["linux"]["timeOffsets"] =
+                    serde_json::json!({ "monotonic": { "secs": 86_400, "nanosecs": 0 } });
+            })
+            .args(&["sleep", "1000"]);
+        let id = berth_testutil::unique_id("timeexec");
+        rt.run_detached(&b, &id).assert_success();
+        let pid = rt.state(&id)["pid"].as_u64().unwrap_or(0);
+        let init_ns = berth_testutil::ns::link(&pid.to_string(), "time").expect("init time ns");
+        let out = rt.exec(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "readlink /proc/self/ns/time; cat /proc/self/timens_offsets",
+            ],
+        );
+        out.assert_success();
+        let lines: Vec<String> = out
+            .stdout_lines()
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(lines.first(), Some(&init_ns), "{out}");
+        assert!(lines.contains(&"monotonic 86400 0".to_string()), "{out}");
+    }
+);

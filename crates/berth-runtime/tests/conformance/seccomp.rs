@@ -73,106 +73,114 @@ conformance!(seccomp_kill_action, |rt| {
     assert_eq!(out, "status=159\nnot-created\n");
 });
 
+/// What the runtime's last steps and busybox need to start, print and run a child (close_range
+/// included: the runtime marks its descriptors close-on-exec with it).
+const ALLOW_LIST: &[&str] = &[
+    "execve",
+    "brk",
+    "arch_prctl",
+    "set_tid_address",
+    "set_robust_list",
+    "rseq",
+    "prlimit64",
+    "mprotect",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getpid",
+    "getppid",
+    "write",
+    "writev",
+    "exit",
+    "exit_group",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "read",
+    "close",
+    "fstat",
+    "newfstatat",
+    "openat",
+    "ioctl",
+    "fcntl",
+    "mmap",
+    "munmap",
+    "futex",
+    "getcwd",
+    "dup2",
+    "dup3",
+    "capget",
+    "capset",
+    "prctl",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "setresuid",
+    "setresgid",
+    "getdents64",
+    "lseek",
+    "poll",
+    "ppoll",
+    "sigaltstack",
+    "getrandom",
+    "statx",
+    "readlink",
+    "readlinkat",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "sched_getaffinity",
+    "clone",
+    "clone3",
+    "wait4",
+    "pipe",
+    "pipe2",
+    "fchdir",
+    "chdir",
+    "umask",
+    "fstatfs",
+    "statfs",
+    "close_range",
+    "nanosleep",
+    "clock_nanosleep",
+    "sched_yield",
+    "madvise",
+    "gettid",
+    "tgkill",
+    "getpgrp",
+    "setsid",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_pwait",
+    "fchown",
+    "fchmod",
+    "stat",
+    "lstat",
+    "open",
+    "dup",
+    "getpgid",
+    "setpgid",
+    "vfork",
+    "fork",
+    "execveat",
+];
+
+/// A profile that fails every system call but `allowed` with EPERM.
+fn default_errno(allowed: &[&str]) -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [ { "names": allowed, "action": "SCMP_ACT_ALLOW" } ]
+    })
+}
+
 conformance!(seccomp_default_errno_with_allow_list, |rt| {
-    // Deny everything but what the runtime's last steps and busybox need to start, print and run
-    // a child: mkdir is not among them, so it fails with defaultErrnoRet while echo works.
-    let allowed = [
-        "execve",
-        "brk",
-        "arch_prctl",
-        "set_tid_address",
-        "set_robust_list",
-        "rseq",
-        "prlimit64",
-        "mprotect",
-        "getuid",
-        "geteuid",
-        "getgid",
-        "getegid",
-        "getpid",
-        "getppid",
-        "write",
-        "writev",
-        "exit",
-        "exit_group",
-        "rt_sigaction",
-        "rt_sigprocmask",
-        "rt_sigreturn",
-        "read",
-        "close",
-        "fstat",
-        "newfstatat",
-        "openat",
-        "ioctl",
-        "fcntl",
-        "mmap",
-        "munmap",
-        "futex",
-        "getcwd",
-        "dup2",
-        "dup3",
-        "capget",
-        "capset",
-        "prctl",
-        "setgroups",
-        "setgid",
-        "setuid",
-        "setresuid",
-        "setresgid",
-        "getdents64",
-        "lseek",
-        "poll",
-        "ppoll",
-        "sigaltstack",
-        "getrandom",
-        "statx",
-        "readlink",
-        "readlinkat",
-        "access",
-        "faccessat",
-        "faccessat2",
-        "sched_getaffinity",
-        "clone",
-        "clone3",
-        "wait4",
-        "pipe",
-        "pipe2",
-        "fchdir",
-        "chdir",
-        "umask",
-        "fstatfs",
-        "statfs",
-        "close_range",
-        "nanosleep",
-        "clock_nanosleep",
-        "sched_yield",
-        "madvise",
-        "gettid",
-        "tgkill",
-        "getpgrp",
-        "setsid",
-        "epoll_create1",
-        "epoll_ctl",
-        "epoll_pwait",
-        "fchown",
-        "fchmod",
-        "stat",
-        "lstat",
-        "open",
-        "dup",
-        "getpgid",
-        "setpgid",
-        "vfork",
-        "fork",
-        "execveat",
-    ];
+    // Deny everything but ALLOW_LIST: mkdir is not among it, so it fails with defaultErrnoRet
+    // while echo works.
     let b = Bundle::new()
-        .seccomp(json!({
-            "defaultAction": "SCMP_ACT_ERRNO",
-            "defaultErrnoRet": 1,
-            "architectures": ["SCMP_ARCH_X86_64"],
-            "syscalls": [ { "names": allowed.as_slice(), "action": "SCMP_ACT_ALLOW" } ]
-        }))
+        .seccomp(default_errno(ALLOW_LIST))
         .sh("echo started; mkdir /dev/shm/x || echo mkdir-denied");
     let out = run(rt, &b);
     out.assert_success();
@@ -182,6 +190,29 @@ conformance!(seccomp_default_errno_with_allow_list, |rt| {
         "defaultErrnoRet 1 is EPERM:\n{out}"
     );
 });
+
+conformance!(
+    seccomp_default_errno_without_close_range_nor_no_new_privileges,
+    |rt| {
+        // Older Docker profiles and many hand-written ones do not know close_range. Without
+        // no_new_privs the filter is loaded before the runtime drops its privileges (and before it
+        // marks its descriptors close-on-exec): the start must not depend on close_range.
+        let allowed: Vec<&str> = ALLOW_LIST
+            .iter()
+            .copied()
+            .filter(|s| *s != "close_range")
+            .collect();
+        let b = Bundle::new()
+            .no_new_privileges(false)
+            .seccomp(default_errno(&allowed))
+            .sh("echo started; mkdir /dev/shm/x || echo mkdir-denied; ls /proc/self/fd");
+        let out = run(rt, &b);
+        out.assert_success();
+        // Still no descriptor of the runtime reaches the container: only stdio (and the one
+        // `ls` opens to read the directory).
+        assert_eq!(out.stdout, "started\nmkdir-denied\n0\n1\n2\n3\n", "{out}");
+    }
+);
 
 conformance!(
     a_profile_is_compiled_once_and_the_cached_program_holds,

@@ -342,3 +342,137 @@ pub fn errno_of(ret: libc::c_long) -> i32 {
         std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
     }
 }
+
+/// `AUDIT_ARCH_X86_64`, the `seccomp_data.arch` of an x86_64 process.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// `AUDIT_ARCH_AARCH64`, an architecture the profiles in these tests do not list.
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+
+/// `seccomp(2)` return values, as the filter answers them.
+pub const RET_ALLOW: u32 = 0x7fff_0000;
+pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
+pub const RET_KILL_THREAD: u32 = 0;
+pub const RET_TRAP: u32 = 0x0003_0000;
+pub const RET_LOG: u32 = 0x7ffc_0000;
+
+/// `SECCOMP_RET_ERRNO | errno`.
+pub fn ret_errno(errno: i32) -> u32 {
+    0x0005_0000 | (u32::try_from(errno).unwrap_or(0) & 0xffff)
+}
+
+/// `SECCOMP_RET_TRACE | data`.
+pub fn ret_trace(data: u32) -> u32 {
+    0x7ff0_0000 | (data & 0xffff)
+}
+
+/// The x86_64 number of syscall `name`, from libseccomp's tables.
+pub fn nr(name: &str) -> i32 {
+    ScmpSyscall::from_name_by_arch(name, ScmpArch::X8664)
+        .map(i32::from)
+        .unwrap_or_else(|e| panic!("no x86_64 syscall {name}: {e}"))
+}
+
+/// What the classic-BPF `filter` answers for a syscall `nr` with `args` made by a process
+/// of architecture `arch`: the kernel's seccomp evaluation, done in the test without
+/// installing anything, so that a compiled program can be checked rule by rule.
+pub fn evaluate(filter: &[libc::sock_filter], arch: u32, nr: i32, args: [u64; 6]) -> u32 {
+    // struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
+    let mut data = Vec::with_capacity(64);
+    data.extend_from_slice(&nr.to_ne_bytes());
+    data.extend_from_slice(&arch.to_ne_bytes());
+    data.extend_from_slice(&0u64.to_ne_bytes());
+    for a in args {
+        data.extend_from_slice(&a.to_ne_bytes());
+    }
+    let word = |k: u32| -> u32 {
+        let k = k as usize;
+        let bytes = data
+            .get(k..k + 4)
+            .unwrap_or_else(|| panic!("load outside seccomp_data at {k}"));
+        u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+    };
+    let (mut a, mut x, mut mem) = (0u32, 0u32, [0u32; 16]);
+    let mut pc = 0usize;
+    loop {
+        let ins = filter
+            .get(pc)
+            .unwrap_or_else(|| panic!("fell off the program at {pc}"));
+        let (code, k) = (ins.code, ins.k);
+        pc += 1;
+        let src = if code & 0x08 != 0 { x } else { k }; // BPF_X : BPF_K
+        match code & 0x07 {
+            // BPF_LD
+            0x00 => match code & 0xe0 {
+                0x20 => a = word(k), // BPF_ABS (always BPF_W for seccomp)
+                0x00 => a = k,       // BPF_IMM
+                0x60 => a = mem[k as usize],
+                0x80 => a = 64, // BPF_LEN
+                m => panic!("unsupported ld mode {m:#x}"),
+            },
+            // BPF_LDX
+            0x01 => match code & 0xe0 {
+                0x00 => x = k,
+                0x60 => x = mem[k as usize],
+                0x80 => x = 64,
+                m => panic!("unsupported ldx mode {m:#x}"),
+            },
+            0x02 => mem[k as usize] = a, // BPF_ST
+            0x03 => mem[k as usize] = x, // BPF_STX
+            // BPF_ALU
+            0x04 => {
+                a = match code & 0xf0 {
+                    0x00 => a.wrapping_add(src),
+                    0x10 => a.wrapping_sub(src),
+                    0x20 => a.wrapping_mul(src),
+                    0x30 => a.checked_div(src).expect("division by zero"),
+                    0x40 => a | src,
+                    0x50 => a & src,
+                    0x60 => a.wrapping_shl(src),
+                    0x70 => a.wrapping_shr(src),
+                    0x80 => a.wrapping_neg(),
+                    0x90 => a.checked_rem(src).expect("modulo by zero"),
+                    0xa0 => a ^ src,
+                    op => panic!("unsupported alu op {op:#x}"),
+                }
+            }
+            // BPF_JMP
+            0x05 => {
+                let taken = match code & 0xf0 {
+                    0x00 => {
+                        pc += k as usize; // BPF_JA
+                        continue;
+                    }
+                    0x10 => a == src,
+                    0x20 => a > src,
+                    0x30 => a >= src,
+                    0x40 => a & src != 0,
+                    op => panic!("unsupported jmp op {op:#x}"),
+                };
+                pc += usize::from(if taken { ins.jt } else { ins.jf });
+            }
+            // BPF_RET
+            0x06 => return if code & 0x18 == 0x10 { a } else { k },
+            // BPF_MISC: TAX / TXA
+            _ => {
+                if code & 0xf8 == 0 {
+                    x = a;
+                } else {
+                    a = x;
+                }
+            }
+        }
+    }
+}
+
+/// [`evaluate`] for an x86_64 process calling `name` with `args`.
+pub fn answer(prog: &berth_seccomp::Program, name: &str, args: [u64; 6]) -> u32 {
+    evaluate(prog.instructions(), AUDIT_ARCH_X86_64, nr(name), args)
+}
+
+/// The instructions of `prog` as comparable tuples (`sock_filter` has no `PartialEq`).
+pub fn code(prog: &berth_seccomp::Program) -> Vec<(u16, u8, u8, u32)> {
+    prog.instructions()
+        .iter()
+        .map(|i| (i.code, i.jt, i.jf, i.k))
+        .collect()
+}

@@ -64,6 +64,15 @@ impl Berthd {
             .tempdir()
             .unwrap();
         let mut d = Berthd { child: None, dir };
+        d.spawn_in_netns(netns);
+        d
+    }
+
+    /// Starts berthd again on the same root, socket and log (after [`Berthd::kill`]), inside
+    /// `netns`.
+    pub fn spawn_in_netns(&mut self, netns: &Path) {
+        assert!(self.child.is_none(), "berthd is running");
+        let d = self;
         let inner = d.command(&[]);
         let log = fs::OpenOptions::new()
             .create(true)
@@ -81,7 +90,13 @@ impl Berthd {
             .stderr(Stdio::from(log));
         d.child = Some(cmd.spawn().unwrap());
         d.wait_ready();
-        d
+    }
+
+    /// `kill -9`: berthd dies at once, with whatever it was doing unfinished.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), libc::SIGKILL);
+        child.wait().unwrap();
     }
 
     pub fn start_with(extra: &[&str]) -> Berthd {

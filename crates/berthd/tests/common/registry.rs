@@ -1,6 +1,7 @@
-//! A real registry for the image tests: Debian's `docker-registry` (distribution 2.8) on a free
-//! loopback port with its storage in a temp dir, killed in Drop (berth-testutil's fixture); and
-//! busybox images built with umoci from busybox-static's /bin/busybox and pushed with skopeo.
+//! A real registry for the image tests: Debian's `docker-registry` (distribution 2.8) on the
+//! loopback of a network namespace of the test's own ([`private_net`], or dockerd's), with its
+//! storage in a temp dir, killed in Drop (berth-testutil's fixture); and busybox images built
+//! with umoci from busybox-static's /bin/busybox and pushed with skopeo.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -12,10 +13,15 @@ use berth_testutil::Umoci;
 
 pub use berth_testutil::REGISTRY_BIN;
 
-/// A free loopback port (bound then released).
-pub fn free_port() -> u16 {
-    berth_testutil::free_port().unwrap()
+/// Moves the test's thread into a network namespace of its own (see
+/// `berth_testutil::ns::enter_private_net`): the registry, berthd, skopeo and curl the test
+/// starts afterwards all share it, so nothing binds a port on the host. Call it first.
+pub fn private_net() {
+    berth_testutil::ns::enter_private_net().unwrap();
 }
+
+/// A port nothing listens on in a test's own network namespace.
+pub const DEAD_PORT: u16 = 9;
 
 /// A running docker-registry (berth-testutil's fixture), killed with its storage in Drop.
 pub struct RegistryServer {
@@ -29,7 +35,7 @@ impl RegistryServer {
     }
 
     /// Starts the registry in the network namespace `netns` (`/proc/PID/ns/net`) when given,
-    /// on that namespace's loopback, else on the host's.
+    /// on that namespace's loopback, else in the test thread's (see [`private_net`]).
     pub fn start_in(netns: Option<&Path>) -> Self {
         Self::start_with(netns, None)
     }
@@ -61,6 +67,11 @@ impl RegistryServer {
 
     pub fn host(&self) -> String {
         self.inner.host()
+    }
+
+    /// The registry's storage root.
+    pub fn storage(&self) -> PathBuf {
+        self.inner.storage()
     }
 
     /// The registry's file for blob `digest` (`sha256:<hex>`), to break it on purpose.
@@ -259,14 +270,16 @@ pub fn push_index(host: &str, repo: &str, tag: &str, entries: &[(&str, &str, &st
         .unwrap()
 }
 
-/// Whether the tools these tests need are installed.
+/// Whether the tools these tests need are installed (see `berth_testutil::require`: under CI a
+/// missing one fails the test).
 pub fn tools_available() -> bool {
-    [
-        REGISTRY_BIN,
-        "/usr/bin/skopeo",
-        "/usr/bin/umoci",
-        "/bin/busybox",
-    ]
-    .iter()
-    .all(|p| Path::new(p).exists())
+    berth_testutil::require_files(
+        &[
+            REGISTRY_BIN,
+            "/usr/bin/skopeo",
+            "/usr/bin/umoci",
+            "/bin/busybox",
+        ],
+        "docker-registry skopeo umoci busybox-static",
+    )
 }
