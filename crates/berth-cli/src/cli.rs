@@ -268,6 +268,21 @@ mod tests {
             assert!(Cli::try_parse_from(&args).is_ok(), "{line}");
         }
         assert!(Cli::try_parse_from(["berth", "images", "--filter", "nokey"]).is_err());
+        // Everything after the image is the command, flags included (docker's
+        // SetInterspersed(false)).
+        let cli = Cli::try_parse_from(["berth", "run", "-i", "busybox", "-l", "x", "-d"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert!(!run.detach && run.opts.label.is_empty());
+        assert_eq!(run.opts.image(), "busybox");
+        assert_eq!(run.opts.command(), ["-l", "x", "-d"]);
+        let cli = Cli::try_parse_from(["berth", "exec", "c", "ls", "-l"]).unwrap();
+        let Command::Exec(exec) = cli.command else {
+            panic!("not exec")
+        };
+        assert_eq!(exec.container(), "c");
+        assert_eq!(exec.command(), ["ls", "-l"]);
         assert!(Cli::try_parse_from(["berth", "rmi"]).is_err());
     }
 }

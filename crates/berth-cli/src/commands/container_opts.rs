@@ -125,16 +125,16 @@ pub struct ContainerOptions {
     /// Suppress the pull output
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// The image
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// The command and its arguments
+    /// The image, then the command and its arguments: everything after the image belongs to
+    /// the command, flags included (docker's `SetInterspersed(false)`)
     #[arg(
-        value_name = "COMMAND",
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
 }
 
 /// A size (`64m`, `1g`, `512k`, `100`) in bytes, as docker's `RAMInBytes`.
@@ -298,6 +298,16 @@ fn ulimit(s: &str) -> Result<Ulimit, CliError> {
 }
 
 impl ContainerOptions {
+    /// The image.
+    pub(crate) fn image(&self) -> &str {
+        self.image_and_command.first().map_or("", String::as_str)
+    }
+
+    /// The command after the image.
+    pub(crate) fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or_default()
+    }
+
     /// The create body; `attach` is false for `run -d` only: docker's `create` and attached
     /// `run` set `AttachStdout`, `AttachStderr` (and with `-i` `AttachStdin`, `StdinOnce`).
     pub(crate) fn request(&self, attach: bool) -> Result<ContainerCreateRequest, CliError> {
@@ -324,9 +334,9 @@ impl ContainerOptions {
             open_stdin: self.interactive,
             stdin_once: attach && self.interactive,
             env: Some(env),
-            cmd: (!self.command.is_empty()).then(|| self.command.clone()),
+            cmd: (!self.command().is_empty()).then(|| self.command().to_vec()),
             healthcheck,
-            image: self.image.clone(),
+            image: self.image().to_string(),
             volumes: Some(BTreeMap::new()),
             working_dir: self.workdir.clone().unwrap_or_default(),
             entrypoint,

@@ -44,7 +44,7 @@ pub(crate) async fn create_container(
     opts: &ContainerOptions,
     req: &ContainerCreateRequest,
 ) -> Result<String, CliError> {
-    let tagged = CliError::parse_reference(&opts.image)?.with_default_tag();
+    let tagged = CliError::parse_reference(opts.image())?.with_default_tag();
     match opts.pull.as_str() {
         "always" => pull(client, opts, &tagged).await?,
         "missing" | "never" => {}

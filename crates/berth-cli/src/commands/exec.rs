@@ -40,15 +40,30 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long)]
     pub workdir: Option<String>,
-    #[arg(value_name = "CONTAINER")]
-    pub container: String,
+    /// The container, then the command and its arguments (flags after the container belong to
+    /// the command)
     #[arg(
+        value_name = "CONTAINER COMMAND [ARG...]",
         required = true,
-        value_name = "COMMAND",
+        num_args = 2..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<String>,
+    pub container_and_command: Vec<String>,
+}
+
+impl ExecArgs {
+    /// The container.
+    pub(crate) fn container(&self) -> &str {
+        self.container_and_command
+            .first()
+            .map_or("", String::as_str)
+    }
+
+    /// The command after the container.
+    pub(crate) fn command(&self) -> &[String] {
+        self.container_and_command.get(1..).unwrap_or_default()
+    }
 }
 
 pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<(), CliError> {
@@ -72,9 +87,9 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<(), CliError
         detach_keys: args.detach_keys.clone().unwrap_or_default(),
         env: (!args.env.is_empty()).then(|| args.env.clone()),
         working_dir: args.workdir.clone().unwrap_or_default(),
-        cmd: Some(args.command.clone()),
+        cmd: Some(args.command().to_vec()),
     };
-    let path = format!("/containers/{}/exec", percent_encode(&args.container));
+    let path = format!("/containers/{}/exec", percent_encode(args.container()));
     let created: IdResponse = client
         .call_json(Method::POST, &path, json_body(&config))
         .await?;
