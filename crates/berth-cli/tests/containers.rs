@@ -162,6 +162,9 @@ fn run_output_and_exit_codes_match_docker() {
     // A daemon error: 125.
     let b = env.same_run("a", &with(&["--cap-add", "NOPE", "busybox", "true"]), None);
     b.assert_code(125);
+    // -it with a stdin that is no terminal is refused before anything is created.
+    let b = env.same_run("a", &with(&["-it", "busybox", "true"]), None);
+    assert!(b.stderr.contains("the input device is not a TTY"), "{b}");
     // A missing image is pulled first, as docker does ("Unable to find image"); here the
     // registry (on dockerd's own loopback) refuses, and both fail with 125.
     let b = env.same_run("a", &with(&["127.0.0.1:9/nope:1", "true"]), None);
