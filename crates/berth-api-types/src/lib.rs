@@ -8,7 +8,9 @@
 //! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
 //! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
 //! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
-//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`).
+//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`),
+//! [`container_list`] the entries of `GET /containers/json`, [`wait`] and [`exec`] the wait
+//! and exec endpoints' bodies.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -207,6 +209,7 @@ pub struct Commit {
 /// The archive endpoints' extra shapes (save, load, import).
 pub mod archive;
 /// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
+pub mod container_list;
 pub mod containers;
 pub mod exec;
 /// The image endpoints' shapes.

@@ -189,9 +189,6 @@ impl RawTerminal {
         if let Some(t) = &saved {
             let mut raw = t.clone();
             raw.make_raw();
-            // docker keeps output post-processing so that "\n" still returns the carriage.
-            raw.output_modes
-                .insert(rustix::termios::OutputModes::OPOST | rustix::termios::OutputModes::ONLCR);
             let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &raw);
         }
         RawTerminal { saved }
@@ -317,6 +314,9 @@ pub(crate) fn terminal_size() -> Option<(u16, u16)> {
 /// Sends the terminal's size to `resize_path` (`/containers/ID/resize` or
 /// `/exec/ID/resize`) now and after every SIGWINCH, until the returned task is aborted.
 pub(crate) fn monitor_size(client: &Client, resize_path: String) -> tokio::task::JoinHandle<()> {
+    // Registered before anything else: a SIGWINCH from now on is kept for the loop below
+    // (its default action would drop it).
+    let winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change());
     let client = client.clone();
     tokio::spawn(async move {
         let resize = |client: Client, path: String| async move {
@@ -328,9 +328,7 @@ pub(crate) fn monitor_size(client: &Client, resize_path: String) -> tokio::task:
             }
         };
         resize(client.clone(), resize_path.clone()).await;
-        let Ok(mut winch) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
-        else {
+        let Ok(mut winch) = winch else {
             return;
         };
         while winch.recv().await.is_some() {

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 
+use berth_api_types::container_list::{ContainerSummary, PortSummary};
 use clap::Args;
 
 use super::images::parse_filter;
@@ -94,13 +95,11 @@ pub(crate) async fn run(
         ])
     );
     let body = client.get(&path).await?;
-    let list = Json::parse(&body).map_err(|source| CliError::Decode { path, source })?;
+    let list: Vec<ContainerSummary> =
+        serde_json::from_slice(&body).map_err(|source| CliError::Decode { path, source })?;
     let template = List::new(format.as_deref(), &default_table)?;
     let now = now_unix();
-    let rows: Vec<Json> = match &list {
-        Json::Array(cs) => cs.iter().map(|c| row(c, !args.no_trunc, now)).collect(),
-        _ => Vec::new(),
-    };
+    let rows: Vec<Json> = list.iter().map(|c| row(c, !args.no_trunc, now)).collect();
     out.write_all(template.render(&header(), &rows)?.as_bytes())?;
     Ok(())
 }
@@ -125,14 +124,9 @@ fn header() -> Json {
 }
 
 /// One container as docker's formatter shows it.
-fn row(c: &Json, trunc: bool, now: i64) -> Json {
-    let s = |k: &str| c.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-    let n = |k: &str| c.get(k).and_then(Json::as_i64).unwrap_or(0);
-    let id = s("Id");
+fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Json {
     let mut names: Vec<String> = c
-        .get("Names")
-        .map(Json::strings)
-        .unwrap_or_default()
+        .names
         .iter()
         .map(|n| n.strip_prefix('/').unwrap_or(n).to_string())
         .collect();
@@ -140,7 +134,7 @@ fn row(c: &Json, trunc: bool, now: i64) -> Json {
         // Link names (`other/alias`) are left out.
         names.retain(|n| !n.contains('/'));
     }
-    let mut image = s("Image");
+    let mut image = c.image.clone();
     if image.is_empty() {
         image = "<no image>".into();
     } else if trunc {
@@ -150,122 +144,97 @@ fn row(c: &Json, trunc: bool, now: i64) -> Json {
             image = name.to_string();
         }
     }
-    let mut command = s("Command");
-    if trunc {
-        command = ellipsis(&command, 20);
-    }
-    let labels = match c.get("Labels") {
-        Some(Json::Object(m)) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join(","),
-        _ => String::new(),
+    let command = if trunc {
+        ellipsis(&c.command, 20)
+    } else {
+        c.command.clone()
     };
-    let mounts: Vec<String> = match c.get("Mounts") {
-        Some(Json::Array(ms)) => ms
-            .iter()
-            .map(|m| {
-                let name = m
-                    .get("Name")
-                    .and_then(Json::as_str)
-                    .filter(|n| !n.is_empty())
-                    .or_else(|| m.get("Source").and_then(Json::as_str))
-                    .unwrap_or("");
-                if trunc {
-                    ellipsis(name, 15)
-                } else {
-                    name.to_string()
-                }
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let local_volumes = match c.get("Mounts") {
-        Some(Json::Array(ms)) => ms
-            .iter()
-            .filter(|m| m.get("Driver").and_then(Json::as_str) == Some("local"))
-            .count(),
-        _ => 0,
-    };
-    let mut networks: Vec<String> = match c.get("NetworkSettings").and_then(|n| n.get("Networks")) {
-        Some(Json::Object(m)) => m.iter().map(|(k, _)| k.clone()).collect(),
-        _ => Vec::new(),
-    };
-    networks.sort();
+    let labels = c
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mounts: Vec<String> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            let name = if m.name.is_empty() {
+                &m.source
+            } else {
+                &m.name
+            };
+            if trunc {
+                ellipsis(name, 15)
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    let local_volumes = c.mounts.iter().filter(|m| m.driver == "local").count();
+    // A BTreeMap: the names come sorted, as docker sorts them.
+    let networks: Vec<&str> = c
+        .network_settings
+        .networks
+        .keys()
+        .map(String::as_str)
+        .collect();
+    #[allow(clippy::cast_precision_loss)]
     let size = {
-        let rw = human_size_prec(n("SizeRw") as f64, 3);
-        let root = n("SizeRootFs");
-        if root > 0 {
-            format!("{rw} (virtual {})", human_size_prec(root as f64, 3))
-        } else {
-            rw
+        let rw = human_size_prec(c.size_rw.unwrap_or(0) as f64, 3);
+        match c.size_root_fs {
+            Some(root) if root > 0 => format!("{rw} (virtual {})", human_size_prec(root as f64, 3)),
+            _ => rw,
         }
+    };
+    let id = if trunc {
+        short_id(&c.id).to_string()
+    } else {
+        c.id.clone()
     };
     let fields = object(vec![
         ("Command", go_quote(&command)),
-        ("CreatedAt", go_time_string(n("Created"))),
-        (
-            "ID",
-            if trunc {
-                short_id(&id).to_string()
-            } else {
-                id.clone()
-            },
-        ),
+        ("CreatedAt", go_time_string(c.created)),
+        ("ID", id),
         ("Image", image),
         ("Labels", labels),
         ("LocalVolumes", local_volumes.to_string()),
         ("Mounts", mounts.join(",")),
         ("Names", names.join(",")),
         ("Networks", networks.join(",")),
-        ("Ports", ports(c.get("Ports"))),
-        ("RunningFor", since(n("Created"), now)),
+        ("Ports", ports(&c.ports)),
+        ("RunningFor", since(c.created, now)),
         ("Size", size),
-        ("State", s("State")),
-        ("Status", s("Status")),
+        ("State", c.state.clone()),
+        ("Status", c.status.clone()),
     ]);
-    // docker 28's `Platform` (the image manifest's platform, API 1.46 and later): null when
-    // the daemon does not say.
+    // docker 28's `Platform` (the image manifest's platform, API 1.46 and later) is null from
+    // a v1.41 daemon.
     let Json::Object(mut members) = fields else {
         return fields;
     };
-    let platform = c
-        .get("ImageManifestDescriptor")
-        .and_then(|d| d.get("platform"))
-        .cloned();
     let at = members
         .iter()
         .position(|(k, _)| k.as_str() > "Platform")
         .unwrap_or(members.len());
-    members.insert(at, ("Platform".into(), platform.unwrap_or(Json::Null)));
+    members.insert(at, ("Platform".into(), Json::Null));
     Json::Object(members)
 }
 
 /// docker's `DisplayablePorts` (without the grouping of consecutive ports into ranges).
-fn ports(p: Option<&Json>) -> String {
-    let Some(Json::Array(ps)) = p else {
-        return String::new();
-    };
+fn ports(ps: &[PortSummary]) -> String {
     let mut out: Vec<String> = ps
         .iter()
-        .map(|p| {
-            let private = p.get("PrivatePort").and_then(Json::as_i64).unwrap_or(0);
-            let kind = p.get("Type").and_then(Json::as_str).unwrap_or("tcp");
-            match (
-                p.get("IP").and_then(Json::as_str).filter(|s| !s.is_empty()),
-                p.get("PublicPort").and_then(Json::as_i64),
-            ) {
-                (Some(ip), Some(public)) if public != 0 => {
-                    let ip = if ip.contains(':') {
-                        format!("[{ip}]")
-                    } else {
-                        ip.to_string()
-                    };
-                    format!("{ip}:{public}->{private}/{kind}")
-                }
-                _ => format!("{private}/{kind}"),
+        .map(|p| match p.public_port {
+            Some(public) if public != 0 && !p.ip.is_empty() => {
+                let ip = if p.ip.contains(':') {
+                    format!("[{}]", p.ip)
+                } else {
+                    p.ip.clone()
+                };
+                format!("{ip}:{public}->{}/{}", p.private_port, p.kind)
             }
+            _ => format!("{}/{}", p.private_port, p.kind),
         })
         .collect();
     out.sort();
@@ -299,8 +268,8 @@ mod tests {
 
     #[test]
     fn rows_like_docker() {
-        let c = Json::parse(
-            br#"{"Id":"0123456789abcdef0123","Names":["/web","/other/alias"],
+        let c: ContainerSummary = serde_json::from_str(
+            r#"{"Id":"0123456789abcdef0123","Names":["/web","/other/alias"],
             "Image":"sha256:abcdefabcdef0123","Command":"sh -c 'echo a long command line'",
             "Created":0,"Ports":[{"PrivatePort":80,"Type":"tcp"}],"Labels":{"a":"b"},
             "State":"running","Status":"Up 1 second","SizeRw":0}"#,
