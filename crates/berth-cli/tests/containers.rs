@@ -610,7 +610,11 @@ fn interactive_tty_matches_docker() {
         let status = run.wait(wait).unwrap();
         assert_eq!(status.code(), Some(3), "{cli:?}: {}", run.output());
         // The whole terminal is raw, output included: the container's "\r\n" comes as it is.
-        assert!(!run.output().contains("\r\r\n"), "{cli:?}: {:?}", run.output());
+        assert!(
+            !run.output().contains("\r\r\n"),
+            "{cli:?}: {:?}",
+            run.output()
+        );
 
         let name = cli.name("t");
         let mut run = PtyChild::spawn(env.command(
