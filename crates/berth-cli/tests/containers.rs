@@ -162,6 +162,30 @@ fn run_output_and_exit_codes_match_docker() {
     // A daemon error: 125.
     let b = env.same_run("a", &with(&["--cap-add", "NOPE", "busybox", "true"]), None);
     b.assert_code(125);
+    // A tty without stdin: the output is the terminal's raw bytes, and so is its log.
+    let b = env.same_run("a", &with(&["-t", "busybox", "echo", "on-a-tty"]), None);
+    assert_eq!(b.stdout, "on-a-tty\r\n");
+    for cli in BOTH {
+        env.cli(
+            cli,
+            &[
+                "run",
+                "-t",
+                "--name",
+                &cli.name("tl"),
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "echo out; echo err >&2",
+            ],
+        )
+        .assert_success();
+    }
+    let b = env.same_run("tl", &["logs", "NAME"], None);
+    assert_eq!(b.stdout, "out\r\nerr\r\n");
+    env.same_run("tl", &["rm", "NAME"], None);
     // -it with a stdin that is no terminal is refused before anything is created.
     let b = env.same_run("a", &with(&["-it", "busybox", "true"]), None);
     assert!(b.stderr.contains("the input device is not a TTY"), "{b}");
