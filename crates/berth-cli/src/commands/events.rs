@@ -10,7 +10,7 @@ use crate::client::{filters_json, query, Client};
 use crate::error::CliError;
 use crate::format::json::Json;
 use crate::format::template::Template;
-use crate::format::units::rfc3339;
+use berth_api_types::time::rfc3339_nano_fixed;
 
 /// Get real time events from the server
 #[derive(Debug, Args)]
@@ -75,17 +75,16 @@ fn line_of(ev: &Json) -> String {
         .get("timeNano")
         .and_then(Json::as_i64)
         .unwrap_or_else(|| ev.get("time").and_then(Json::as_i64).unwrap_or(0) * 1_000_000_000);
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let stamp = rfc3339(secs);
-    let stamp = stamp.strip_suffix('Z').unwrap_or(&stamp);
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
+    let stamp = rfc3339_nano_fixed(t);
     let s = |k: &str| ev.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let actor = ev.get("Actor");
     let id = actor
         .and_then(|a| a.get("ID"))
         .and_then(Json::as_str)
         .unwrap_or("");
-    let mut line = format!("{stamp}.{frac:09}Z {} {} {id}", s("Type"), s("Action"));
+    let mut line = format!("{stamp} {} {} {id}", s("Type"), s("Action"));
     if let Some(Json::Object(attrs)) = actor.and_then(|a| a.get("Attributes")) {
         let mut kv: Vec<String> = attrs
             .iter()

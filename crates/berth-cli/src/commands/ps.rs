@@ -13,8 +13,9 @@ use super::images::parse_filter;
 use crate::client::{filters_json, query, Client};
 use crate::error::CliError;
 use crate::format::json::Json;
-use crate::format::units::{go_time_string, human_size_prec, now_unix, since};
+use crate::format::units::human_size_prec;
 use crate::format::{ellipsis, object, short_id, List};
+use berth_api_types::time::{go_time_string, now_unix, since};
 
 /// List containers
 #[derive(Debug, Args)]
