@@ -237,6 +237,7 @@ mod tests {
             "berth run -d --restart on-failure:2 -m 64m --cpus 1.5 --pids-limit -1 --cap-add NET_ADMIN -l a=b busybox",
             "berth run --entrypoint /bin/echo --stop-timeout 3 --health-cmd true busybox -n hi",
             "berth create --name x busybox",
+            "berth run -a stdout -a STDERR busybox",
             "berth container create -i busybox",
             "berth start -a -i x",
             "berth ps -a -q -f status=exited --format {{.Names}} --no-trunc -s -n 2 -l",

@@ -186,6 +186,20 @@ fn run_output_and_exit_codes_match_docker() {
     let b = env.same_run("tl", &["logs", "NAME"], None);
     assert_eq!(b.stdout, "out\r\nerr\r\n");
     env.same_run("tl", &["rm", "NAME"], None);
+    // -a: only the streams named.
+    let b = env.same_run(
+        "a",
+        &with(&[
+            "-a",
+            "stderr",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ]),
+        None,
+    );
+    assert_eq!((b.stdout.as_str(), b.stderr.as_str()), ("", "err\n"), "{b}");
     // -it with a stdin that is no terminal is refused before anything is created.
     let b = env.same_run("a", &with(&["-it", "busybox", "true"]), None);
     assert!(b.stderr.contains("the input device is not a TTY"), "{b}");

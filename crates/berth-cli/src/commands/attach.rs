@@ -6,7 +6,7 @@
 
 use clap::Args;
 
-use super::run::{attach, wait_request, wait_status};
+use super::run::{attach, wait_request, wait_status, Streams};
 use super::start::inspect_container;
 use crate::client::Client;
 use crate::error::CliError;
@@ -61,7 +61,12 @@ pub(crate) async fn run(client: &Client, args: &AttachArgs) -> Result<(), CliErr
         return Err(CliError::Usage("the input device is not a TTY".into()));
     }
     let waiting = wait_request(client, &id, "").await?;
-    let hijacked = attach(client, &id, stdin, args.detach_keys.as_deref(), false).await?;
+    let streams = Streams {
+        stdin,
+        stdout: true,
+        stderr: true,
+    };
+    let hijacked = attach(client, &id, streams, args.detach_keys.as_deref()).await?;
     let raw = (tty && stdin).then(RawTerminal::enter);
     let resize = (tty && crate::terminal::stdout_is_tty())
         .then(|| monitor_size(client, format!("/containers/{id}/resize")));

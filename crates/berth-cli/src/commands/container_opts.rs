@@ -14,6 +14,9 @@ use crate::error::CliError;
 /// Flags of `create` and `run`.
 #[derive(Debug, Clone, Args)]
 pub struct ContainerOptions {
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "STREAM", value_parser = parse_stream)]
+    pub attach: Vec<String>,
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -135,6 +138,17 @@ pub struct ContainerOptions {
         allow_hyphen_values = true
     )]
     pub image_and_command: Vec<String>,
+}
+
+/// A stream of `-a`: `stdin`, `stdout` or `stderr` in any case.
+fn parse_stream(s: &str) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    match lower.as_str() {
+        "stdin" | "stdout" | "stderr" => Ok(lower),
+        _ => Err(format!(
+            "valid streams are STDIN, STDOUT and STDERR, not {s:?}"
+        )),
+    }
 }
 
 /// A size (`64m`, `1g`, `512k`, `100`) in bytes, as docker's `RAMInBytes`.
@@ -298,6 +312,11 @@ fn ulimit(s: &str) -> Result<Ulimit, CliError> {
 }
 
 impl ContainerOptions {
+    /// Whether `-a STREAM` names `stream`.
+    fn attached(&self, stream: &str) -> bool {
+        self.attach.iter().any(|a| a == stream)
+    }
+
     /// The image.
     pub(crate) fn image(&self) -> &str {
         self.image_and_command.first().map_or("", String::as_str)
@@ -327,9 +346,9 @@ impl ContainerOptions {
         let config = ContainerConfig {
             hostname: self.hostname.clone().unwrap_or_default(),
             user: self.user.clone().unwrap_or_default(),
-            attach_stdin: attach && self.interactive,
-            attach_stdout: attach,
-            attach_stderr: attach,
+            attach_stdin: attach && (self.interactive || self.attached("stdin")),
+            attach_stdout: attach && (self.attach.is_empty() || self.attached("stdout")),
+            attach_stderr: attach && (self.attach.is_empty() || self.attached("stderr")),
             tty: self.tty,
             open_stdin: self.interactive,
             stdin_once: attach && self.interactive,

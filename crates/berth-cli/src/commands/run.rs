@@ -59,6 +59,11 @@ pub(crate) async fn run(
             message: "the input device is not a TTY".into(),
         });
     }
+    if args.detach && !opts.attach.is_empty() {
+        return Err(usage(CliError::Usage(
+            "Conflicting options: -a and -d".into(),
+        )));
+    }
     let req = opts.request(!args.detach).map_err(usage)?;
     let id = create_container(client, opts, &req).await.map_err(usage)?;
     if args.detach {
@@ -68,7 +73,9 @@ pub(crate) async fn run(
     }
     let plan = AttachPlan {
         id,
-        stdin: opts.interactive,
+        stdin: req.config.attach_stdin,
+        stdout: req.config.attach_stdout,
+        stderr: req.config.attach_stderr,
         tty: opts.tty,
         detach_keys: detach_keys.map(str::to_string),
         keys,
@@ -84,6 +91,8 @@ pub(crate) async fn run(
 pub(crate) struct AttachPlan {
     pub id: String,
     pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
     pub tty: bool,
     /// `--detach-keys` as given (passed on to the daemon).
     pub detach_keys: Option<String>,
@@ -92,23 +101,30 @@ pub(crate) struct AttachPlan {
     pub auto_remove: bool,
 }
 
+/// The streams to attach.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
 /// `POST /containers/{id}/attach?stream=1&...`, hijacked.
 pub(crate) async fn attach(
     client: &Client,
     id: &str,
-    stdin: bool,
+    streams: Streams,
     detach_keys: Option<&str>,
-    logs: bool,
 ) -> Result<crate::client::Hijacked, CliError> {
+    let flag = |b: bool| if b { "1" } else { "" };
     let path = format!(
         "/containers/{}/attach{}",
         percent_encode(id),
         query(&[
             ("stream", "1"),
-            ("stdin", if stdin { "1" } else { "" }),
-            ("stdout", "1"),
-            ("stderr", "1"),
-            ("logs", if logs { "1" } else { "" }),
+            ("stdin", flag(streams.stdin)),
+            ("stdout", flag(streams.stdout)),
+            ("stderr", flag(streams.stderr)),
             ("detachKeys", detach_keys.unwrap_or("")),
         ])
     );
@@ -185,18 +201,17 @@ pub(crate) async fn attach_start_wait(
     plan: &AttachPlan,
     start_it: bool,
 ) -> Result<(), CliError> {
-    let hijacked = attach(
-        client,
-        &plan.id,
-        plan.stdin,
-        plan.detach_keys.as_deref(),
-        false,
-    )
-    .await
-    .map_err(|e| CliError::Status {
-        code: 125,
-        message: e.to_string(),
-    })?;
+    let streams = Streams {
+        stdin: plan.stdin,
+        stdout: plan.stdout,
+        stderr: plan.stderr,
+    };
+    let hijacked = attach(client, &plan.id, streams, plan.detach_keys.as_deref())
+        .await
+        .map_err(|e| CliError::Status {
+            code: 125,
+            message: e.to_string(),
+        })?;
     let condition = if plan.auto_remove {
         "removed"
     } else {

@@ -58,6 +58,8 @@ pub(crate) async fn run(
         let plan = AttachPlan {
             id,
             stdin: args.interactive && cfg("OpenStdin"),
+            stdout: true,
+            stderr: true,
             tty: cfg("Tty"),
             detach_keys: args.detach_keys.clone(),
             keys,
