@@ -408,4 +408,62 @@ mod tests {
         assert_eq!(f, vec![(StdStream::Stderr, b"er".to_vec())]);
         assert!(d.feed(&[1, 0, 0]).is_empty());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Frames cut anywhere come out whole, in order, on their stream.
+        #[test]
+        fn demux_frames_cut_anywhere(
+            frames in proptest::collection::vec((proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 0..8),
+            cut in 1usize..17,
+        ) {
+            let mut wire = Vec::new();
+            for (err, data) in &frames {
+                wire.push(if *err { 2 } else { 1 });
+                wire.extend_from_slice(&[0, 0, 0]);
+                wire.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+                wire.extend_from_slice(data);
+            }
+            let mut d = Demux::default();
+            let mut got = Vec::new();
+            for chunk in wire.chunks(cut) {
+                got.extend(d.feed(chunk));
+            }
+            let want: Vec<(StdStream, Vec<u8>)> = frames
+                .into_iter()
+                .map(|(err, data)| (if err { StdStream::Stderr } else { StdStream::Stdout }, data))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Any bytes from a daemon: no panic.
+        #[test]
+        fn demux_takes_anything(data in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = Demux::default().feed(&data);
+        }
+
+        /// Typed input without the sequence is forwarded whole (what is held back is a prefix
+        /// of the sequence), whatever the chunks.
+        #[test]
+        fn escape_proxy_forwards_the_rest(
+            input in proptest::collection::vec(proptest::sample::select(vec![16u8, 17, b'a', b'x']), 0..64),
+            cut in 1usize..9,
+        ) {
+            proptest::prop_assume!(!input.windows(2).any(|w| w == [16, 17]));
+            let mut e = EscapeProxy::new(vec![16, 17]);
+            let mut out = Vec::new();
+            for chunk in input.chunks(cut) {
+                let (fwd, detached) = e.feed(chunk);
+                proptest::prop_assert!(!detached);
+                out.extend(fwd);
+            }
+            out.extend_from_slice(&e.keys[..e.matched]);
+            proptest::prop_assert_eq!(out, input);
+        }
+    }
 }
