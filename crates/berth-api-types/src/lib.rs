@@ -10,7 +10,7 @@
 //! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
 //! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`),
 //! [`container_list`] the entries of `GET /containers/json`, [`wait`] and [`exec`] the wait
-//! and exec endpoints' bodies; [`time`] the API's and the CLI's renderings of times (on jiff).
+//! and exec endpoints' bodies, [`events`] the lines of `GET /events`; [`time`] the API's and the CLI's renderings of times (on jiff).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -212,6 +212,7 @@ pub mod archive;
 /// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
 pub mod container_list;
 pub mod containers;
+pub mod events;
 pub mod exec;
 /// The image endpoints' shapes.
 pub mod images;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use berth_api_types::events::EventMessage;
 use clap::Args;
 
 use super::images::parse_filter;
@@ -57,10 +58,17 @@ pub(crate) async fn run(
         buf.extend_from_slice(&chunk);
         while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(ev) = Json::parse(&line) else { continue };
             match &template {
-                Some(t) => writeln!(out, "{}", t.execute(&ev)?)?,
-                None => writeln!(out, "{}", line_of(&ev))?,
+                Some(t) => {
+                    let Ok(ev) = Json::parse(&line) else { continue };
+                    writeln!(out, "{}", t.execute(&ev)?)?;
+                }
+                None => {
+                    let Ok(ev) = serde_json::from_slice::<EventMessage>(&line) else {
+                        continue;
+                    };
+                    writeln!(out, "{}", line_of(&ev))?;
+                }
             }
             out.flush()?;
         }
@@ -70,30 +78,30 @@ pub(crate) async fn run(
 
 /// docker's default event line: the time with nine fraction digits, type, action, actor id,
 /// then the actor's attributes sorted by key.
-fn line_of(ev: &Json) -> String {
-    let nanos = ev
-        .get("timeNano")
-        .and_then(Json::as_i64)
-        .unwrap_or_else(|| ev.get("time").and_then(Json::as_i64).unwrap_or(0) * 1_000_000_000);
+fn line_of(ev: &EventMessage) -> String {
+    let nanos = if ev.time_nano != 0 {
+        ev.time_nano
+    } else {
+        ev.time.saturating_mul(1_000_000_000)
+    };
     let t =
         std::time::UNIX_EPOCH + std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
-    let stamp = rfc3339_nano_fixed(t);
-    let s = |k: &str| ev.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-    let actor = ev.get("Actor");
-    let id = actor
-        .and_then(|a| a.get("ID"))
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    let mut line = format!("{stamp} {} {} {id}", s("Type"), s("Action"));
-    if let Some(Json::Object(attrs)) = actor.and_then(|a| a.get("Attributes")) {
-        let mut kv: Vec<String> = attrs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect();
-        kv.sort();
-        if !kv.is_empty() {
-            line.push_str(&format!(" ({})", kv.join(", ")));
-        }
+    let mut line = format!(
+        "{} {} {} {}",
+        rfc3339_nano_fixed(t),
+        ev.kind,
+        ev.action,
+        ev.actor.id
+    );
+    // A BTreeMap: sorted by key, as docker sorts them.
+    let kv: Vec<String> = ev
+        .actor
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !kv.is_empty() {
+        line.push_str(&format!(" ({})", kv.join(", ")));
     }
     line
 }
@@ -104,8 +112,8 @@ mod tests {
 
     #[test]
     fn event_line_like_docker() {
-        let ev = Json::parse(
-            br#"{"Type":"container","Action":"start","Actor":{"ID":"abc",
+        let ev: EventMessage = serde_json::from_str(
+            r#"{"Type":"container","Action":"start","Actor":{"ID":"abc",
             "Attributes":{"name":"x","image":"busybox"}},"time":1,"timeNano":1000000005}"#,
         )
         .unwrap();
