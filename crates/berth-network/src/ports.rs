@@ -1,0 +1,314 @@
+//! Docker's published ports: the `-p [ip:][hostPort:]containerPort[/proto]`
+//! syntax with ranges, `-P` (every exposed port on an ephemeral host port),
+//! and binding specs to concrete host ports against those already taken.
+//! Pure code: the caller supplies the bindings in force and the kernel's
+//! ephemeral range ([`ephemeral_range`] reads it).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+
+/// A transport protocol a port can be published for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP (the default).
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Protocol, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            "sctp" => Err("sctp is not supported".into()),
+            other => Err(format!("invalid proto: {other}")),
+        }
+    }
+}
+
+/// An inclusive range of ports, `first..=last`, neither 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRange {
+    /// The first port.
+    pub first: u16,
+    /// The last port (equal to `first` for a single port).
+    pub last: u16,
+}
+
+impl PortRange {
+    /// How many ports the range holds.
+    pub fn len(&self) -> u32 {
+        u32::from(self.last) - u32::from(self.first) + 1
+    }
+
+    /// Never: a range holds at least one port.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn ports(&self) -> impl Iterator<Item = u16> {
+        self.first..=self.last
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// One parsed `-p` value, or one exposed port under `-P`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    /// The host address to publish on; every local address when `None`.
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host port(s); ephemeral ports when `None`.
+    pub host_ports: Option<PortRange>,
+    /// The container port(s).
+    pub container_ports: PortRange,
+    /// The protocol.
+    pub proto: Protocol,
+}
+
+/// A concrete published port: what becomes one DNAT element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// The host address; `0.0.0.0` for every local address.
+    pub host_ip: Ipv4Addr,
+    /// The host port.
+    pub host_port: u16,
+    /// The container port.
+    pub container_port: u16,
+    /// The protocol.
+    pub proto: Protocol,
+}
+
+impl PortBinding {
+    /// Whether the two cannot both be in force: same protocol and host port,
+    /// on the same address or one of them on every address.
+    pub fn conflicts_with(&self, other: &PortBinding) -> bool {
+        self.proto == other.proto
+            && self.host_port == other.host_port
+            && (self.host_ip == other.host_ip
+                || self.host_ip.is_unspecified()
+                || other.host_ip.is_unspecified())
+    }
+}
+
+fn invalid(spec: &str, reason: impl Into<String>) -> PortError {
+    PortError::Invalid {
+        spec: spec.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_port(spec: &str, text: &str, what: &str) -> Result<u16, PortError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(spec, format!("invalid {what} port {text:?}")));
+    }
+    text.parse::<u16>()
+        .map_err(|_| invalid(spec, format!("{what} port {text} is out of range")))
+}
+
+fn parse_range(spec: &str, text: &str, what: &str) -> Result<PortRange, PortError> {
+    let (first, last) = match text.split_once('-') {
+        Some((a, b)) => (parse_port(spec, a, what)?, parse_port(spec, b, what)?),
+        None => {
+            let p = parse_port(spec, text, what)?;
+            (p, p)
+        }
+    };
+    if first == 0 {
+        return Err(invalid(spec, format!("{what} port 0 is not valid")));
+    }
+    if last < first {
+        return Err(invalid(spec, format!("invalid {what} port range {text}")));
+    }
+    Ok(PortRange { first, last })
+}
+
+/// Parses one `-p`/`--publish` value:
+/// `containerPort`, `hostPort:containerPort`, `ip:hostPort:containerPort` or
+/// `ip::containerPort`, each port possibly a range `a-b`, with an optional
+/// `/tcp` or `/udp`. A host range with a single container port means any one
+/// free port of that range, as docker does; otherwise the ranges must have
+/// the same length. Host port 0 or an empty host port asks for an ephemeral
+/// port. IPv6 host addresses are refused (berth's networks are IPv4).
+pub fn parse_publish(spec: &str) -> Result<PortSpec, PortError> {
+    let (addr_ports, proto) = match spec.rsplit_once('/') {
+        Some((rest, proto)) => (
+            rest,
+            proto.parse::<Protocol>().map_err(|e| invalid(spec, e))?,
+        ),
+        None => (spec, Protocol::Tcp),
+    };
+    if addr_ports.starts_with('[') || addr_ports.matches(':').count() > 2 {
+        return Err(invalid(spec, "IPv6 host addresses are not supported"));
+    }
+    let parts: Vec<&str> = addr_ports.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c] => ("", "", *c),
+        [h, c] => ("", *h, *c),
+        [ip, h, c] => (*ip, *h, *c),
+        _ => return Err(invalid(spec, "too many colons")),
+    };
+    if container.is_empty() {
+        return Err(invalid(spec, "no port specified"));
+    }
+    let host_ip = if ip.is_empty() {
+        None
+    } else {
+        let parsed = ip
+            .parse::<Ipv4Addr>()
+            .map_err(|_| invalid(spec, format!("invalid IP address {ip:?}")))?;
+        (!parsed.is_unspecified()).then_some(parsed)
+    };
+    let container_ports = parse_range(spec, container, "container")?;
+    let host_ports = if host.is_empty() || host == "0" {
+        None
+    } else {
+        Some(parse_range(spec, host, "host")?)
+    };
+    if let Some(h) = host_ports {
+        if container_ports.len() > 1 && h.len() != container_ports.len() {
+            return Err(invalid(
+                spec,
+                "invalid ranges specified for container and host ports",
+            ));
+        }
+    }
+    Ok(PortSpec {
+        host_ip,
+        host_ports,
+        container_ports,
+        proto,
+    })
+}
+
+/// Parses an image's exposed port key (`80/tcp`, `53/udp`, `8080`).
+pub fn parse_exposed(key: &str) -> Result<(PortRange, Protocol), PortError> {
+    let (port, proto) = match key.split_once('/') {
+        Some((p, proto)) => (p, proto.parse::<Protocol>().map_err(|e| invalid(key, e))?),
+        None => (key, Protocol::Tcp),
+    };
+    Ok((parse_range(key, port, "container")?, proto))
+}
+
+/// `-P`: every exposed port on an ephemeral host port of every address.
+pub fn publish_all(exposed: &[(PortRange, Protocol)]) -> Vec<PortSpec> {
+    exposed
+        .iter()
+        .map(|&(container_ports, proto)| PortSpec {
+            host_ip: None,
+            host_ports: None,
+            container_ports,
+            proto,
+        })
+        .collect()
+}
+
+/// Turns specs into concrete bindings: fixed host ports are checked against
+/// `existing` (and each other), ephemeral ones are the first free ports of
+/// `ephemeral` (inclusive), a host range with one container port takes the
+/// first free port of the range. A conflict is refused with docker's message.
+pub fn bind(
+    specs: &[PortSpec],
+    existing: &[PortBinding],
+    ephemeral: PortRange,
+) -> Result<Vec<PortBinding>, PortError> {
+    let mut taken: Vec<PortBinding> = existing.to_vec();
+    let mut out = Vec::new();
+    for spec in specs {
+        let host_ip = spec.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let free = |taken: &[PortBinding], port: u16| {
+            let candidate = PortBinding {
+                host_ip,
+                host_port: port,
+                container_port: 0,
+                proto: spec.proto,
+            };
+            !taken.iter().any(|t| t.conflicts_with(&candidate))
+        };
+        let fixed = spec
+            .host_ports
+            .filter(|h| h.len() == spec.container_ports.len());
+        for (i, container_port) in spec.container_ports.ports().enumerate() {
+            let host_port = if let Some(h) = fixed {
+                let offset = u16::try_from(i).unwrap_or(u16::MAX);
+                let port = h.first.saturating_add(offset);
+                if !free(&taken, port) {
+                    return Err(PortError::Conflict {
+                        host_ip,
+                        host_port: port,
+                        proto: spec.proto,
+                    });
+                }
+                port
+            } else {
+                let search = spec.host_ports.unwrap_or(ephemeral);
+                search
+                    .ports()
+                    .find(|&p| free(&taken, p))
+                    .ok_or(PortError::Exhausted {
+                        first: search.first,
+                        last: search.last,
+                        proto: spec.proto,
+                    })?
+            };
+            let binding = PortBinding {
+                host_ip,
+                host_port,
+                container_port,
+                proto: spec.proto,
+            };
+            taken.push(binding);
+            out.push(binding);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `/proc/sys/net/ipv4/ip_local_port_range` (`32768\t60999`).
+pub fn parse_ephemeral_range(text: &str) -> Option<PortRange> {
+    let mut fields = text.split_whitespace();
+    let first = fields.next()?.parse::<u16>().ok()?;
+    let last = fields.next()?.parse::<u16>().ok()?;
+    (first > 0 && first <= last && fields.next().is_none()).then_some(PortRange { first, last })
+}
+
+/// The kernel's ephemeral port range of the calling thread's network
+/// namespace, where `-P` takes its host ports (as docker does).
+pub fn ephemeral_range() -> Result<PortRange, PortError> {
+    let path = Path::new("/proc/sys/net/ipv4/ip_local_port_range");
+    let text = std::fs::read_to_string(path).map_err(|source| PortError::EphemeralRange {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_ephemeral_range(&text).ok_or_else(|| PortError::EphemeralRange {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{text:?}")),
+    })
+}
