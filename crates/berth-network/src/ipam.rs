@@ -431,3 +431,138 @@ fn check_free(state: &State, network: &str, subnet: &Ipv4Net) -> Result<(), Ipam
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn candidates_are_docker_s() {
+        let c = default_candidates();
+        assert_eq!(c.first(), Some(&net("172.17.0.0/16")));
+        assert_eq!(c.get(14), Some(&net("172.31.0.0/16")));
+        assert_eq!(c.get(15), Some(&net("192.168.0.0/20")));
+        assert_eq!(c.last(), Some(&net("192.168.240.0/20")));
+        assert_eq!(c.len(), 31);
+    }
+
+    #[test]
+    fn subnet_choice_skips_routes_and_addresses() {
+        let c = default_candidates();
+        assert_eq!(choose_subnet(&c, &[]), Some(net("172.17.0.0/16")));
+        // A host address inside 172.17/16, a route covering 172.18-19, a
+        // small route inside 172.20/16.
+        let used = [net("172.17.5.0/24"), net("172.18.0.0/15"), net("172.20.3.128/25")];
+        assert_eq!(choose_subnet(&c, &used), Some(net("172.21.0.0/16")));
+        // A supernet covering all of 172.16/12 sends it to 192.168.
+        assert_eq!(choose_subnet(&c, &[net("172.16.0.0/12"), net("192.168.0.0/24")]), Some(net("192.168.16.0/20")));
+        assert_eq!(choose_subnet(&c, &[net("0.0.0.0/1"), net("128.0.0.0/1")]), None);
+    }
+
+    #[test]
+    fn pools_are_checked() {
+        let p = Pool::new(net("10.1.0.0/24"), None, None).unwrap();
+        assert_eq!(p.gateway, Ipv4Addr::new(10, 1, 0, 1));
+        assert_eq!(p.gateway_net(), net("10.1.0.1/24"));
+        assert!(Pool::new(net("10.1.0.1/24"), None, None).is_err());
+        assert!(Pool::new(net("10.1.0.0/31"), None, None).is_err());
+        assert!(Pool::new(net("10.1.0.0/24"), Some(Ipv4Addr::new(10, 2, 0, 1)), None).is_err());
+        assert!(Pool::new(net("10.1.0.0/24"), Some(Ipv4Addr::new(10, 1, 0, 255)), None).is_err());
+        assert!(Pool::new(net("10.1.0.0/24"), None, Some(net("10.1.1.0/28"))).is_err());
+        assert!(Pool::new(net("10.1.0.0/24"), None, Some(net("10.1.0.128/25"))).is_ok());
+    }
+
+    #[test]
+    fn allocation_skips_reserved_rolls_over_and_honours_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let ipam = Ipam::new(dir.path().join("ipam.json"));
+        ipam.create_pool("n", Pool::new(net("10.1.0.0/29"), None, None).unwrap()).unwrap();
+        // .0 network, .1 gateway, .7 broadcast: .2 to .6 are handed out.
+        let got: Vec<Ipv4Net> = (0..5).map(|i| ipam.allocate("n", &format!("c{i}"), None).unwrap()).collect();
+        assert_eq!(got.first(), Some(&net("10.1.0.2/29")));
+        assert_eq!(got.last(), Some(&net("10.1.0.6/29")));
+        assert!(matches!(ipam.allocate("n", "x", None), Err(IpamError::Exhausted { .. })));
+        assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 3)).unwrap());
+        assert!(!ipam.release("n", Ipv4Addr::new(10, 1, 0, 3)).unwrap());
+        assert_eq!(ipam.allocate("n", "y", None).unwrap(), net("10.1.0.3/29"));
+        // --ip: in use, reserved, outside.
+        assert!(matches!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 4))), Err(IpamError::AddressInUse { .. })));
+        assert!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 1))).is_err());
+        assert!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 1, 4))).is_err());
+        // Released addresses are not reused at once: allocation goes on after the last.
+        assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 2)).unwrap());
+        assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 5)).unwrap());
+        assert_eq!(ipam.allocate("n", "w", None).unwrap(), net("10.1.0.5/29"));
+        assert_eq!(ipam.allocate("n", "w", None).unwrap(), net("10.1.0.2/29"));
+        // The state survives a new handle (a daemon restart).
+        let again = Ipam::new(dir.path().join("ipam.json"));
+        assert_eq!(again.allocations("n").unwrap().len(), 5);
+        assert_eq!(again.release_owner("w").unwrap().len(), 2);
+        assert!(matches!(again.remove_pool("n"), Err(IpamError::PoolInUse { count: 3, .. })));
+    }
+
+    #[test]
+    fn ip_range_and_requests_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ipam = Ipam::new(dir.path().join("ipam.json"));
+        let pool = Pool::new(net("10.2.0.0/16"), Some(Ipv4Addr::new(10, 2, 0, 254)), Some(net("10.2.5.0/30"))).unwrap();
+        ipam.create_pool("r", pool).unwrap();
+        // The range's network and broadcast are ordinary hosts of the /16.
+        let got: Vec<Ipv4Addr> = (0..4).map(|_| ipam.allocate("r", "c", None).unwrap().addr()).collect();
+        assert_eq!(got, [Ipv4Addr::new(10, 2, 5, 0), Ipv4Addr::new(10, 2, 5, 1), Ipv4Addr::new(10, 2, 5, 2), Ipv4Addr::new(10, 2, 5, 3)]);
+        assert!(ipam.allocate("r", "c", None).is_err());
+        assert!(matches!(
+            ipam.allocate("r", "c", Some(Ipv4Addr::new(10, 2, 6, 1))),
+            Err(IpamError::AddressNotAvailable { reason: "outside the range", .. })
+        ));
+    }
+
+    #[test]
+    fn pools_do_not_overlap_and_auto_choice_avoids_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let ipam = Ipam::new(dir.path().join("ipam.json"));
+        ipam.create_pool("a", Pool::new(net("172.17.0.0/16"), None, None).unwrap()).unwrap();
+        assert!(matches!(ipam.create_pool("b", Pool::new(net("172.17.3.0/24"), None, None).unwrap()), Err(IpamError::Overlap { .. })));
+        assert!(matches!(ipam.create_pool("a", Pool::new(net("10.0.0.0/24"), None, None).unwrap()), Err(IpamError::PoolExists(_))));
+        let host = [net("172.18.0.0/16")];
+        let b = ipam.create_pool_auto("b", &default_candidates(), &host).unwrap();
+        assert_eq!(b.subnet, net("172.19.0.0/16"));
+        assert_eq!(b.gateway, Ipv4Addr::new(172, 19, 0, 1));
+        assert!(ipam.remove_pool("b").unwrap());
+        assert!(!ipam.remove_pool("b").unwrap());
+        assert_eq!(ipam.pools().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn concurrent_allocations_never_share_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ipam.json");
+        Ipam::new(&path).create_pool("n", Pool::new(net("10.3.0.0/24"), None, None).unwrap()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let ipam = Ipam::new(&path);
+                std::thread::spawn(move || {
+                    (0..20).map(|i| ipam.allocate("n", &format!("t{t}-{i}"), None).unwrap().addr()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<Ipv4Addr> = threads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        assert_eq!(all.len(), 160);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 160, "an address was handed out twice");
+        assert_eq!(Ipam::new(&path).allocations("n").unwrap().len(), 160);
+    }
+
+    #[test]
+    fn a_corrupt_state_is_an_error_not_a_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ipam.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(matches!(Ipam::new(&path).pools(), Err(IpamError::Corrupt { .. })));
+    }
+}
