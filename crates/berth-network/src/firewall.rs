@@ -145,18 +145,28 @@ pub fn network_script(rules: &NetworkRules) -> Result<String, FirewallError> {
     let t = TABLE;
     let mut s = String::new();
     s.push_str(&format!("add chain ip {t} fwd-out-{b}\n"));
-    s.push_str(&format!("add rule ip {t} fwd-out-{b} ct state established,related accept\n"));
+    s.push_str(&format!(
+        "add rule ip {t} fwd-out-{b} ct state established,related accept\n"
+    ));
     let icc = if rules.icc { "accept" } else { "drop" };
-    s.push_str(&format!("add rule ip {t} fwd-out-{b} iifname \"{b}\" {icc}\n"));
+    s.push_str(&format!(
+        "add rule ip {t} fwd-out-{b} iifname \"{b}\" {icc}\n"
+    ));
     if !rules.internal {
-        s.push_str(&format!("add rule ip {t} fwd-out-{b} ct status dnat accept\n"));
+        s.push_str(&format!(
+            "add rule ip {t} fwd-out-{b} ct status dnat accept\n"
+        ));
     }
     s.push_str(&format!("add rule ip {t} fwd-out-{b} drop\n"));
     s.push_str(&format!("add chain ip {t} fwd-in-{b}\n"));
     let out = if rules.internal { "drop" } else { "accept" };
     s.push_str(&format!("add rule ip {t} fwd-in-{b} {out}\n"));
-    s.push_str(&format!("add element ip {t} fwd_out {{ \"{b}\" : jump fwd-out-{b} }}\n"));
-    s.push_str(&format!("add element ip {t} fwd_in {{ \"{b}\" : jump fwd-in-{b} }}\n"));
+    s.push_str(&format!(
+        "add element ip {t} fwd_out {{ \"{b}\" : jump fwd-out-{b} }}\n"
+    ));
+    s.push_str(&format!(
+        "add element ip {t} fwd_in {{ \"{b}\" : jump fwd-in-{b} }}\n"
+    ));
     s.push_str(&format!("add chain ip {t} post-out-{b}\n"));
     s.push_str(&format!(
         "add rule ip {t} post-out-{b} ip saddr 127.0.0.0/8 masquerade\n"
@@ -164,7 +174,9 @@ pub fn network_script(rules: &NetworkRules) -> Result<String, FirewallError> {
     s.push_str(&format!(
         "add rule ip {t} post-out-{b} ct status dnat ip saddr {subnet} masquerade\n"
     ));
-    s.push_str(&format!("add element ip {t} post_out {{ \"{b}\" : jump post-out-{b} }}\n"));
+    s.push_str(&format!(
+        "add element ip {t} post_out {{ \"{b}\" : jump post-out-{b} }}\n"
+    ));
     if !rules.internal {
         s.push_str(&format!("add chain ip {t} post-src-{b}\n"));
         s.push_str(&format!(
@@ -391,9 +403,9 @@ impl Firewall {
             format!("post-out-{b}"),
             format!("post-src-{b}"),
         ] {
-            let exists = objects.iter().any(|o| {
-                o.pointer("/chain/name").and_then(Value::as_str) == Some(chain.as_str())
-            });
+            let exists = objects
+                .iter()
+                .any(|o| o.pointer("/chain/name").and_then(Value::as_str) == Some(chain.as_str()));
             if exists {
                 s.push_str(&format!("delete chain ip {t} {chain}\n"));
             }
@@ -553,7 +565,10 @@ mod tests {
         };
         let s = network_script(&rules).unwrap();
         assert!(s.contains("add rule ip berth fwd-in-br-test drop"), "{s}");
-        assert!(s.contains("fwd-out-br-test iifname \"br-test\" drop"), "{s}");
+        assert!(
+            s.contains("fwd-out-br-test iifname \"br-test\" drop"),
+            "{s}"
+        );
         assert!(!s.contains("post-src"), "{s}");
         assert!(!s.contains("ct status dnat accept"), "{s}");
     }

@@ -71,7 +71,10 @@ impl Pool {
     ) -> Result<Pool, IpamError> {
         let bad = |reason: String| IpamError::InvalidPool { subnet, reason };
         if subnet != subnet.trunc() {
-            return Err(bad(format!("host bits are set; did you mean {}?", subnet.trunc())));
+            return Err(bad(format!(
+                "host bits are set; did you mean {}?",
+                subnet.trunc()
+            )));
         }
         if subnet.prefix_len() > 30 {
             return Err(bad("a subnet needs at least 4 addresses (/30)".into()));
@@ -313,7 +316,9 @@ impl Ipam {
 
     /// The pool of a network.
     pub fn pool(&self, network: &str) -> Result<Option<Pool>, IpamError> {
-        self.locked(false, |state| Ok(state.networks.get(network).map(|p| p.pool)))
+        self.locked(false, |state| {
+            Ok(state.networks.get(network).map(|p| p.pool))
+        })
     }
 
     /// Every network with its pool.
@@ -456,11 +461,21 @@ mod tests {
         assert_eq!(choose_subnet(&c, &[]), Some(net("172.17.0.0/16")));
         // A host address inside 172.17/16, a route covering 172.18-19, a
         // small route inside 172.20/16.
-        let used = [net("172.17.5.0/24"), net("172.18.0.0/15"), net("172.20.3.128/25")];
+        let used = [
+            net("172.17.5.0/24"),
+            net("172.18.0.0/15"),
+            net("172.20.3.128/25"),
+        ];
         assert_eq!(choose_subnet(&c, &used), Some(net("172.21.0.0/16")));
         // A supernet covering all of 172.16/12 sends it to 192.168.
-        assert_eq!(choose_subnet(&c, &[net("172.16.0.0/12"), net("192.168.0.0/24")]), Some(net("192.168.16.0/20")));
-        assert_eq!(choose_subnet(&c, &[net("0.0.0.0/1"), net("128.0.0.0/1")]), None);
+        assert_eq!(
+            choose_subnet(&c, &[net("172.16.0.0/12"), net("192.168.0.0/24")]),
+            Some(net("192.168.16.0/20"))
+        );
+        assert_eq!(
+            choose_subnet(&c, &[net("0.0.0.0/1"), net("128.0.0.0/1")]),
+            None
+        );
     }
 
     #[test]
@@ -480,19 +495,32 @@ mod tests {
     fn allocation_skips_reserved_rolls_over_and_honours_requests() {
         let dir = tempfile::tempdir().unwrap();
         let ipam = Ipam::new(dir.path().join("ipam.json"));
-        ipam.create_pool("n", Pool::new(net("10.1.0.0/29"), None, None).unwrap()).unwrap();
+        ipam.create_pool("n", Pool::new(net("10.1.0.0/29"), None, None).unwrap())
+            .unwrap();
         // .0 network, .1 gateway, .7 broadcast: .2 to .6 are handed out.
-        let got: Vec<Ipv4Net> = (0..5).map(|i| ipam.allocate("n", &format!("c{i}"), None).unwrap()).collect();
+        let got: Vec<Ipv4Net> = (0..5)
+            .map(|i| ipam.allocate("n", &format!("c{i}"), None).unwrap())
+            .collect();
         assert_eq!(got.first(), Some(&net("10.1.0.2/29")));
         assert_eq!(got.last(), Some(&net("10.1.0.6/29")));
-        assert!(matches!(ipam.allocate("n", "x", None), Err(IpamError::Exhausted { .. })));
+        assert!(matches!(
+            ipam.allocate("n", "x", None),
+            Err(IpamError::Exhausted { .. })
+        ));
         assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 3)).unwrap());
         assert!(!ipam.release("n", Ipv4Addr::new(10, 1, 0, 3)).unwrap());
         assert_eq!(ipam.allocate("n", "y", None).unwrap(), net("10.1.0.3/29"));
         // --ip: in use, reserved, outside.
-        assert!(matches!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 4))), Err(IpamError::AddressInUse { .. })));
-        assert!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 1))).is_err());
-        assert!(ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 1, 4))).is_err());
+        assert!(matches!(
+            ipam.allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 4))),
+            Err(IpamError::AddressInUse { .. })
+        ));
+        assert!(ipam
+            .allocate("n", "z", Some(Ipv4Addr::new(10, 1, 0, 1)))
+            .is_err());
+        assert!(ipam
+            .allocate("n", "z", Some(Ipv4Addr::new(10, 1, 1, 4)))
+            .is_err());
         // Released addresses are not reused at once: allocation goes on after the last.
         assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 2)).unwrap());
         assert!(ipam.release("n", Ipv4Addr::new(10, 1, 0, 5)).unwrap());
@@ -502,22 +530,43 @@ mod tests {
         let again = Ipam::new(dir.path().join("ipam.json"));
         assert_eq!(again.allocations("n").unwrap().len(), 5);
         assert_eq!(again.release_owner("w").unwrap().len(), 2);
-        assert!(matches!(again.remove_pool("n"), Err(IpamError::PoolInUse { count: 3, .. })));
+        assert!(matches!(
+            again.remove_pool("n"),
+            Err(IpamError::PoolInUse { count: 3, .. })
+        ));
     }
 
     #[test]
     fn ip_range_and_requests_inside_it() {
         let dir = tempfile::tempdir().unwrap();
         let ipam = Ipam::new(dir.path().join("ipam.json"));
-        let pool = Pool::new(net("10.2.0.0/16"), Some(Ipv4Addr::new(10, 2, 0, 254)), Some(net("10.2.5.0/30"))).unwrap();
+        let pool = Pool::new(
+            net("10.2.0.0/16"),
+            Some(Ipv4Addr::new(10, 2, 0, 254)),
+            Some(net("10.2.5.0/30")),
+        )
+        .unwrap();
         ipam.create_pool("r", pool).unwrap();
         // The range's network and broadcast are ordinary hosts of the /16.
-        let got: Vec<Ipv4Addr> = (0..4).map(|_| ipam.allocate("r", "c", None).unwrap().addr()).collect();
-        assert_eq!(got, [Ipv4Addr::new(10, 2, 5, 0), Ipv4Addr::new(10, 2, 5, 1), Ipv4Addr::new(10, 2, 5, 2), Ipv4Addr::new(10, 2, 5, 3)]);
+        let got: Vec<Ipv4Addr> = (0..4)
+            .map(|_| ipam.allocate("r", "c", None).unwrap().addr())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Ipv4Addr::new(10, 2, 5, 0),
+                Ipv4Addr::new(10, 2, 5, 1),
+                Ipv4Addr::new(10, 2, 5, 2),
+                Ipv4Addr::new(10, 2, 5, 3)
+            ]
+        );
         assert!(ipam.allocate("r", "c", None).is_err());
         assert!(matches!(
             ipam.allocate("r", "c", Some(Ipv4Addr::new(10, 2, 6, 1))),
-            Err(IpamError::AddressNotAvailable { reason: "outside the range", .. })
+            Err(IpamError::AddressNotAvailable {
+                reason: "outside the range",
+                ..
+            })
         ));
     }
 
@@ -525,11 +574,20 @@ mod tests {
     fn pools_do_not_overlap_and_auto_choice_avoids_them() {
         let dir = tempfile::tempdir().unwrap();
         let ipam = Ipam::new(dir.path().join("ipam.json"));
-        ipam.create_pool("a", Pool::new(net("172.17.0.0/16"), None, None).unwrap()).unwrap();
-        assert!(matches!(ipam.create_pool("b", Pool::new(net("172.17.3.0/24"), None, None).unwrap()), Err(IpamError::Overlap { .. })));
-        assert!(matches!(ipam.create_pool("a", Pool::new(net("10.0.0.0/24"), None, None).unwrap()), Err(IpamError::PoolExists(_))));
+        ipam.create_pool("a", Pool::new(net("172.17.0.0/16"), None, None).unwrap())
+            .unwrap();
+        assert!(matches!(
+            ipam.create_pool("b", Pool::new(net("172.17.3.0/24"), None, None).unwrap()),
+            Err(IpamError::Overlap { .. })
+        ));
+        assert!(matches!(
+            ipam.create_pool("a", Pool::new(net("10.0.0.0/24"), None, None).unwrap()),
+            Err(IpamError::PoolExists(_))
+        ));
         let host = [net("172.18.0.0/16")];
-        let b = ipam.create_pool_auto("b", &default_candidates(), &host).unwrap();
+        let b = ipam
+            .create_pool_auto("b", &default_candidates(), &host)
+            .unwrap();
         assert_eq!(b.subnet, net("172.19.0.0/16"));
         assert_eq!(b.gateway, Ipv4Addr::new(172, 19, 0, 1));
         assert!(ipam.remove_pool("b").unwrap());
@@ -541,16 +599,27 @@ mod tests {
     fn concurrent_allocations_never_share_an_address() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ipam.json");
-        Ipam::new(&path).create_pool("n", Pool::new(net("10.3.0.0/24"), None, None).unwrap()).unwrap();
+        Ipam::new(&path)
+            .create_pool("n", Pool::new(net("10.3.0.0/24"), None, None).unwrap())
+            .unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let ipam = Ipam::new(&path);
                 std::thread::spawn(move || {
-                    (0..20).map(|i| ipam.allocate("n", &format!("t{t}-{i}"), None).unwrap().addr()).collect::<Vec<_>>()
+                    (0..20)
+                        .map(|i| {
+                            ipam.allocate("n", &format!("t{t}-{i}"), None)
+                                .unwrap()
+                                .addr()
+                        })
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
-        let mut all: Vec<Ipv4Addr> = threads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<Ipv4Addr> = threads
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         assert_eq!(all.len(), 160);
         all.sort();
         all.dedup();
@@ -563,6 +632,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ipam.json");
         std::fs::write(&path, b"{not json").unwrap();
-        assert!(matches!(Ipam::new(&path).pools(), Err(IpamError::Corrupt { .. })));
+        assert!(matches!(
+            Ipam::new(&path).pools(),
+            Err(IpamError::Corrupt { .. })
+        ));
     }
 }

@@ -16,6 +16,8 @@
 //! - [`ports`]: docker's `-p`/`-P` syntax, host-port choice and conflicts, as
 //!   pure code.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod error;
 pub mod firewall;
 pub mod ipam;

@@ -82,12 +82,15 @@ pub fn ensure_bridge(config: &BridgeConfig) -> Result<u32, NetlinkError> {
         Some(index) => index,
         None => {
             let mut msg = LinkMessage::default();
-            msg.attributes.push(LinkAttribute::IfName(config.name.clone()));
+            msg.attributes
+                .push(LinkAttribute::IfName(config.name.clone()));
             if let Some(mtu) = config.mtu {
                 msg.attributes.push(LinkAttribute::Mtu(mtu));
             }
             msg.attributes
-                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                    InfoKind::Bridge,
+                )]));
             let op = format!("create bridge {}", config.name);
             match nl.execute(
                 &op,
@@ -104,7 +107,13 @@ pub fn ensure_bridge(config: &BridgeConfig) -> Result<u32, NetlinkError> {
         }
     };
     if let Some(mtu) = config.mtu {
-        set_link(&mut nl, &config.name, index, vec![LinkAttribute::Mtu(mtu)], false)?;
+        set_link(
+            &mut nl,
+            &config.name,
+            index,
+            vec![LinkAttribute::Mtu(mtu)],
+            false,
+        )?;
     }
     if let Some(gateway) = config.gateway {
         add_address(&mut nl, &config.name, index, gateway, true)?;
@@ -123,7 +132,11 @@ pub fn delete_link(name: &str) -> Result<bool, NetlinkError> {
     };
     let mut msg = LinkMessage::default();
     msg.header.index = index;
-    match nl.execute(&format!("delete link {name}"), RouteNetlinkMessage::DelLink(msg), 0) {
+    match nl.execute(
+        &format!("delete link {name}"),
+        RouteNetlinkMessage::DelLink(msg),
+        0,
+    ) {
         Ok(()) => Ok(true),
         Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
         Err(e) => Err(e),
@@ -193,7 +206,9 @@ pub fn attach_endpoint(
     let mut nl = Netlink::open()?;
     let bridge_index =
         link_index(&mut nl, bridge)?.ok_or_else(|| NetlinkError::NoSuchLink(bridge.to_owned()))?;
-    let mac = endpoint.mac.unwrap_or_else(|| docker_mac(endpoint.address.addr()));
+    let mac = endpoint
+        .mac
+        .unwrap_or_else(|| docker_mac(endpoint.address.addr()));
 
     let mut peer = LinkMessage::default();
     peer.attributes
@@ -385,7 +400,10 @@ pub fn default_route_mtu() -> Result<Option<u32>, NetlinkError> {
     };
     let mut msg = LinkMessage::default();
     msg.header.index = oif;
-    let answers = nl.get(&format!("get link {oif}"), RouteNetlinkMessage::GetLink(msg))?;
+    let answers = nl.get(
+        &format!("get link {oif}"),
+        RouteNetlinkMessage::GetLink(msg),
+    )?;
     Ok(answers.into_iter().find_map(|answer| match answer {
         RouteNetlinkMessage::NewLink(link) => link.attributes.iter().find_map(|a| match a {
             LinkAttribute::Mtu(mtu) => Some(*mtu),
@@ -418,7 +436,10 @@ fn link_name(link: &LinkMessage) -> Option<String> {
 fn link_index(nl: &mut Netlink, name: &str) -> Result<Option<u32>, NetlinkError> {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
-    match nl.get(&format!("get link {name}"), RouteNetlinkMessage::GetLink(msg)) {
+    match nl.get(
+        &format!("get link {name}"),
+        RouteNetlinkMessage::GetLink(msg),
+    ) {
         Ok(answers) => Ok(answers.into_iter().find_map(|answer| match answer {
             RouteNetlinkMessage::NewLink(link) => Some(link.header.index),
             _ => None,
@@ -443,7 +464,11 @@ fn set_link(
         msg.header.change_mask = LinkFlags::Up;
     }
     msg.attributes = attributes;
-    nl.execute(&format!("set link {name}"), RouteNetlinkMessage::SetLink(msg), 0)
+    nl.execute(
+        &format!("set link {name}"),
+        RouteNetlinkMessage::SetLink(msg),
+        0,
+    )
 }
 
 /// Adds an IPv4 address with its broadcast; `exist_ok` keeps one already there.
@@ -495,7 +520,9 @@ pub fn enable_route_localnet(bridge: &str) -> Result<(), NetlinkError> {
     validate_ifname(bridge)?;
     if bridge.contains('.') {
         // A dot would be read as a separator of the sysctl key.
-        let path = Path::new("/proc/sys/net/ipv4/conf").join(bridge).join("route_localnet");
+        let path = Path::new("/proc/sys/net/ipv4/conf")
+            .join(bridge)
+            .join("route_localnet");
         return std::fs::write(&path, "1").map_err(|source| NetlinkError::Sysctl { path, source });
     }
     write_sysctl(&format!("net.ipv4.conf.{bridge}.route_localnet"), "1")

@@ -114,12 +114,13 @@ impl Netlink {
             let mut offset = 0;
             while offset < self.buf.len() {
                 let bytes = self.buf.get(offset..).unwrap_or_default();
-                let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).map_err(
-                    |e| NetlinkError::Decode {
-                        op: op.to_owned(),
-                        detail: e.to_string(),
-                    },
-                )?;
+                let message =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).map_err(|e| {
+                        NetlinkError::Decode {
+                            op: op.to_owned(),
+                            detail: e.to_string(),
+                        }
+                    })?;
                 let length = message.header.length as usize;
                 if length == 0 {
                     break;
@@ -133,10 +134,9 @@ impl Netlink {
                     NetlinkPayload::Error(e) => {
                         return match e.code {
                             None => Ok(answers),
-                            Some(code) => Err(request_error(
-                                op,
-                                io::Error::from_raw_os_error(-code.get()),
-                            )),
+                            Some(code) => {
+                                Err(request_error(op, io::Error::from_raw_os_error(-code.get())))
+                            }
                         };
                     }
                     NetlinkPayload::InnerMessage(inner) => answers.push(inner),

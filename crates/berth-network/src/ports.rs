@@ -324,15 +324,24 @@ mod tests {
     #[test]
     fn docker_forms_parse() {
         let p = parse_publish("80").unwrap();
-        assert_eq!((p.host_ip, p.host_ports, p.container_ports, p.proto), (None, None, range(80, 80), Protocol::Tcp));
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_ports, p.proto),
+            (None, None, range(80, 80), Protocol::Tcp)
+        );
         let p = parse_publish("8080:80/udp").unwrap();
-        assert_eq!((p.host_ports, p.container_ports, p.proto), (Some(range(8080, 8080)), range(80, 80), Protocol::Udp));
+        assert_eq!(
+            (p.host_ports, p.container_ports, p.proto),
+            (Some(range(8080, 8080)), range(80, 80), Protocol::Udp)
+        );
         let p = parse_publish("127.0.0.1:8080:80").unwrap();
         assert_eq!(p.host_ip, Some(Ipv4Addr::LOCALHOST));
         let p = parse_publish("127.0.0.1::80/TCP").unwrap();
         assert_eq!((p.host_ip, p.host_ports), (Some(Ipv4Addr::LOCALHOST), None));
         let p = parse_publish("0.0.0.0:8000-8002:9000-9002").unwrap();
-        assert_eq!((p.host_ip, p.host_ports, p.container_ports), (None, Some(range(8000, 8002)), range(9000, 9002)));
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_ports),
+            (None, Some(range(8000, 8002)), range(9000, 9002))
+        );
         let p = parse_publish("8000-8010:80").unwrap();
         assert_eq!(p.host_ports, Some(range(8000, 8010)));
         let p = parse_publish("0:80").unwrap();
@@ -342,9 +351,24 @@ mod tests {
     #[test]
     fn malformed_specs_are_refused() {
         for bad in [
-            "", ":", "80:", "a", "80/icmp", "80/sctp", "8000-8001:80-82", "70000", "0",
-            "90-80", "1.2.3:80:80", "[::1]:80:80", "::1:80:80", "1:2:3:4", "80-", "-80",
-            "８０", "80/",
+            "",
+            ":",
+            "80:",
+            "a",
+            "80/icmp",
+            "80/sctp",
+            "8000-8001:80-82",
+            "70000",
+            "0",
+            "90-80",
+            "1.2.3:80:80",
+            "[::1]:80:80",
+            "::1:80:80",
+            "1:2:3:4",
+            "80-",
+            "-80",
+            "８０",
+            "80/",
         ] {
             assert!(parse_publish(bad).is_err(), "{bad:?} parsed");
         }
@@ -359,7 +383,10 @@ mod tests {
             parse_publish("127.0.0.1::91/udp").unwrap(),
         ];
         let out = bind(&specs, &[], eph).unwrap();
-        let hosts: Vec<(u16, u16)> = out.iter().map(|b| (b.host_port, b.container_port)).collect();
+        let hosts: Vec<(u16, u16)> = out
+            .iter()
+            .map(|b| (b.host_port, b.container_port))
+            .collect();
         assert_eq!(hosts, [(8000, 80), (8001, 81), (40000, 90), (40000, 91)]);
         assert_eq!(out[3].host_ip, Ipv4Addr::LOCALHOST);
     }
@@ -371,13 +398,19 @@ mod tests {
         // Every address conflicts with one address, the same address too.
         for spec in ["8080:80", "127.0.0.1:8080:81"] {
             let err = bind(&[parse_publish(spec).unwrap()], &taken, eph).unwrap_err();
-            assert!(err.to_string().contains("port is already allocated"), "{err}");
+            assert!(
+                err.to_string().contains("port is already allocated"),
+                "{err}"
+            );
         }
         // Another address, or another protocol, does not.
         assert!(bind(&[parse_publish("127.0.0.2:8080:80").unwrap()], &taken, eph).is_ok());
         assert!(bind(&[parse_publish("8080:80/udp").unwrap()], &taken, eph).is_ok());
         // Two specs of one request conflict with each other.
-        let both = [parse_publish("9000:80").unwrap(), parse_publish("9000:81").unwrap()];
+        let both = [
+            parse_publish("9000:80").unwrap(),
+            parse_publish("9000:81").unwrap(),
+        ];
         assert!(bind(&both, &[], eph).is_err());
         // A host range with one container port takes the first free one.
         let out = bind(&[parse_publish("8079-8081:80").unwrap()], &taken, eph).unwrap();
@@ -388,13 +421,24 @@ mod tests {
         let out = bind(&[parse_publish("8079-8081:80").unwrap()], &all, eph).unwrap();
         assert_eq!(out[0].host_port, 8081);
         // The ephemeral range runs out.
-        let three = [parse_publish("1").unwrap(), parse_publish("2").unwrap(), parse_publish("3").unwrap()];
-        assert!(matches!(bind(&three, &[], eph), Err(PortError::Exhausted { .. })));
+        let three = [
+            parse_publish("1").unwrap(),
+            parse_publish("2").unwrap(),
+            parse_publish("3").unwrap(),
+        ];
+        assert!(matches!(
+            bind(&three, &[], eph),
+            Err(PortError::Exhausted { .. })
+        ));
     }
 
     #[test]
     fn publish_all_and_exposed() {
-        let exposed = [parse_exposed("80/tcp").unwrap(), parse_exposed("53/udp").unwrap(), parse_exposed("8080").unwrap()];
+        let exposed = [
+            parse_exposed("80/tcp").unwrap(),
+            parse_exposed("53/udp").unwrap(),
+            parse_exposed("8080").unwrap(),
+        ];
         let specs = publish_all(&exposed);
         let out = bind(&specs, &[], range(32768, 60999)).unwrap();
         assert_eq!(out.len(), 3);
@@ -405,7 +449,10 @@ mod tests {
 
     #[test]
     fn ephemeral_range_text() {
-        assert_eq!(parse_ephemeral_range("32768\t60999\n"), Some(range(32768, 60999)));
+        assert_eq!(
+            parse_ephemeral_range("32768\t60999\n"),
+            Some(range(32768, 60999))
+        );
         for bad in ["", "1", "5 4", "0 10", "1 2 3", "a b"] {
             assert_eq!(parse_ephemeral_range(bad), None, "{bad:?}");
         }

@@ -9,6 +9,8 @@
 //! host's network, routes, sysctls or nftables is read or changed, and
 //! everything goes away with the test's process and its holders.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -34,8 +36,12 @@ fn prerequisites() -> bool {
 
 fn sh(args: &[&str]) -> String {
     let (program, rest) = args.split_first().expect("a command");
-    let out = run_command(Command::new(program).args(rest), None, Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let out = run_command(
+        Command::new(program).args(rest),
+        None,
+        Duration::from_secs(20),
+    )
+    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(out.success(), "{args:?}:\n{out}");
     out.stdout.clone()
 }
@@ -92,7 +98,9 @@ fn serve_once(ns: PathBuf, addr: SocketAddrV4) -> mpsc::Receiver<Result<SocketAd
         };
         let _ = tx.send(result);
     });
-    ready_rx.recv_timeout(Duration::from_secs(5)).expect("listener ready");
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("listener ready");
     rx
 }
 
@@ -126,7 +134,9 @@ impl World {
         enter_private_net().expect("private network namespace");
         let outside = NsHolder::new(&["--net"], "net").expect("outside namespace");
         let pid = outside.pid().to_string();
-        sh(&["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "oeth0", "netns", &pid]);
+        sh(&[
+            "ip", "link", "add", "uplink", "type", "veth", "peer", "name", "oeth0", "netns", &pid,
+        ]);
         sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "uplink"]);
         sh(&["ip", "link", "set", "uplink", "up"]);
         sh(&["ip", "route", "add", "default", "via", "198.18.0.2"]);
@@ -218,7 +228,11 @@ fn bridge_nat_published_ports_and_clean_removal() {
     }
     let w = World::new();
     let subnet = w.network("net1", "berth0", true, false);
-    assert_eq!(subnet, "172.17.0.0/16".parse::<Ipv4Net>().unwrap(), "first free candidate");
+    assert_eq!(
+        subnet,
+        "172.17.0.0/16".parse::<Ipv4Net>().unwrap(),
+        "first free candidate"
+    );
     let (c1, a1) = w.container("net1", "berth0", "vethc1", true);
     let (c2, a2) = w.container("net1", "berth0", "vethc2", true);
 
@@ -230,48 +244,96 @@ fn bridge_nat_published_ports_and_clean_removal() {
     let addrs = in_ns(&c1, &["ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
     assert!(addrs.contains(&a1.to_string()), "{addrs}");
     let routes = in_ns(&c1, &["ip", "route"]);
-    assert!(routes.contains("default via 172.17.0.1 dev eth0"), "{routes}");
+    assert!(
+        routes.contains("default via 172.17.0.1 dev eth0"),
+        "{routes}"
+    );
 
     // Container to container.
     let got = serve_once(ns_path(&c1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    let greeting = connect(Some(ns_path(&c2)), SocketAddrV4::new(a1.addr(), 7000), SHORT).expect("c2 -> c1");
+    let greeting = connect(
+        Some(ns_path(&c2)),
+        SocketAddrV4::new(a1.addr(), 7000),
+        SHORT,
+    )
+    .expect("c2 -> c1");
     assert_eq!(greeting, "hello from 0.0.0.0:7000");
-    assert_eq!(got.recv().unwrap().unwrap().ip(), std::net::IpAddr::V4(a2.addr()));
+    assert_eq!(
+        got.recv().unwrap().unwrap().ip(),
+        std::net::IpAddr::V4(a2.addr())
+    );
 
     // Container to the outside world, masqueraded behind the host's address.
     let got = serve_once(w.outside_path(), SocketAddrV4::new(OUTSIDE, 7001));
     connect(Some(ns_path(&c1)), SocketAddrV4::new(OUTSIDE, 7001), SHORT).expect("c1 -> outside");
-    assert_eq!(got.recv().unwrap().unwrap().ip(), std::net::IpAddr::V4(HOST_OUT));
+    assert_eq!(
+        got.recv().unwrap().unwrap().ip(),
+        std::net::IpAddr::V4(HOST_OUT)
+    );
 
     // A published port: 8080 -> c1:7000, from the outside and from the host's 127.0.0.1.
     let specs = [ports::parse_publish("8080:7000").unwrap()];
-    let existing: Vec<_> = w.fw.published().unwrap().into_iter().map(|p| p.binding).collect();
+    let existing: Vec<_> =
+        w.fw.published()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.binding)
+            .collect();
     let bindings = ports::bind(&specs, &existing, ports::ephemeral_range().unwrap()).unwrap();
     w.fw.publish(a1.addr(), &bindings).expect("publish");
     let got = serve_once(ns_path(&c1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    let greeting = connect(Some(w.outside_path()), SocketAddrV4::new(HOST_OUT, 8080), SHORT).expect("outside -> published");
+    let greeting = connect(
+        Some(w.outside_path()),
+        SocketAddrV4::new(HOST_OUT, 8080),
+        SHORT,
+    )
+    .expect("outside -> published");
     assert_eq!(greeting, "hello from 0.0.0.0:7000");
-    assert_eq!(got.recv().unwrap().unwrap().ip(), std::net::IpAddr::V4(OUTSIDE));
+    assert_eq!(
+        got.recv().unwrap().unwrap().ip(),
+        std::net::IpAddr::V4(OUTSIDE)
+    );
     let got = serve_once(ns_path(&c1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    connect(None, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080), SHORT).expect("host 127.0.0.1 -> published");
+    connect(None, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080), SHORT)
+        .expect("host 127.0.0.1 -> published");
     got.recv().unwrap().expect("c1 saw the host's connection");
     // And from the other container through the host's address (hairpin).
     let got = serve_once(ns_path(&c1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    connect(Some(ns_path(&c2)), SocketAddrV4::new(HOST_OUT, 8080), SHORT).expect("c2 -> host:8080 -> c1");
+    connect(Some(ns_path(&c2)), SocketAddrV4::new(HOST_OUT, 8080), SHORT)
+        .expect("c2 -> host:8080 -> c1");
     got.recv().unwrap().expect("c1 saw the hairpin connection");
 
     // -P: an ephemeral port for c2, and a conflict refused with docker's message.
     let eph = ports::ephemeral_range().unwrap();
-    let existing: Vec<_> = w.fw.published().unwrap().into_iter().map(|p| p.binding).collect();
+    let existing: Vec<_> =
+        w.fw.published()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.binding)
+            .collect();
     let exposed = [ports::parse_exposed("7000/tcp").unwrap()];
     let b2 = ports::bind(&ports::publish_all(&exposed), &existing, eph).unwrap();
     assert!((eph.first..=eph.last).contains(&b2[0].host_port));
     w.fw.publish(a2.addr(), &b2).expect("publish -P");
-    let clash = ports::bind(&[ports::parse_publish("8080:80").unwrap()], &[], PortRange { first: 1, last: 1 }).unwrap();
+    let clash = ports::bind(
+        &[ports::parse_publish("8080:80").unwrap()],
+        &[],
+        PortRange { first: 1, last: 1 },
+    )
+    .unwrap();
     let err = w.fw.publish(a2.addr(), &clash).unwrap_err();
-    assert!(err.to_string().contains("8080/tcp failed: port is already allocated"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("8080/tcp failed: port is already allocated"),
+        "{err}"
+    );
     let got = serve_once(ns_path(&c2), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    connect(Some(w.outside_path()), SocketAddrV4::new(HOST_OUT, b2[0].host_port), SHORT).expect("outside -> -P port");
+    connect(
+        Some(w.outside_path()),
+        SocketAddrV4::new(HOST_OUT, b2[0].host_port),
+        SHORT,
+    )
+    .expect("outside -> -P port");
     got.recv().unwrap().expect("c2 served");
 
     // Removing c1 removes exactly its port; c2's stays.
@@ -279,7 +341,12 @@ fn bridge_nat_published_ports_and_clean_removal() {
     let left = w.fw.published().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].container_ip, a2.addr());
-    assert!(connect(Some(w.outside_path()), SocketAddrV4::new(HOST_OUT, 8080), SHORT).is_err());
+    assert!(connect(
+        Some(w.outside_path()),
+        SocketAddrV4::new(HOST_OUT, 8080),
+        SHORT
+    )
+    .is_err());
 
     // Tear everything down: nothing of berth is left.
     for (holder, addr, veth) in [(&c1, a1, "vethc1"), (&c2, a2, "vethc2")] {
@@ -294,14 +361,21 @@ fn bridge_nat_published_ports_and_clean_removal() {
     assert!(link::delete_link("berth0").unwrap());
     assert!(w.ipam.remove_pool("net1").unwrap());
     let ruleset = sh(&["nft", "list", "ruleset"]);
-    for gone in ["berth0", "172.17", "dnat ip to ip daddr . meta l4proto . th dport map @dnat_ip"] {
+    for gone in [
+        "berth0",
+        "172.17",
+        "dnat ip to ip daddr . meta l4proto . th dport map @dnat_ip",
+    ] {
         if gone.starts_with("dnat") {
             assert!(ruleset.contains(gone), "base chains stay:\n{ruleset}");
         } else {
             assert!(!ruleset.contains(gone), "{gone} left:\n{ruleset}");
         }
     }
-    assert!(!ruleset.contains("elements"), "map elements left:\n{ruleset}");
+    assert!(
+        !ruleset.contains("elements"),
+        "map elements left:\n{ruleset}"
+    );
     let names = link::link_names().unwrap();
     assert_eq!(names, ["lo", "uplink"], "links left");
     let addrs = sh(&["ip", "-o", "-4", "addr"]);
@@ -320,11 +394,18 @@ fn icc_off_blocks_containers_but_not_the_way_out() {
     let (c1, a1) = w.container("quiet", "br-quiet", "vethq1", false);
     let (c2, _a2) = w.container("quiet", "br-quiet", "vethq2", false);
     let _got = serve_once(ns_path(&c1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7000));
-    let err = connect(Some(ns_path(&c2)), SocketAddrV4::new(a1.addr(), 7000), SHORT);
+    let err = connect(
+        Some(ns_path(&c2)),
+        SocketAddrV4::new(a1.addr(), 7000),
+        SHORT,
+    );
     assert!(err.is_err(), "icc off, yet c2 reached c1: {err:?}");
     let got = serve_once(w.outside_path(), SocketAddrV4::new(OUTSIDE, 7001));
     connect(Some(ns_path(&c2)), SocketAddrV4::new(OUTSIDE, 7001), SHORT).expect("c2 -> outside");
-    assert_eq!(got.recv().unwrap().unwrap().ip(), std::net::IpAddr::V4(HOST_OUT));
+    assert_eq!(
+        got.recv().unwrap().unwrap().ip(),
+        std::net::IpAddr::V4(HOST_OUT)
+    );
     // Removing one endpoint removes its icc element only.
     w.fw.remove_endpoint("vethq1").unwrap();
     let set = sh(&["nft", "list", "set", "bridge", "berth", "icc_off"]);
@@ -348,12 +429,28 @@ fn internal_network_has_no_way_out() {
     assert_ne!(oa.trunc(), ia.trunc());
 
     let _got = serve_once(w.outside_path(), SocketAddrV4::new(OUTSIDE, 7001));
-    assert!(connect(Some(ns_path(&i1)), SocketAddrV4::new(OUTSIDE, 7001), SHORT).is_err(), "internal reached the outside");
+    assert!(
+        connect(Some(ns_path(&i1)), SocketAddrV4::new(OUTSIDE, 7001), SHORT).is_err(),
+        "internal reached the outside"
+    );
     let _got2 = serve_once(ns_path(&o1), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7002));
-    assert!(connect(Some(ns_path(&i1)), SocketAddrV4::new(oa.addr(), 7002), SHORT).is_err(), "internal reached another network");
+    assert!(
+        connect(
+            Some(ns_path(&i1)),
+            SocketAddrV4::new(oa.addr(), 7002),
+            SHORT
+        )
+        .is_err(),
+        "internal reached another network"
+    );
     // Inside the internal network, containers talk.
     let got = serve_once(ns_path(&i2), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7003));
-    connect(Some(ns_path(&i1)), SocketAddrV4::new(eth0_address(&i2), 7003), SHORT).expect("i1 -> i2");
+    connect(
+        Some(ns_path(&i1)),
+        SocketAddrV4::new(eth0_address(&i2), 7003),
+        SHORT,
+    )
+    .expect("i1 -> i2");
     got.recv().unwrap().expect("i2 served");
     // The open network still gets out.
     let got = serve_once(w.outside_path(), SocketAddrV4::new(OUTSIDE, 7004));
@@ -362,7 +459,10 @@ fn internal_network_has_no_way_out() {
     // Removing one network leaves the other's rules intact.
     w.fw.remove_network("br-inner").unwrap();
     let ruleset = sh(&["nft", "list", "ruleset"]);
-    assert!(!ruleset.contains("br-inner") && ruleset.contains("br-open"), "{ruleset}");
+    assert!(
+        !ruleset.contains("br-inner") && ruleset.contains("br-open"),
+        "{ruleset}"
+    );
 }
 
 fn eth0_address(holder: &NsHolder) -> Ipv4Addr {
