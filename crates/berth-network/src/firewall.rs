@@ -36,6 +36,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 
 use ipnet::Ipv4Net;
 use serde_json::Value;
@@ -43,6 +44,17 @@ use serde_json::Value;
 use crate::error::{FirewallError, PortError};
 use crate::link;
 use crate::ports::{PortBinding, Protocol};
+
+/// Serializes the read-then-change sequences of this process (berthd's
+/// blocking tasks): two networks added at once must not both see the tables
+/// missing, nor both read the elements they are about to change.
+static CHANGES: Mutex<()> = Mutex::new(());
+
+fn serialized() -> MutexGuard<'static, ()> {
+    CHANGES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The name of berth's tables.
 pub const TABLE: &str = "berth";
@@ -83,7 +95,7 @@ impl Default for Firewall {
 }
 
 /// The base of the `ip berth` table: its maps and hooked chains.
-pub fn base_script() -> String {
+pub fn ip_table_script() -> String {
     format!(
         "table ip {TABLE} {{
   map dnat_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
@@ -113,7 +125,14 @@ pub fn base_script() -> String {
     iifname vmap @fwd_in
   }}
 }}
-table bridge {TABLE} {{
+"
+    )
+}
+
+/// The `bridge berth` table: frames between ports of an icc-off network.
+pub fn bridge_table_script() -> String {
+    format!(
+        "table bridge {TABLE} {{
   set icc_off {{ type ifname; }}
   chain forward {{
     type filter hook forward priority filter; policy accept;
@@ -306,32 +325,30 @@ impl Firewall {
     /// Creates berth's tables if absent (a restarted daemon keeps the ones
     /// in place) and turns IPv4 forwarding on.
     pub fn ensure_tables(&self) -> Result<(), FirewallError> {
+        let _changes = serialized();
+        self.ensure_tables_locked()
+    }
+
+    fn ensure_tables_locked(&self) -> Result<(), FirewallError> {
         let ip = self.table("ip")?.is_some();
         let bridge = self.table("bridge")?.is_some();
-        if !(ip && bridge) {
-            let script = base_script();
-            // Only the missing one is created; both are defined in one script.
-            let mut parts = script.split("table bridge");
-            let ip_part = parts.next().unwrap_or_default().to_owned();
-            let bridge_part = parts
-                .next()
-                .map(|rest| format!("table bridge{rest}"))
-                .unwrap_or_default();
-            let mut todo = String::new();
-            if !ip {
-                todo.push_str(&ip_part);
-            }
-            if !bridge {
-                todo.push_str(&bridge_part);
-            }
-            self.apply("create berth's tables", &todo)?;
+        // Declared only when absent: declaring a table that exists would
+        // append its base rules a second time.
+        let mut script = String::new();
+        if !ip {
+            script.push_str(&ip_table_script());
         }
+        if !bridge {
+            script.push_str(&bridge_table_script());
+        }
+        self.apply("create berth's tables", &script)?;
         link::enable_ip_forward()?;
         Ok(())
     }
 
     /// Deletes berth's tables, and so every rule berth made.
     pub fn remove_tables(&self) -> Result<(), FirewallError> {
+        let _changes = serialized();
         let mut s = String::new();
         if self.table("ip")?.is_some() {
             s.push_str(&format!("delete table ip {TABLE}\n"));
@@ -346,7 +363,8 @@ impl Firewall {
     /// `route_localnet` on its bridge so the host reaches published ports at
     /// 127.0.0.1.
     pub fn add_network(&self, rules: &NetworkRules) -> Result<(), FirewallError> {
-        self.ensure_tables()?;
+        let _changes = serialized();
+        self.ensure_tables_locked()?;
         let mut script = self.network_removal(&rules.bridge)?;
         script.push_str(&network_script(rules)?);
         self.apply(&format!("add rules of network {}", rules.bridge), &script)?;
@@ -356,6 +374,7 @@ impl Firewall {
 
     /// Removes a network's chains and map elements; nothing else.
     pub fn remove_network(&self, bridge: &str) -> Result<(), FirewallError> {
+        let _changes = serialized();
         let script = self.network_removal(bridge)?;
         self.apply(&format!("remove rules of network {bridge}"), &script)
     }
@@ -416,6 +435,7 @@ impl Firewall {
     /// Registers a container's host veth on a network: with icc off, frames
     /// it sends to other ports of the bridge are dropped.
     pub fn add_endpoint(&self, host_ifname: &str, icc: bool) -> Result<(), FirewallError> {
+        let _changes = serialized();
         if icc {
             return Ok(());
         }
@@ -428,6 +448,7 @@ impl Firewall {
 
     /// Forgets a container's host veth (no-op if it was not registered).
     pub fn remove_endpoint(&self, host_ifname: &str) -> Result<(), FirewallError> {
+        let _changes = serialized();
         let name = rule_name(host_ifname)?;
         let Some(objects) = self.table("bridge")? else {
             return Ok(());
@@ -476,7 +497,8 @@ impl Firewall {
         container_ip: Ipv4Addr,
         bindings: &[PortBinding],
     ) -> Result<(), FirewallError> {
-        self.ensure_tables()?;
+        let _changes = serialized();
+        self.ensure_tables_locked()?;
         let existing = self.published()?;
         for b in bindings {
             if existing.iter().any(|e| e.binding.conflicts_with(b)) {
@@ -496,6 +518,7 @@ impl Firewall {
     /// Removes every published port DNATed to `container_ip` (one
     /// container's), in one transaction; returns how many.
     pub fn unpublish(&self, container_ip: Ipv4Addr) -> Result<usize, FirewallError> {
+        let _changes = serialized();
         let mine: Vec<Published> = self
             .published()?
             .into_iter()

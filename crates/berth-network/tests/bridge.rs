@@ -471,3 +471,68 @@ fn eth0_address(holder: &NsHolder) -> Ipv4Addr {
         .find_map(|f| f.split_once('/').and_then(|(a, _)| a.parse().ok()))
         .expect("eth0 address")
 }
+
+#[test]
+fn restarts_adopt_what_exists_and_foreign_tables_are_untouched() {
+    if !prerequisites() {
+        return;
+    }
+    let _w = World::new();
+    let foreign = "table inet other {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 9999 counter packets 0 bytes 0 accept\n\t}\n}\n";
+    run_command(
+        Command::new("nft").args(["-f", "-"]),
+        Some(foreign.as_bytes()),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let before = sh(&["nft", "list", "table", "inet", "other"]);
+
+    // A daemon restart: tables, bridge and network set up a second time.
+    let fw = Firewall::new();
+    let rules = NetworkRules {
+        bridge: "berth0".into(),
+        subnet: "10.44.0.0/24".parse().unwrap(),
+        icc: true,
+        internal: false,
+    };
+    let bridge = BridgeConfig {
+        name: "berth0".into(),
+        mtu: Some(1400),
+        gateway: Some("10.44.0.1/24".parse().unwrap()),
+    };
+    for _ in 0..2 {
+        fw.ensure_tables().unwrap();
+        link::ensure_bridge(&bridge).unwrap();
+        fw.add_network(&rules).unwrap();
+    }
+    let table = sh(&["nft", "list", "table", "ip", "berth"]);
+    assert_eq!(
+        table.matches("dnat ip to").count(),
+        4,
+        "base rules once:\n{table}"
+    );
+    assert_eq!(table.matches("chain fwd-out-berth0").count(), 1, "{table}");
+    assert_eq!(table.matches("masquerade").count(), 3, "{table}");
+    let addrs = sh(&["ip", "-o", "-4", "addr", "show", "dev", "berth0"]);
+    assert_eq!(addrs.lines().count(), 1, "{addrs}");
+    assert!(sh(&["ip", "link", "show", "berth0"]).contains("mtu 1400"));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/conf/berth0/route_localnet")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+
+    fw.remove_network("berth0").unwrap();
+    fw.remove_tables().unwrap();
+    assert!(link::delete_link("berth0").unwrap());
+    assert!(!link::delete_link("berth0").unwrap());
+    assert_eq!(sh(&["nft", "list", "table", "inet", "other"]), before);
+    assert_eq!(sh(&["nft", "list", "ruleset"]), before);
+}
