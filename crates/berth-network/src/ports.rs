@@ -4,6 +4,7 @@
 //! Pure code: the caller supplies the bindings in force and the kernel's
 //! ephemeral range ([`ephemeral_range`] reads it).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -239,19 +240,28 @@ pub fn bind(
     existing: &[PortBinding],
     ephemeral: PortRange,
 ) -> Result<Vec<PortBinding>, PortError> {
-    let mut taken: Vec<PortBinding> = existing.to_vec();
+    // Host addresses bound per (protocol, port): each check is a lookup, so
+    // a request for thousands of ports stays linear.
+    let mut taken: HashMap<(Protocol, u16), Vec<Ipv4Addr>> = HashMap::new();
+    for b in existing {
+        taken
+            .entry((b.proto, b.host_port))
+            .or_default()
+            .push(b.host_ip);
+    }
+    let free = |taken: &HashMap<(Protocol, u16), Vec<Ipv4Addr>>, proto, ip: Ipv4Addr, port| {
+        taken.get(&(proto, port)).is_none_or(|ips| {
+            !ips.iter()
+                .any(|t| *t == ip || t.is_unspecified() || ip.is_unspecified())
+        })
+    };
+    // Where the last search of a range stopped: the ports before it were
+    // taken then and still are (bindings are only added), so searching
+    // again from there gives the same answer without rescanning.
+    let mut cursors: HashMap<(u16, u16, Protocol, Ipv4Addr), u16> = HashMap::new();
     let mut out = Vec::new();
     for spec in specs {
         let host_ip = spec.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let free = |taken: &[PortBinding], port: u16| {
-            let candidate = PortBinding {
-                host_ip,
-                host_port: port,
-                container_port: 0,
-                proto: spec.proto,
-            };
-            !taken.iter().any(|t| t.conflicts_with(&candidate))
-        };
         let fixed = spec
             .host_ports
             .filter(|h| h.len() == spec.container_ports.len());
@@ -259,7 +269,7 @@ pub fn bind(
             let host_port = if let Some(h) = fixed {
                 let offset = u16::try_from(i).unwrap_or(u16::MAX);
                 let port = h.first.saturating_add(offset);
-                if !free(&taken, port) {
+                if !free(&taken, spec.proto, host_ip, port) {
                     return Err(PortError::Conflict {
                         host_ip,
                         host_port: port,
@@ -269,23 +279,29 @@ pub fn bind(
                 port
             } else {
                 let search = spec.host_ports.unwrap_or(ephemeral);
-                search
-                    .ports()
-                    .find(|&p| free(&taken, p))
+                let cursor = cursors
+                    .entry((search.first, search.last, spec.proto, host_ip))
+                    .or_insert(search.first);
+                let port = (*cursor..=search.last)
+                    .find(|&p| free(&taken, spec.proto, host_ip, p))
                     .ok_or(PortError::Exhausted {
                         first: search.first,
                         last: search.last,
                         proto: spec.proto,
-                    })?
+                    })?;
+                *cursor = port;
+                port
             };
-            let binding = PortBinding {
+            taken
+                .entry((spec.proto, host_port))
+                .or_default()
+                .push(host_ip);
+            out.push(PortBinding {
                 host_ip,
                 host_port,
                 container_port,
                 proto: spec.proto,
-            };
-            taken.push(binding);
-            out.push(binding);
+            });
         }
     }
     Ok(out)
@@ -455,6 +471,38 @@ mod tests {
         );
         for bad in ["", "1", "5 4", "0 10", "1 2 3", "a b"] {
             assert_eq!(parse_ephemeral_range(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_port_at_once_is_linear() {
+        let started = std::time::Instant::now();
+        let all = bind(&[parse_publish("1-65535").unwrap()], &[], range(1, 65535)).unwrap();
+        assert_eq!(all.len(), 65535);
+        assert!(bind(&[parse_publish("1").unwrap()], &all, range(1, 65535)).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    /// Hostile input never panics: pseudo-random strings over the characters
+    /// the grammar cares about, multi-byte ones included.
+    #[test]
+    #[allow(clippy::cast_possible_truncation)] // indexes into a small alphabet
+    fn random_specs_never_panic() {
+        let alphabet: Vec<char> = "0123456789:-/.[]tcpudé ".chars().collect();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 14) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((seed >> (i * 4)) as usize + i) % alphabet.len()])
+                .collect();
+            if let Ok(spec) = parse_publish(&text) {
+                let _ = bind(&[spec], &[], range(1, 65535));
+            }
+            let _ = parse_exposed(&text);
+            let _ = parse_ephemeral_range(&text);
         }
     }
 }
