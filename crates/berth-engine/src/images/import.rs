@@ -198,7 +198,7 @@ fn import(
     )?;
 
     let platform = Platform::host();
-    let created = crate::time::rfc3339_utc(std::time::SystemTime::now());
+    let created = berth_api_types::time::rfc3339_nano_fixed(std::time::SystemTime::now());
     let message = if options.message.is_empty() {
         format!(
             "Imported from {}",

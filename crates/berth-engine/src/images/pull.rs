@@ -274,8 +274,19 @@ impl ImageService {
             }
         };
 
-        // The config, small: into memory, then the store.
+        // The config, small: into memory, then the store. As large as the store reads back
+        // (what load allows too), or the image could be pulled and never read again.
         let config_digest = manifest.config.digest.clone();
+        if manifest.config.size > berth_image::MAX_DOCUMENT {
+            return Err(EngineError::BadImage {
+                reference: reference.familiar(),
+                reason: format!(
+                    "its config {config_digest} is {} bytes, more than the {} bytes allowed",
+                    manifest.config.size,
+                    berth_image::MAX_DOCUMENT
+                ),
+            });
+        }
         let config_bytes = if self.inner.store.content().exists(&config_digest) {
             let d = config_digest.clone();
             self.blocking(move |s| {
@@ -299,7 +310,7 @@ impl ImageService {
         };
         self.commit_document(&lease, &config_digest, config_bytes.clone())
             .await?;
-        let config = ImageConfig::parse(&config_bytes, config_digest.as_str())
+        let config = ImageConfig::parse(&config_bytes, &format!("image config {config_digest}"))
             .map_err(EngineError::image)?;
         let resolved = ResolvedImage {
             manifest_digest: manifest_digest.clone(),

@@ -196,6 +196,19 @@ impl Berthd {
         run_command(&mut cmd, None, TIMEOUT).unwrap()
     }
 
+    /// Stops berthd (SIGTERM, which it must obey with exit 0) and starts it again on the same
+    /// root, socket and log; returns once it listens.
+    pub fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "berthd exited with {status}:\n{}",
+            self.log()
+        );
+        self.child = Some(self.command(&[]).spawn().unwrap());
+        self.wait_ready();
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
