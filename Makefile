@@ -10,7 +10,9 @@ build: ## Debug build of the workspace
 # berth-runtime's release build is a static musl binary (libseccomp from Debian's libseccomp.a):
 # it is exec'd twice per container start (the sealing re-exec), and on this VM a static glibc
 # binary spends ~1 ms of each exec probing caches with cpuid (which traps to the hypervisor)
-# where musl's start-up does not. The musl target comes from rustup (fetched once).
+# where musl's start-up does not. berth-shim is built the same way: a static binary keeps its
+# resident memory per container small (no shared libc pages mapped in). The musl target comes
+# from rustup (fetched once).
 RUNTIME_TARGET := x86_64-unknown-linux-musl
 # It uses the release-runtime profile (release with panic=abort): the rest of the workspace
 # unwinds, so that berthd survives a panic in one request.
@@ -19,13 +21,13 @@ RUNTIME_STATIC := target/$(RUNTIME_TARGET)/release-runtime/berth-runtime
 # so that it runs in any image (busybox images have no libc); its profile optimises for size.
 INIT_STATIC := target/$(RUNTIME_TARGET)/release-init/berth-init
 
-release: ## Release build (what the benchmarks use); berth-runtime and berth-init static (musl) under target/x86_64-unknown-linux-musl/
+release: ## Release build (what the benchmarks use); berth-runtime, berth-shim (release-runtime) and berth-init (release-init) static (musl) under target/x86_64-unknown-linux-musl/
 	cargo build --release --workspace
 	rustup target list --installed | grep -qx $(RUNTIME_TARGET) || rustup target add $(RUNTIME_TARGET)
 	mkdir -p target/libseccomp-static
 	cp /usr/lib/x86_64-linux-gnu/libseccomp.a target/libseccomp-static/
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/libseccomp-static \
-	  cargo build --profile release-runtime -p berth-runtime --target $(RUNTIME_TARGET)
+	  cargo build --profile release-runtime -p berth-runtime -p berth-shim --target $(RUNTIME_TARGET)
 	$(MAKE) init-static
 
 init-static: ## berth-init alone: the static musl init for `--init`, in target/x86_64-unknown-linux-musl/release-init
@@ -62,9 +64,9 @@ bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200 --berth $(RUNTIME_STATIC)
 	target/release/berth-bench stats --containers 100 --rounds 5 --berth $(RUNTIME_STATIC)
 
-bench-pull: ## Image pull: berth vs docker pull, podman pull, skopeo (root; builds a ~130 MB fixture once)
+bench-pull: ## Image pull: berth vs docker, podman, skopeo; 2 images, cold and right after rmi (root; ~10 min)
 	cargo build --release -p berth-bench -p berthd
-	target/release/berth-bench pull --runs 5
+	target/release/berth-bench pull --runs 3
 
 clean: ## Remove build output
 	cargo clean
