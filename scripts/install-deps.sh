@@ -23,6 +23,9 @@ if command -v rustup >/dev/null 2>&1; then
     for component in rustfmt clippy; do
         grep -q "^$component" <<<"$installed" || rustup component add "$component"
     done
+    # The static (musl) berth-runtime and berth-init of `make release`; berth-init's tests build it.
+    rustup target list --installed | grep -qx x86_64-unknown-linux-musl ||
+        rustup target add x86_64-unknown-linux-musl
 fi
 # `make test` runs the suite with cargo-nextest (one process per test).
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
