@@ -1,5 +1,5 @@
 # berth: `make help` lists the targets.
-.PHONY: help build release demo test test-unit lint bench bench-pull bench-containers clean
+.PHONY: help build release init-static demo test test-unit lint bench bench-pull bench-containers clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -17,14 +17,23 @@ RUNTIME_TARGET := x86_64-unknown-linux-musl
 # It uses the release-runtime profile (release with panic=abort): the rest of the workspace
 # unwinds, so that berthd survives a panic in one request.
 RUNTIME_STATIC := target/$(RUNTIME_TARGET)/release-runtime/berth-runtime
+# berth-init, the `--init` of containers (bind-mounted at /sbin/docker-init), is static musl too,
+# so that it runs in any image (busybox images have no libc); its profile optimises for size.
+INIT_STATIC := target/$(RUNTIME_TARGET)/release-init/berth-init
 
-release: ## Release build (what the benchmarks use); berth-runtime and berth-shim static (musl) in target/x86_64-unknown-linux-musl/release-runtime
+release: ## Release build (what the benchmarks use); berth-runtime, berth-shim (release-runtime) and berth-init (release-init) static (musl) under target/x86_64-unknown-linux-musl/
 	cargo build --release --workspace
 	rustup target list --installed | grep -qx $(RUNTIME_TARGET) || rustup target add $(RUNTIME_TARGET)
 	mkdir -p target/libseccomp-static
 	cp /usr/lib/x86_64-linux-gnu/libseccomp.a target/libseccomp-static/
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/libseccomp-static \
 	  cargo build --profile release-runtime -p berth-runtime -p berth-shim --target $(RUNTIME_TARGET)
+	$(MAKE) init-static
+
+init-static: ## berth-init alone: the static musl init for `--init`, in target/x86_64-unknown-linux-musl/release-init
+	rustup target list --installed | grep -qx $(RUNTIME_TARGET) || rustup target add $(RUNTIME_TARGET)
+	cargo build --profile release-init -p berth-init --target $(RUNTIME_TARGET)
+	@ls -l $(INIT_STATIC)
 
 demo: ## Install dependencies, build, and run a busybox container (root)
 	bash scripts/demo.sh
@@ -55,9 +64,9 @@ bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200 --berth $(RUNTIME_STATIC)
 	target/release/berth-bench stats --containers 100 --rounds 5 --berth $(RUNTIME_STATIC)
 
-bench-pull: ## Image pull: berth vs docker pull, podman pull, skopeo (root; builds a ~130 MB fixture once)
+bench-pull: ## Image pull: berth vs docker, podman, skopeo; 2 images, cold and right after rmi (root; ~10 min)
 	cargo build --release -p berth-bench -p berthd
-	target/release/berth-bench pull --runs 5
+	target/release/berth-bench pull --runs 3
 
 # berthd finds its shim in BERTH_SHIM: the static one, as `make release` builds it.
 SHIM_STATIC := target/$(RUNTIME_TARGET)/release-runtime/berth-shim

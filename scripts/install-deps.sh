@@ -8,7 +8,7 @@ apt-get update
 apt-get install -y --no-install-recommends \
     build-essential busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine \
     ca-certificates umoci skopeo gzip tar zstd curl docker-registry apache2-utils openssl podman \
-    debootstrap
+    debootstrap nftables
 
 # Rust: rustup's stable toolchain (Debian's rustc is older than the workspace's rust-version).
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -23,6 +23,9 @@ if command -v rustup >/dev/null 2>&1; then
     for component in rustfmt clippy; do
         grep -q "^$component" <<<"$installed" || rustup component add "$component"
     done
+    # The static (musl) berth-runtime and berth-init of `make release`; berth-init's tests build it.
+    rustup target list --installed | grep -qx x86_64-unknown-linux-musl ||
+        rustup target add x86_64-unknown-linux-musl
 fi
 # `make test` runs the suite with cargo-nextest (one process per test).
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest

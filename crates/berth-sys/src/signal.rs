@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 /// A saved signal mask.
 #[derive(Clone, Copy)]
-pub struct SignalMask(libc::sigset_t);
+pub struct SignalMask(pub(crate) libc::sigset_t);
 
 impl std::fmt::Debug for SignalMask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
