@@ -7,7 +7,8 @@
 //! missing fields take their default, so a newer or older daemon still decodes). The
 //! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
 //! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
-//! [`push`] the push stream's lines and the login answer, [`archive`] load's stream.
+//! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
+//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -205,6 +206,8 @@ pub struct Commit {
 
 /// The archive endpoints' extra shapes (save, load, import).
 pub mod archive;
+/// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
+pub mod containers;
 /// The image endpoints' shapes.
 pub mod images;
 
