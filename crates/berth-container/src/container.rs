@@ -2,7 +2,7 @@
 //! delete, list, ps, exec, pause and resume. Each takes the [`Store`] and
 //! typed options; none knows about the command line.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -44,6 +44,50 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Existing sub-cgroups of the container's to put the process in (`--cgroup`).
     pub sub_cgroups: berth_cgroups::SubCgroups,
+}
+
+/// What a process that supervises the container's processes itself (the
+/// shim) asks of them: it holds their stdio and learns their exit as their
+/// parent, so [`start_supervised`] and [`exec_supervised`] return at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Supervision<'a> {
+    /// stdin, stdout and stderr of the process (a terminal, when the process
+    /// has one, replaces them). `None` passes the caller's own. The caller's
+    /// descriptors 0, 1 and 2 must be open (none of these may be one of them).
+    pub stdio: Option<[BorrowedFd<'a>; 3]>,
+    /// The process gets SIGKILL when the caller dies (its parent-death signal
+    /// stays set), instead of outliving it.
+    pub die_with_parent: bool,
+}
+
+/// How a container process is launched: its stdio, fate and signal mask.
+#[derive(Debug)]
+struct Launch<'a> {
+    stdio: Option<[BorrowedFd<'a>; 3]>,
+    die_with_parent: bool,
+    /// The mask the process starts its program with.
+    sigmask: berth_sys::signal::SignalMask,
+}
+
+impl<'a> Launch<'a> {
+    /// The caller's stdio and signal mask; the process outlives the caller.
+    fn inherit(sigmask: berth_sys::signal::SignalMask) -> Launch<'a> {
+        Launch {
+            stdio: None,
+            die_with_parent: false,
+            sigmask,
+        }
+    }
+
+    /// A supervised process starts with no signal blocked, whatever the
+    /// supervisor blocks to read its signals from a signalfd.
+    fn supervised(sup: &Supervision<'a>) -> Launch<'a> {
+        Launch {
+            stdio: sup.stdio,
+            die_with_parent: sup.die_with_parent,
+            sigmask: berth_sys::signal::SignalMask::empty(),
+        }
+    }
 }
 
 /// A created container process.
@@ -152,7 +196,8 @@ pub fn create(
     opts: &CreateOptions,
     foreground: bool,
 ) -> Result<Created> {
-    create_with(store, bundle, opts, foreground, StartBy::Fifo)
+    let launch = Launch::inherit(current_sigmask());
+    create_with(store, bundle, opts, foreground, StartBy::Fifo, &launch)
 }
 
 /// How a created init is released.
@@ -170,6 +215,7 @@ fn create_with(
     opts: &CreateOptions,
     foreground: bool,
     start_by: StartBy,
+    launch: &Launch<'_>,
 ) -> Result<Created> {
     let terminal = bundle
         .spec
@@ -190,7 +236,7 @@ fn create_with(
     }
     let lock = store.create_dir(&opts.id)?;
     let mut cgroup = None;
-    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by);
+    let res = create_locked(store, opts, bundle, &lock, &mut cgroup, start_by, launch);
     if res.is_err() {
         if let Some(cg) = &cgroup {
             let _ = cg.destroy();
@@ -207,6 +253,7 @@ fn create_locked(
     lock: &crate::store::Lock,
     cgroup_out: &mut Option<berth_cgroups::Manager>,
     start_by: StartBy,
+    launch: &Launch<'_>,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let id = opts.id.as_str();
@@ -281,9 +328,11 @@ fn create_locked(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         cgroup_mounts,
-        sigmask: current_sigmask(),
+        sigmask: launch.sigmask,
         cgroup_join: cgroup_join.as_ref(),
         close_after_fork: vec![lock.raw_fd()],
+        stdio: launch.stdio,
+        die_with_parent: launch.die_with_parent,
     };
     let created = crate::time::rfc3339_nano(SystemTime::now());
     // The state is written while the init mounts its root (a failed create removes the
@@ -540,8 +589,9 @@ fn create_and_start(
     bundle: &Bundle,
     opts: &CreateOptions,
     foreground: bool,
+    launch: &Launch<'_>,
 ) -> Result<Created> {
-    let created = create_with(store, bundle, opts, foreground, StartBy::Saved)?;
+    let created = create_with(store, bundle, opts, foreground, StartBy::Saved, launch)?;
     // The init is our child and not yet reaped: its pid cannot be reused.
     let kill = || {
         if let Some(p) = rustix::process::Pid::from_raw(created.pid) {
@@ -565,14 +615,17 @@ pub fn run(
     keep: bool,
 ) -> Result<i32> {
     if detach {
-        let created = create_and_start(store, bundle, opts, false)?;
+        let launch = Launch::inherit(current_sigmask());
+        let created = create_and_start(store, bundle, opts, false, &launch)?;
         drop(created.console);
         return Ok(0);
     }
     let old =
         berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
     let result = (|| {
-        let created = create_and_start(store, bundle, opts, true)?;
+        // The container starts with the mask we had before blocking everything.
+        let launch = Launch::inherit(old);
+        let created = create_and_start(store, bundle, opts, true, &launch)?;
         let code = crate::foreground::wait_foreground(created.pid, created.console)?;
         if !keep {
             delete(store, &opts.id, true)?;
@@ -581,6 +634,19 @@ pub fn run(
     })();
     let _ = berth_sys::signal::set_mask(&old);
     result
+}
+
+/// `run` for a supervisor (the shim): creates and starts the container with
+/// the given stdio and returns at once; the caller is the init's parent and
+/// reaps it. A terminal's master side comes back in [`Created::console`]
+/// unless `opts.console_socket` takes it.
+pub fn start_supervised(
+    store: &Store,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    sup: &Supervision<'_>,
+) -> Result<Created> {
+    create_and_start(store, bundle, opts, true, &Launch::supervised(sup))
 }
 
 /// `kill`: signals the init, or with `all` every process of the container.
@@ -719,6 +785,43 @@ pub fn load(store: &Store, id: &str) -> Result<SavedState> {
 /// `exec`: runs a new process in a running container. Returns its exit code
 /// (or 0 with `detach`).
 pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
+    let terminal = opts.process.terminal().unwrap_or(false);
+    if terminal && opts.detach && opts.console_socket.is_none() {
+        return Err(ContainerError::InvalidConfig(
+            "cannot allocate tty if berth-runtime will detach without setting console socket"
+                .into(),
+        ));
+    }
+    if opts.detach {
+        exec_spawn(store, opts, &Launch::inherit(current_sigmask()))?;
+        return Ok(0);
+    }
+    let old =
+        berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?;
+    let result = exec_spawn(store, opts, &Launch::inherit(old))
+        .and_then(|spawned| crate::foreground::wait_foreground(spawned.pid, spawned.console));
+    let _ = berth_sys::signal::set_mask(&old);
+    result
+}
+
+/// `exec` for a supervisor (the shim): starts the process with the given
+/// stdio and returns at once (`opts.detach` is not used); the caller is its
+/// parent and reaps it. A terminal's master side comes back in
+/// [`Created::console`] unless `opts.console_socket` takes it.
+pub fn exec_supervised(
+    store: &Store,
+    opts: &ExecOptions,
+    sup: &Supervision<'_>,
+) -> Result<Created> {
+    let spawned = exec_spawn(store, opts, &Launch::supervised(sup))?;
+    Ok(Created {
+        pid: spawned.pid,
+        console: spawned.console,
+    })
+}
+
+/// Starts an `exec` process: joins the container's namespaces and cgroup.
+fn exec_spawn(store: &Store, opts: &ExecOptions, launch: &Launch<'_>) -> Result<spawn::Spawned> {
     let s = store.load(&opts.id)?;
     match status_of(store, &s) {
         Status::Running | Status::Created => {}
@@ -733,13 +836,6 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
                 "cannot exec in a stopped container".into(),
             ))
         }
-    }
-    let terminal = opts.process.terminal().unwrap_or(false);
-    if terminal && opts.detach && opts.console_socket.is_none() {
-        return Err(ContainerError::InvalidConfig(
-            "cannot allocate tty if berth-runtime will detach without setting console socket"
-                .into(),
-        ));
     }
     let mut join = Vec::new();
     for ns in linux_namespaces(&s.spec) {
@@ -783,59 +879,46 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<i32> {
         .as_ref()
         .map(berth_cgroups::Manager::join_handles)
         .transpose()?;
-    let old = if opts.detach {
-        None
-    } else {
-        Some(berth_sys::signal::block_all().map_err(|e| ContainerError::sys("block signals", e))?)
+    let no_hooks = |_pid: i32| Ok(());
+    let cfg = InitConfig {
+        id: &opts.id,
+        kind: InitKind::Exec,
+        spec: &s.spec,
+        process: &opts.process,
+        rootfs: &s.rootfs,
+        bundle: &s.bundle,
+        plan: &plan,
+        seccomp: seccomp.as_ref(),
+        caps,
+        last_cap,
+        console_socket,
+        preserve_fds: opts.preserve_fds,
+        no_pivot: false,
+        no_new_keyring: true,
+        cgroup_mounts: Vec::new(),
+        sigmask: launch.sigmask,
+        cgroup_join: cgroup_join.as_ref(),
+        close_after_fork: Vec::new(),
+        stdio: launch.stdio,
+        die_with_parent: launch.die_with_parent,
     };
-    let result = (|| {
-        let no_hooks = |_pid: i32| Ok(());
-        let cfg = InitConfig {
-            id: &opts.id,
-            kind: InitKind::Exec,
-            spec: &s.spec,
-            process: &opts.process,
-            rootfs: &s.rootfs,
-            bundle: &s.bundle,
-            plan: &plan,
-            seccomp: seccomp.as_ref(),
-            caps,
-            last_cap,
-            console_socket,
-            preserve_fds: opts.preserve_fds,
-            no_pivot: false,
-            no_new_keyring: true,
-            cgroup_mounts: Vec::new(),
-            sigmask: old.unwrap_or_else(current_sigmask),
-            cgroup_join: cgroup_join.as_ref(),
-            close_after_fork: Vec::new(),
-        };
-        let record = |spawned: &spawn::Spawned| -> Result<()> {
-            match &opts.pid_file {
-                Some(p) => write_pid_file(p, spawned.pid),
-                None => Ok(()),
-            }
-        };
-        let parent = ParentSide {
-            uid_mappings: &[],
-            gid_mappings: &[],
-            create_runtime_hooks: &no_hooks,
-            on_spawned: &|_| Ok(()),
-            on_ready: &record,
-            on_seccomp_listener: &|pid, fd| {
-                seccomp_listener(&s.spec, &opts.id, "running", pid, &s.bundle, fd)
-            },
-        };
-        let spawned = spawn::spawn(&cfg, &parent)?;
-        if opts.detach {
-            return Ok(0);
+    let record = |spawned: &spawn::Spawned| -> Result<()> {
+        match &opts.pid_file {
+            Some(p) => write_pid_file(p, spawned.pid),
+            None => Ok(()),
         }
-        crate::foreground::wait_foreground(spawned.pid, spawned.console)
-    })();
-    if let Some(old) = old {
-        let _ = berth_sys::signal::set_mask(&old);
-    }
-    result
+    };
+    let parent = ParentSide {
+        uid_mappings: &[],
+        gid_mappings: &[],
+        create_runtime_hooks: &no_hooks,
+        on_spawned: &|_| Ok(()),
+        on_ready: &record,
+        on_seccomp_listener: &|pid, fd| {
+            seccomp_listener(&s.spec, &opts.id, "running", pid, &s.bundle, fd)
+        },
+    };
+    spawn::spawn(&cfg, &parent)
 }
 
 fn running_cgroup(store: &Store, id: &str) -> Result<(SavedState, berth_cgroups::Manager)> {

@@ -57,6 +57,12 @@ pub(crate) struct InitConfig<'a> {
     pub cgroup_join: Option<&'a berth_cgroups::JoinHandles>,
     /// Descriptors of the parent (its state lock) that the children must close.
     pub close_after_fork: Vec<std::os::fd::RawFd>,
+    /// The process's stdin, stdout and stderr when the caller gives them (the shim's pipes);
+    /// `None` inherits the caller's. A terminal replaces them either way.
+    pub stdio: Option<[std::os::fd::BorrowedFd<'a>; 3]>,
+    /// Keep the parent-death signal (SIGKILL) after setup: the process dies with the
+    /// process that started it (the shim), instead of outliving it (`berth-runtime`).
+    pub die_with_parent: bool,
 }
 
 trait Ctx<T> {
@@ -210,6 +216,9 @@ pub(crate) fn container_init(cfg: &InitConfig<'_>, chan: &Channel, in_v2: bool) 
 
 fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if let Some(fds) = cfg.stdio {
+        set_stdio(fds)?;
+    }
     if cfg.plan.creates(LinuxNamespaceType::User) && !cfg.plan.needs_two_stages() {
         // The clone made the user namespace: its id maps come first.
         request_id_maps(chan)?;
@@ -313,7 +322,9 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     // From here on the init outlives the runtime (create returns): stop
     // dying with it, then wait until the runtime has recorded us. If the
     // runtime died before that, nobody knows this init: exit quietly.
-    let _ = rustix::process::set_parent_process_death_signal(None);
+    if !cfg.die_with_parent {
+        let _ = rustix::process::set_parent_process_death_signal(None);
+    }
     chan.send(&Msg::Ready)
         .map_err(|e| InitError(e.to_string()))?;
     match chan.recv() {
@@ -339,6 +350,15 @@ fn init_steps(cfg: &InitConfig<'_>, chan: &Channel) -> InitResult<Infallible> {
     let _ = berth_sys::signal::set_mask(&cfg.sigmask);
     let err = berth_sys::process::execve(&exe, &args, &env_c);
     Err(InitError(format!("exec {:?}: {err}", arg0)))
+}
+
+/// Makes the caller's descriptors this process's stdin, stdout and stderr
+/// (the copies are not close-on-exec; the originals are, and close at exec).
+/// The caller keeps its own 0, 1 and 2 open, so none of `fds` is one of them.
+fn set_stdio([i, o, e]: [std::os::fd::BorrowedFd<'_>; 3]) -> InitResult {
+    rustix::stdio::dup2_stdin(i).ctx("set stdin")?;
+    rustix::stdio::dup2_stdout(o).ctx("set stdout")?;
+    rustix::stdio::dup2_stderr(e).ctx("set stderr")
 }
 
 /// The container side of `create`: mounts, devices, pivot_root, hostname,

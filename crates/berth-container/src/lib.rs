@@ -30,7 +30,7 @@ mod terminal;
 pub mod time;
 
 pub use config::{default_spec, Bundle};
-pub use container::{CreateOptions, Created, ExecOptions};
+pub use container::{CreateOptions, Created, ExecOptions, Supervision};
 pub use error::{ContainerError, ErrorKind, Result};
 pub use rootfs::CgroupMount;
 pub use state::{SavedState, StateReport, Status};
