@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
+pub mod containers;
 mod engine;
 mod error;
 pub mod images;
@@ -24,6 +25,7 @@ mod system;
 mod time;
 
 pub use config::{EngineConfig, StorageDriver};
+pub use containers::ContainerService;
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{

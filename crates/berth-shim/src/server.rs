@@ -795,6 +795,8 @@ impl Shim {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            ignore_paused: false,
+            sub_cgroups: Default::default(),
         };
         let sup = Supervision {
             stdio: ends.as_ref().map(ChildEnds::borrowed),

@@ -53,6 +53,7 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         registry_mirrors: config.registry_mirrors.clone(),
         storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
+        shim: None,
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,6 +72,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let socket = config.host.socket();
         let gid = socket_group(config.group.as_deref(), Path::new(GROUP_FILE))?;
+        // Reconnect to the shims of containers that ran before this start.
+        engine.containers().recover().await;
         let listener = listen(socket, gid)?;
         let _socket = RemoveOnDrop(socket.to_path_buf());
         tracing::info!(

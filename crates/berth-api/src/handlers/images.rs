@@ -340,7 +340,7 @@ pub(super) async fn delete(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
-    let items = engine.images().remove(name, q.bool("force")).await?;
+    let items = engine.remove_image(name, q.bool("force")).await?;
     let out: Vec<t::DeleteResponseItem> = items.into_iter().map(render_delete).collect();
     json_response(&out)
 }
