@@ -114,12 +114,8 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         }
         (
             &Method::POST,
-            [
-                "containers",
-                id,
-                action @ ("start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "wait"
-                | "attach" | "resize" | "rename" | "exec"),
-            ],
+            ["containers", id, action @ ("start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "wait"
+            | "attach" | "resize" | "rename" | "exec")],
         ) if !id.is_empty() => Route::ContainerPost((*id).to_owned(), (*action).to_owned()),
         (&Method::GET, ["containers", id, what @ ("logs" | "top")]) if !id.is_empty() => {
             Route::ContainerGet((*id).to_owned(), (*what).to_owned())

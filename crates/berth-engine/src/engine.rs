@@ -87,15 +87,21 @@ impl Engine {
         let Some(using) = users.get(&image_id).filter(|u| !u.is_empty()) else {
             return self.images.remove(name, force).await;
         };
-        let is_id = image_id.trim_start_matches("sha256:").starts_with(
-            name.trim_start_matches("sha256:"),
-        ) && !name.contains(':')
+        let is_id = image_id
+            .trim_start_matches("sha256:")
+            .starts_with(name.trim_start_matches("sha256:"))
+            && !name.contains(':')
             || name.starts_with("sha256:");
         let removes_last_name = is_id || details.summary.repo_tags.len() <= 1;
         if !removes_last_name {
             return self.images.remove(name, force).await;
         }
-        let short = |id: &str| id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let short = |id: &str| {
+            id.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        };
         if let Some((cid, _)) = using.iter().find(|(_, running)| *running) {
             if force || is_id {
                 return Err(EngineError::ContainerConflict(format!(

@@ -189,9 +189,8 @@ impl EngineError {
                 berth_shim_proto::ErrorKind::NotFound => ErrorKind::NotFound,
                 berth_shim_proto::ErrorKind::Conflict => ErrorKind::Conflict,
                 berth_shim_proto::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
-                berth_shim_proto::ErrorKind::Unavailable | berth_shim_proto::ErrorKind::Internal => {
-                    ErrorKind::Internal
-                }
+                berth_shim_proto::ErrorKind::Unavailable
+                | berth_shim_proto::ErrorKind::Internal => ErrorKind::Internal,
             },
             EngineError::ShimSpawn { .. } => ErrorKind::Internal,
         }

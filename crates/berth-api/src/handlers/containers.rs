@@ -22,7 +22,7 @@ use super::exec::read_json;
 use super::hijack::upgrade;
 use super::json_response;
 use super::query::Query;
-use crate::body::{empty, ChannelBody, Body};
+use crate::body::{empty, Body, ChannelBody};
 use crate::error::ApiError;
 
 fn status(code: StatusCode) -> Response<Body> {
@@ -32,7 +32,10 @@ fn status(code: StatusCode) -> Response<Body> {
 }
 
 /// `POST /containers/create?name=NAME`.
-pub(super) async fn create(engine: &Engine, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn create(
+    engine: &Engine,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let name = q.get("name").map(str::to_owned);
     let body: ContainerCreateRequest = read_json(req).await?;
@@ -61,7 +64,10 @@ pub(super) fn list(engine: &Engine, req: &Request<Incoming>) -> Result<Response<
                 .map_err(|_| ApiError::InvalidParameter(format!("invalid filter 'exited={s}'")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .unwrap_or(0);
     let filters = ListFilters {
         all: q.bool("all"),
         limit: usize::try_from(limit).unwrap_or(0),
@@ -251,7 +257,11 @@ pub(super) async fn post(
 
 /// `POST /containers/{id}/wait?condition=...`: the header goes out at once, the body
 /// `{"Error":null,"StatusCode":N}` when the condition holds.
-pub(super) fn wait(engine: &Engine, id: &str, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) fn wait(
+    engine: &Engine,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let cond = q.get("condition").unwrap_or("");
     let cond = WaitCondition::parse(cond)
@@ -308,7 +318,11 @@ fn log_time(s: Option<&str>) -> Result<Option<SystemTime>, ApiError> {
 }
 
 /// `GET /containers/{id}/logs`.
-pub(super) async fn logs(engine: &Engine, id: &str, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn logs(
+    engine: &Engine,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let (stdout, stderr) = (q.bool("stdout"), q.bool("stderr"));
     if !stdout && !stderr {
@@ -352,7 +366,11 @@ pub(super) async fn logs(engine: &Engine, id: &str, req: &Request<Incoming>) -> 
 }
 
 /// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1&logs=1` (hijacked).
-pub(super) async fn attach(engine: &Engine, id: &str, mut req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn attach(
+    engine: &Engine,
+    id: &str,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let opts = AttachOptions {
         stdin: q.bool("stdin"),
@@ -375,7 +393,11 @@ pub(super) async fn attach(engine: &Engine, id: &str, mut req: Request<Incoming>
 }
 
 /// `GET /containers/{id}/top?ps_args=...`.
-pub(super) async fn top(engine: &Engine, id: &str, req: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub(super) async fn top(
+    engine: &Engine,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let t = engine
         .containers()

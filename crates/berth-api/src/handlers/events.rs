@@ -24,14 +24,17 @@ fn parse_time(s: &str) -> Result<Option<SystemTime>, ApiError> {
         .parse()
         .map_err(|_| ApiError::InvalidParameter(format!("invalid timestamp {s:?}")))?;
     if !secs.is_finite() || secs < 0.0 {
-        return Err(ApiError::InvalidParameter(format!("invalid timestamp {s:?}")));
+        return Err(ApiError::InvalidParameter(format!(
+            "invalid timestamp {s:?}"
+        )));
     }
     Ok(Some(UNIX_EPOCH + Duration::from_secs_f64(secs)))
 }
 
 fn matches(e: &Event, f: &HashMap<String, Vec<String>>) -> bool {
     let any = |key: &str, ok: &dyn Fn(&str) -> bool| {
-        f.get(key).is_none_or(|v| v.is_empty() || v.iter().any(|x| ok(x)))
+        f.get(key)
+            .is_none_or(|v| v.is_empty() || v.iter().any(|x| ok(x)))
     };
     let base_action = e.action.split(':').next().unwrap_or("");
     any("type", &|t| t == e.kind)
@@ -39,7 +42,9 @@ fn matches(e: &Event, f: &HashMap<String, Vec<String>>) -> bool {
         && any("container", &|c| {
             e.id.starts_with(c) || e.attributes.get("name").is_some_and(|n| n == c)
         })
-        && any("image", &|i| e.attributes.get("image").is_some_and(|x| x == i))
+        && any("image", &|i| {
+            e.attributes.get("image").is_some_and(|x| x == i)
+        })
         && any("label", &|l| match l.split_once('=') {
             Some((k, v)) => e.attributes.get(k).is_some_and(|x| x == v),
             None => e.attributes.contains_key(l),

@@ -121,9 +121,12 @@ pub(super) async fn resize(
 pub(super) fn inspect(engine: &Engine, id: &str) -> Result<Response<Body>, ApiError> {
     let e = engine.containers().exec_inspect(id)?;
     let c = &e.config;
-    let (entrypoint, args) = c.cmd.split_first().map_or((String::new(), Vec::new()), |(a, b)| {
-        (a.clone(), b.to_vec())
-    });
+    let (entrypoint, args) = c
+        .cmd
+        .split_first()
+        .map_or((String::new(), Vec::new()), |(a, b)| {
+            (a.clone(), b.to_vec())
+        });
     json_response(&json!({
         "ID": e.id,
         "Running": e.running,

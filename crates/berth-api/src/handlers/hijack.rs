@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncWriteExt, AsyncReadExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
@@ -44,7 +44,11 @@ pub(super) fn upgrade(
                     match cr.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if sw.write_all(buf.get(..n).unwrap_or_default()).await.is_err() {
+                            if sw
+                                .write_all(buf.get(..n).unwrap_or_default())
+                                .await
+                                .is_err()
+                            {
                                 break;
                             }
                         }

@@ -100,9 +100,7 @@ impl ContainerService {
             let store = images.store();
             let image = store.lookup(&image_name)?;
             let ic = store.config(&image.id)?;
-            let top = chain_ids(&ic.rootfs.diff_ids)
-                .last()
-                .map(|d| d.to_string());
+            let top = chain_ids(&ic.rootfs.diff_ids).last().map(|d| d.to_string());
             Ok::<_, EngineError>((image.id.to_string(), image_defaults(&ic), top))
         })
         .await
@@ -140,11 +138,10 @@ impl ContainerService {
         // The writable layer: an active snapshot on the image's top layer.
         let snaps = self.inner.images.snapshots().clone();
         let (key, parent) = (snapshot_key(&id), top.clone());
-        let prepared = tokio::task::spawn_blocking(move || {
-            snaps.prepare(&key, parent.as_deref()).map(|_| ())
-        })
-        .await
-        .map_err(|e| EngineError::Task(format!("create: {e}")))?;
+        let prepared =
+            tokio::task::spawn_blocking(move || snaps.prepare(&key, parent.as_deref()).map(|_| ()))
+                .await
+                .map_err(|e| EngineError::Task(format!("create: {e}")))?;
         if let Err(e) = prepared {
             let _ = fs::remove_dir_all(&dir);
             return Err(e.into());
@@ -167,14 +164,14 @@ impl ContainerService {
         let result = {
             let mut t = self.table();
             let chosen = match name {
-                Some(n) if t.names.contains_key(&n) => Err(EngineError::ContainerConflict(
-                    format!(
+                Some(n) if t.names.contains_key(&n) => {
+                    Err(EngineError::ContainerConflict(format!(
                         "Conflict. The container name \"/{n}\" is already in use by container \
                          \"{}\". You have to remove (or rename) that container to be able to \
                          reuse that name.",
                         t.names.get(&n).cloned().unwrap_or_default()
-                    ),
-                )),
+                    )))
+                }
                 Some(n) => Ok(n),
                 None => {
                     let mut retry = 0;

@@ -166,7 +166,11 @@ impl ContainerService {
     }
 
     /// `docker attach` (and the attach of `docker run`, made before the start).
-    pub async fn attach(&self, name: &str, opts: AttachOptions) -> Result<AttachStream, EngineError> {
+    pub async fn attach(
+        &self,
+        name: &str,
+        opts: AttachOptions,
+    ) -> Result<AttachStream, EngineError> {
         let entry = self.entry(name)?;
         let r = entry.snapshot();
         let mut out = AttachStream {
@@ -252,7 +256,9 @@ impl ContainerService {
             });
         }
         if cfg.cmd.is_empty() {
-            return Err(EngineError::InvalidParameter("No exec command specified".into()));
+            return Err(EngineError::InvalidParameter(
+                "No exec command specified".into(),
+            ));
         }
         if cfg.privileged {
             return Err(EngineError::Spec(berth_spec::SpecError::Unsupported {
@@ -277,7 +283,11 @@ impl ContainerService {
                     pid: 0,
                 },
             );
-        self.emit(&r, &format!("exec_create: {cmd}"), &[("execID", id.clone())]);
+        self.emit(
+            &r,
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
@@ -351,7 +361,11 @@ impl ContainerService {
             e.pid = pid;
         });
         let cmd = ex.config.cmd.join(" ");
-        self.emit(&r, &format!("exec_start: {cmd}"), &[("execID", exec_id.to_owned())]);
+        self.emit(
+            &r,
+            &format!("exec_start: {cmd}"),
+            &[("execID", exec_id.to_owned())],
+        );
         let (tx, rx) = oneshot::channel();
         let svc = self.clone();
         let eid = exec_id.to_owned();
@@ -505,7 +519,12 @@ fn parse_ps(out: &str, pids: &[i32]) -> Result<TopResult, EngineError> {
             .take(n.saturating_sub(1))
             .map(|s| (*s).to_owned())
             .collect();
-        row.push(fields.get(n.saturating_sub(1)..).unwrap_or_default().join(" "));
+        row.push(
+            fields
+                .get(n.saturating_sub(1)..)
+                .unwrap_or_default()
+                .join(" "),
+        );
         processes.push(row);
     }
     Ok(TopResult { titles, processes })
@@ -522,8 +541,18 @@ mod tests {
                    root 42 1 0 10:01 ? 00:00:00 sleep 100\n";
         let t = parse_ps(out, &[42]).unwrap();
         assert_eq!(t.titles.len(), 8);
-        assert_eq!(t.processes, vec![vec![
-            "root", "42", "1", "0", "10:01", "?", "00:00:00", "sleep 100"
-        ]]);
+        assert_eq!(
+            t.processes,
+            vec![vec![
+                "root",
+                "42",
+                "1",
+                "0",
+                "10:01",
+                "?",
+                "00:00:00",
+                "sleep 100"
+            ]]
+        );
     }
 }

@@ -267,7 +267,7 @@ impl ContainerService {
     /// published; then `--rm` and restart policies act.
     async fn finish_run(&self, entry: &Arc<Entry>, exit: ExitInfo) {
         self.teardown(entry).await;
-        let r = entry.update(|r| {
+        let r = entry.update_quiet(|r| {
             let s = &mut r.state;
             s.status = Status::Exited;
             s.pid = 0;
@@ -281,6 +281,8 @@ impl ContainerService {
         if let Err(e) = self.save(entry).await {
             tracing::error!("save container {}: {e}", r.id);
         }
+        // Saved before anyone waiting for the exit hears of it.
+        entry.publish();
         if exit.oom_killed {
             self.emit(&r, "oom", &[]);
         }
@@ -346,7 +348,11 @@ impl ContainerService {
 
     /// `docker stop`: the stop signal, `timeout` seconds (`None`: the container's
     /// StopTimeout, else 10; negative: forever), then SIGKILL.
-    pub async fn stop(&self, name: &str, timeout: Option<i64>) -> Result<StartOutcome, EngineError> {
+    pub async fn stop(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+    ) -> Result<StartOutcome, EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
         if !entry.snapshot().state.status.is_running() {
@@ -356,7 +362,11 @@ impl ContainerService {
         Ok(StartOutcome::Done)
     }
 
-    async fn stop_locked(&self, entry: &Arc<Entry>, timeout: Option<i64>) -> Result<(), EngineError> {
+    async fn stop_locked(
+        &self,
+        entry: &Arc<Entry>,
+        timeout: Option<i64>,
+    ) -> Result<(), EngineError> {
         let r = entry.update(|r| {
             r.state.stopped_by_user = true;
             r.clone()
@@ -399,7 +409,10 @@ impl ContainerService {
                     }
                 }
             };
-            if tokio::time::timeout(Duration::from_secs(30), exited).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(30), exited)
+                .await
+                .is_err()
+            {
                 return Err(EngineError::ContainerConflict(format!(
                     "container {} did not exit 30 seconds after SIGKILL",
                     r.id
@@ -411,7 +424,8 @@ impl ContainerService {
     }
 
     async fn send_signal(&self, id: &str, sig: i32) -> Result<(), EngineError> {
-        self.shim(id, SHIM_TIMEOUT, move |c| c.signal(sig, None)).await
+        self.shim(id, SHIM_TIMEOUT, move |c| c.signal(sig, None))
+            .await
     }
 
     /// `docker kill -s SIGNAL`.
@@ -419,9 +433,8 @@ impl ContainerService {
         let sig = if signal.is_empty() {
             9
         } else {
-            signal_number(signal).ok_or_else(|| {
-                EngineError::InvalidParameter(format!("Invalid signal: {signal}"))
-            })?
+            signal_number(signal)
+                .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {signal}")))?
         };
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
@@ -590,7 +603,10 @@ impl ContainerService {
                         }
                     }
                 };
-                if tokio::time::timeout(Duration::from_secs(30), exited).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(30), exited)
+                    .await
+                    .is_err()
+                {
                     return Err(EngineError::ContainerConflict(format!(
                         "could not kill running container {}, cannot remove",
                         r.id
@@ -677,9 +693,12 @@ impl ContainerService {
         };
         let before = f.before.as_deref().map(created_of).transpose()?;
         let since = f.since.as_deref().map(created_of).transpose()?;
-        let include_stopped =
-            f.all || f.limit > 0 || before.is_some() || since.is_some() || !f.status.is_empty()
-                || !f.exited.is_empty();
+        let include_stopped = f.all
+            || f.limit > 0
+            || before.is_some()
+            || since.is_some()
+            || !f.status.is_empty()
+            || !f.exited.is_empty();
         for s in &f.status {
             if !matches!(
                 s.as_str(),
@@ -864,7 +883,9 @@ fn ancestor_matches(r: &Record, a: &str) -> bool {
     let strip_latest = |s: &str| s.strip_suffix(":latest").unwrap_or(s).to_owned();
     strip_latest(&r.image_name) == strip_latest(a)
         || r.image_id == a
-        || r.image_id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(a) && a.len() >= 4)
+        || r.image_id
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.starts_with(a) && a.len() >= 4)
 }
 
 /// The cgroup of container `id` (berth-spec puts it at `/berth/ID`).

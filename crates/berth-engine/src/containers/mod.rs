@@ -17,7 +17,7 @@
 //! change is published on the entry's watch channel, which `wait` and `stop` listen to.
 //!
 //! Each container's shim is `berth-shim` (a separate binary: berthd never forks containers
-//! itself), started with the state directory `<exec-root>/containers/ID`, which is also the
+//! itself), started with the state directory `<exec-root>/c/ID`, which is also the
 //! OCI bundle (`config.json`, `rootfs` mounted from the container's snapshot).
 
 mod create;
@@ -100,13 +100,28 @@ impl Entry {
 
     /// A copy of the record.
     pub fn snapshot(&self) -> Record {
-        self.record.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Edits the record and publishes its state.
     pub fn update<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
+        let out = self.update_quiet(f);
+        self.publish();
+        out
+    }
+
+    /// Edits the record without telling the watchers (call [`Entry::publish`] after saving).
+    pub fn update_quiet<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
         let mut r = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        let out = f(&mut r);
+        f(&mut r)
+    }
+
+    /// Tells the watchers the record's current state.
+    pub fn publish(&self) {
+        let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
         let w = Watched {
             status: r.state.status,
             exits: r.state.exits,
@@ -120,7 +135,6 @@ impl Entry {
                 ..w
             }
         });
-        out
     }
 
     fn shim_up(&self) -> bool {
@@ -151,7 +165,7 @@ pub(crate) struct ExecEntry {
 }
 
 /// The containers under `<root>/containers`, their shims' directories under
-/// `<exec-root>/containers`.
+/// `<exec-root>/c`.
 #[derive(Clone)]
 pub struct ContainerService {
     inner: Arc<Inner>,
@@ -160,7 +174,7 @@ pub struct ContainerService {
 pub(crate) struct Inner {
     /// `<root>/containers`: one directory per container (record, logs, /etc files).
     root: PathBuf,
-    /// `<exec-root>/containers`: one shim state directory and bundle per container.
+    /// `<exec-root>/c`: one shim state directory and bundle per container.
     run: PathBuf,
     /// berth-runtime's state root for the shims.
     runtime_root: PathBuf,
@@ -195,7 +209,8 @@ impl ContainerService {
         images: ImageService,
     ) -> Result<ContainerService, EngineError> {
         let croot = root.join("containers");
-        let run = exec_root.join("containers");
+        // Short: the shim's socket path must fit in sun_path (108 bytes).
+        let run = exec_root.join("c");
         let runtime_root = exec_root.join("runtime");
         for d in [&croot, &run, &runtime_root] {
             std::fs::create_dir_all(d).map_err(|e| EngineError::io("create", d, e))?;
@@ -322,13 +337,13 @@ impl ContainerService {
 
     /// The container's json-file log.
     pub fn log_path(&self, id: &str) -> PathBuf {
-        self.dir(id).join(berth_shim_proto::files::json_log_name(id))
+        self.dir(id)
+            .join(berth_shim_proto::files::json_log_name(id))
     }
 
     /// Publishes an event about container `r`.
     pub(crate) fn emit(&self, r: &Record, action: &str, extra: &[(&str, String)]) {
-        let mut attributes: BTreeMap<String, String> =
-            r.config.labels.clone().unwrap_or_default();
+        let mut attributes: BTreeMap<String, String> = r.config.labels.clone().unwrap_or_default();
         attributes.insert("image".into(), r.image_name.clone());
         attributes.insert("name".into(), r.name.clone());
         for (k, v) in extra {

@@ -166,7 +166,11 @@ impl Record {
     /// Writes the record into `dir` atomically and durably.
     pub(crate) fn save(&self, dir: &Path) -> Result<(), EngineError> {
         let path = dir.join(RECORD_FILE);
-        let tmp = dir.join(format!("{RECORD_FILE}.tmp"));
+        // One temp file per save: two saves of one record may overlap (an exit seen while
+        // a delete starts), and neither may rename the other's file away.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{RECORD_FILE}.{n}.tmp"));
         let text = serde_json::to_vec(self).map_err(|e| EngineError::Corrupt {
             path: path.clone(),
             reason: format!("cannot encode the record: {e}"),
@@ -228,7 +232,10 @@ mod tests {
 
     #[test]
     fn human_durations_are_dockers() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
         assert_eq!(human_duration(Duration::from_secs(3)), "3 seconds");
         assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
@@ -254,6 +261,10 @@ mod tests {
         };
         r.save(dir.path()).unwrap();
         assert_eq!(Record::load(dir.path()).unwrap(), r);
-        assert!(!dir.path().join("container.json.tmp").exists());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file is left"
+        );
     }
 }

@@ -43,6 +43,26 @@ pub fn berth_bin() -> PathBuf {
     p
 }
 
+/// berth-shim, next to berthd (berthd finds it there); built here when only this package was
+/// built.
+pub fn shim_bin() -> PathBuf {
+    let p = berthd_bin().with_file_name("berth-shim");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "berth-shim", "--bin", "berth-shim"]);
+        run_command(&mut cmd, None, Duration::from_secs(600))
+            .unwrap()
+            .assert_success();
+    }
+    assert!(
+        p.exists(),
+        "{} is missing: cargo build -p berth-shim",
+        p.display()
+    );
+    p
+}
+
 #[derive(Debug)]
 pub struct Berthd {
     pub child: Option<Child>,

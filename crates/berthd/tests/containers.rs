@@ -1,0 +1,327 @@
+//! Containers through berthd, driven by the real docker CLI: each test has its own berthd
+//! (temp root and exec root) and a busybox image imported offline (busybox-static's binary
+//! and its applet links, `docker import`). Containers use `--network none` (bridges belong
+//! to the network issue). Needs docker.io (the CLI) and busybox-static; runs as root.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Berthd;
+
+const NONE: &str = "--network=none";
+
+/// A berthd with `busybox:latest` imported.
+fn setup() -> Option<Berthd> {
+    if !berth_testutil::require_root()
+        || !berth_testutil::require_files(&["/bin/busybox"], "busybox-static")
+        || !berth_testutil::require(
+            Command::new("docker").arg("--version").output().is_ok(),
+            "docker (docker.io)",
+        )
+    {
+        return None;
+    }
+    common::shim_bin();
+    let d = Berthd::start();
+    let rootfs = d.dir.path().join("bb");
+    fs::create_dir_all(rootfs.join("bin")).unwrap();
+    fs::create_dir_all(rootfs.join("etc")).unwrap();
+    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+    let tar = d.dir.path().join("bb.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "busybox:latest",
+    ])
+    .assert_success();
+    Some(d)
+}
+
+/// Polls `f` until it is true or `secs` pass.
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Nothing of container `id` is left on the host: mount, cgroup, shim, state.
+fn assert_gone(d: &Berthd, id: &str) {
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(id), "a mount of {id} is left");
+    for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let p = entry.path().join("berth").join(id);
+        assert!(!p.exists(), "{} is left", p.display());
+    }
+    assert!(!d.exec_root().join("c").join(id).exists());
+    assert!(!d.root().join("containers").join(id).exists());
+    let out = Command::new("pgrep").args(["-f", id]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "processes of {id} are left"
+    );
+}
+
+#[test]
+fn run_rm_output_and_exit_codes() {
+    let Some(d) = setup() else { return };
+    let out = d.docker(&["run", "--rm", NONE, "busybox", "echo", "hi"]);
+    out.assert_success();
+    assert_eq!(out.stdout, "hi\n");
+    d.docker(&["run", "--rm", NONE, "busybox", "sh", "-c", "exit 42"])
+        .assert_code(42);
+    let out = d.docker(&["run", "--rm", NONE, "busybox", "nosuch"]);
+    out.assert_code(127);
+    assert!(
+        out.stderr
+            .contains("exec: \"nosuch\": executable file not found in $PATH"),
+        "{}",
+        out.stderr
+    );
+    // No bridge networking yet: a clear 400 naming what works.
+    let out = d.docker(&["run", "--rm", "busybox", "true"]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("--network none|host"), "{}", out.stderr);
+    // --rm removed every container.
+    let out = d.docker(&["ps", "-aq"]);
+    out.assert_success();
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn detached_logs_stop_ps_inspect_exec_wait_rename_pause_rm() {
+    let Some(d) = setup() else { return };
+    let script = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done";
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "tier=front",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    out.assert_success();
+    let id = out.stdout_trimmed().to_owned();
+    assert_eq!(id.len(), 64);
+    eventually(10, "three log lines", || {
+        d.docker(&["logs", "web"]).stdout.lines().count() >= 3
+    });
+    let logs = d.docker(&["logs", "web"]).stdout;
+    assert!(logs.starts_with("line 0\nline 1\nline 2\n"), "{logs}");
+    // logs -f follows; a bounded read ends it.
+    let mut cmd = Command::new("timeout");
+    cmd.env("DOCKER_HOST", d.host())
+        .args(["3", "docker", "logs", "-f", "--tail", "1", "web"]);
+    let followed = cmd.output().unwrap();
+    let n = String::from_utf8_lossy(&followed.stdout).lines().count();
+    assert!(n >= 5, "logs -f gave {n} lines in 3 s");
+
+    let pid = d.docker(&["inspect", "-f", "{{.State.Pid}}", "web"]);
+    pid.assert_success();
+    let pid: i32 = pid.stdout_trimmed().parse().unwrap();
+    assert!(pid > 0 && Path::new(&format!("/proc/{pid}")).exists());
+    let out = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.Name}} {{.Config.Labels.tier}}",
+        "web",
+    ]);
+    assert_eq!(out.stdout_trimmed(), "running /web front");
+
+    let out = d.docker(&["exec", "web", "sh", "-c", "echo in-exec; exit 7"]);
+    out.assert_code(7);
+    assert_eq!(out.stdout, "in-exec\n");
+
+    d.docker(&["pause", "web"]).assert_success();
+    let out = d.docker(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(out.stdout.contains("(Paused)"), "{}", out.stdout);
+    d.docker(&["unpause", "web"]).assert_success();
+    let top = d.docker(&["top", "web"]);
+    top.assert_success();
+    assert!(top.stdout.contains("while true"), "{}", top.stdout);
+
+    // A second container that exits, for the filters.
+    d.docker(&[
+        "run", "--name", "done", NONE, "busybox", "sh", "-c", "exit 3",
+    ])
+    .assert_code(3);
+    let out = d.docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}|{{.Status}}|{{.Command}}",
+    ]);
+    out.assert_success();
+    let lines = out.stdout_lines();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0].starts_with("done|Exited (3) "), "{}", lines[0]);
+    assert!(lines[1].starts_with("web|Up "), "{}", lines[1]);
+    let names = |f: &str| {
+        let out = d.docker(&["ps", "-a", "--format", "{{.Names}}", "-f", f]);
+        out.assert_success();
+        out.stdout.clone()
+    };
+    assert_eq!(names("status=exited"), "done\n");
+    assert_eq!(names("status=running"), "web\n");
+    assert_eq!(names("exited=3"), "done\n");
+    assert_eq!(names("label=tier=front"), "web\n");
+    assert_eq!(names("name=we"), "web\n");
+    assert_eq!(names("ancestor=busybox"), "done\nweb\n");
+    assert_eq!(d.docker(&["ps", "-q"]).stdout_trimmed(), &id[..12]);
+
+    // Errors: unknown id 404, name in use 409, removing a running container 409, an image
+    // in use 409.
+    let out = d.docker(&["inspect", "--type", "container", "nosuch"]);
+    out.assert_failure();
+    let out = d.curl(&["-i", "http://x/v1.41/containers/nosuch/json"]);
+    let (status, _, body) = common::parse_response(&out.stdout);
+    assert_eq!(status, 404);
+    assert!(body.contains("No such container: nosuch"), "{body}");
+    let out = d.docker(&["create", "--name", "web", NONE, "busybox"]);
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("is already in use by container"),
+        "{}",
+        out.stderr
+    );
+    let out = d.docker(&["rm", "web"]);
+    assert!(
+        out.stderr.contains("You cannot remove a running container"),
+        "{}",
+        out.stderr
+    );
+    let out = d.docker(&["rmi", "busybox"]);
+    assert!(
+        out.stderr.contains(
+            "conflict: unable to remove repository reference \"busybox\" (must force) - container"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // wait before the stop answers with the exit code; stop kills sh (pid 1 ignores TERM).
+    let waiter = Command::new("docker")
+        .env("DOCKER_HOST", d.host())
+        .args(["wait", "web"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    d.docker(&["stop", "-t", "1", "web"]).assert_success();
+    let w = waiter.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&w.stdout).trim(), "137");
+    let out = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "web",
+    ]);
+    assert_eq!(out.stdout_trimmed(), "exited 137");
+
+    d.docker(&["rename", "web", "web2"]).assert_success();
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.Name}}", &id])
+            .stdout_trimmed(),
+        "/web2"
+    );
+    d.docker(&["rm", "web2", "done"]).assert_success();
+    assert_gone(&d, &id);
+    d.docker(&["rmi", "busybox"]).assert_success();
+}
+
+#[test]
+fn containers_survive_a_berthd_kill_and_their_exits_and_logs_are_kept() {
+    let Some(mut d) = setup() else { return };
+    let printer = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.01; done";
+    let mut ids = Vec::new();
+    for (name, cmd) in [
+        ("p1", printer),
+        ("p2", printer),
+        ("s1", "sleep 1000"),
+        ("s2", "sleep 1000"),
+        ("quitter", "sleep 3; exit 5"),
+    ] {
+        let out = d.docker(&[
+            "run", "-d", "--name", name, NONE, "busybox", "sh", "-c", cmd,
+        ]);
+        out.assert_success();
+        ids.push(out.stdout_trimmed().to_owned());
+    }
+    thread::sleep(Duration::from_millis(500));
+    common::signal(d.pid(), libc::SIGKILL);
+    let mut child = d.child.take().unwrap();
+    child.wait().unwrap();
+    // The quitter exits while berthd is down.
+    thread::sleep(Duration::from_secs(4));
+    let child = d.command(&[]).spawn().unwrap();
+    d.child = Some(child);
+    eventually(20, "berthd to listen again", || {
+        std::os::unix::net::UnixStream::connect(d.socket()).is_ok()
+    });
+    let out = d.docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    out.assert_success();
+    for name in ["p1", "p2", "s1", "s2"] {
+        assert!(
+            out.stdout.contains(&format!("{name} running")),
+            "{}",
+            out.stdout
+        );
+    }
+    let out = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "quitter",
+    ]);
+    assert_eq!(out.stdout_trimmed(), "exited 5");
+    // The printers' logs: every number, in order, across the outage.
+    thread::sleep(Duration::from_millis(500));
+    for name in ["p1", "p2"] {
+        d.docker(&["stop", "-t", "1", name]).assert_success();
+        let logs = d.docker(&["logs", name]);
+        logs.assert_success();
+        let nums: Vec<u64> = logs.stdout.lines().map(|l| l.parse().unwrap()).collect();
+        assert!(nums.len() > 100, "{name}: only {} lines", nums.len());
+        for (i, n) in nums.iter().enumerate() {
+            assert_eq!(*n, i as u64, "{name}: line {i} is {n}");
+        }
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    d.docker(&args).assert_success();
+    for id in &ids {
+        assert_gone(&d, id);
+    }
+}
