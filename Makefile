@@ -42,9 +42,10 @@ test: ## All tests: unit tests and root integration tests against berth and runc
 test-unit: ## Unit tests only (no root needed)
 	cargo nextest run --workspace --lib --bins
 
-lint: ## clippy with warnings as errors, and rustfmt check
+lint: ## clippy with warnings as errors, rustfmt check, and the crate dependency rules
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all --check
+	scripts/check-deps.sh
 
 bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200 --berth $(RUNTIME_STATIC)

@@ -1,13 +1,12 @@
 //! Registry credentials: read from and written to docker's `config.json` (through
-//! `berth_registry::DockerConfig`, so credential helpers work too), and sent to the daemon as
+//! `berth_dockerconfig::DockerConfig`, so credential helpers work too), and sent to the daemon as
 //! docker sends them, in `X-Registry-Auth` (base64url of the `AuthConfig` JSON).
 
 use base64::Engine as _;
-use berth_registry::{Credentials, DockerConfig, DOCKER_HUB_AUTH_KEY};
+use berth_dockerconfig::{auth_key, Credentials, DockerConfig};
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
 
 /// The header name.
 pub const REGISTRY_AUTH_HEADER: &str = "X-Registry-Auth";
@@ -35,11 +34,7 @@ impl AuthConfig {
 
 /// The server address docker uses for a registry domain (Docker Hub's v1 URL for docker.io).
 pub fn server_address(domain: &str) -> String {
-    if domain == DOCKER_IO || domain == "index.docker.io" {
-        DOCKER_HUB_AUTH_KEY.to_string()
-    } else {
-        domain.to_string()
-    }
+    auth_key(domain)
 }
 
 /// The user's config file.
@@ -48,13 +43,14 @@ pub fn load_config() -> Result<DockerConfig, CliError> {
 }
 
 /// The `X-Registry-Auth` value for images on `domain`: the stored credentials, or `{}`.
-pub async fn registry_auth(domain: &str) -> Result<String, CliError> {
+/// A credential helper runs to its end here (the CLI has nothing else to do meanwhile).
+pub fn registry_auth(domain: &str) -> Result<String, CliError> {
     let config = load_config()?;
     let mut auth = AuthConfig {
         server_address: server_address(domain),
         ..AuthConfig::default()
     };
-    match config.credentials(domain).await? {
+    match config.credentials(domain)? {
         Some(Credentials::Basic { username, password }) => {
             auth.username = username;
             auth.password = password;

@@ -40,14 +40,17 @@ pub enum CliError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     /// An image reference docker's grammar refuses.
-    #[error("{reason}: {reference:?}")]
-    Reference { reference: String, reason: String },
+    #[error("{source}: {reference:?}")]
+    Reference {
+        reference: String,
+        source: berth_oci::ReferenceError,
+    },
     /// A command line that parses but makes no sense (`save` to a terminal, a bad filter).
     #[error("{0}")]
     Usage(String),
-    /// The credentials file.
+    /// The credentials file or its credential helper.
     #[error(transparent)]
-    Registry(#[from] berth_registry::RegistryError),
+    DockerConfig(#[from] berth_dockerconfig::ConfigError),
     #[error("cannot {action} {}: {source}", path.display())]
     File {
         action: &'static str,
@@ -61,6 +64,16 @@ pub enum CliError {
     Output(#[from] io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+}
+
+impl CliError {
+    /// `s` parsed as docker's CLI parses an image name (`ParseNormalizedNamed`).
+    pub fn parse_reference(s: &str) -> Result<berth_oci::Reference, CliError> {
+        berth_oci::Reference::parse_normalized(s).map_err(|source| CliError::Reference {
+            reference: s.to_owned(),
+            source,
+        })
+    }
 }
 
 /// `-H ...` when berthd must be told where to listen.

@@ -27,7 +27,6 @@ mod commands;
 mod error;
 pub mod format;
 mod host;
-mod reference;
 mod terminal;
 
 use std::process::ExitCode;

@@ -10,6 +10,8 @@
 //!   prunes images, checks registry logins, and saves, loads and imports image archives.
 //! * [`images`]: the image service over berth-image's store (`<root>/image`),
 //!   berth-snapshot's layers (`<root>/snapshots`) and berth-registry's client.
+//! * flight.rs: `SingleFlight`: concurrent callers asking for the same
+//!   key (a pull of one reference, the download of one layer blob) share one run.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
 //!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
 //! * time.rs: RFC 3339 timestamps without a date library.
@@ -20,6 +22,7 @@ mod config;
 pub mod containers;
 mod engine;
 mod error;
+mod flight;
 pub mod images;
 mod system;
 mod time;

@@ -1,5 +1,5 @@
-//! Errors, one enum per area (digests, references, content, manifests,
-//! platforms, metadata), each variant naming the digest, reference or path
+//! Errors, one enum per area (content, manifests, metadata; digests,
+//! references and platforms are berth-oci's), each variant naming the digest, reference or path
 //! involved, and one [`ErrorKind`] per error for callers that map errors to
 //! HTTP codes. [`Error`] gathers them for operations that span areas.
 //!
@@ -9,7 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::digest::Digest;
+use berth_oci::{Digest, DigestError, PlatformError, ReferenceError};
 
 /// Broad classes of failure, mapped to HTTP status codes by the API layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,60 +26,6 @@ pub enum ErrorKind {
     Corrupt,
     /// The filesystem or the database failed.
     Io,
-}
-
-/// A digest string that go-digest would refuse. The messages are go-digest's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DigestError {
-    #[error("invalid checksum digest format")]
-    InvalidFormat { input: String },
-    #[error("invalid checksum digest length")]
-    InvalidLength { input: String },
-    #[error("unsupported digest algorithm")]
-    Unsupported { input: String },
-}
-
-impl DigestError {
-    /// The string that was refused.
-    pub fn input(&self) -> &str {
-        match self {
-            DigestError::InvalidFormat { input }
-            | DigestError::InvalidLength { input }
-            | DigestError::Unsupported { input } => input,
-        }
-    }
-
-    pub fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
-    }
-}
-
-/// A reference that docker would refuse, with docker's message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReferenceError {
-    #[error("invalid reference format")]
-    InvalidFormat { input: String },
-    #[error("invalid reference format: repository name ({remote}) must be lowercase")]
-    Uppercase { input: String, remote: String },
-    /// Raised by the strict (non-normalising) parser; docker's `Parse`.
-    #[error("repository name must be lowercase")]
-    NameContainsUppercase { input: String },
-    #[error("repository name must have at least one component")]
-    NameEmpty,
-    #[error("repository name must not be more than 255 characters")]
-    NameTooLong { input: String },
-    #[error("invalid repository name ({input}), cannot specify 64-byte hexadecimal strings")]
-    HexName { input: String },
-    #[error("invalid tag format")]
-    InvalidTag { tag: String },
-    #[error(transparent)]
-    Digest(#[from] DigestError),
-}
-
-impl ReferenceError {
-    pub fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidInput
-    }
 }
 
 /// A failure of the content store.
@@ -209,37 +155,6 @@ impl ManifestError {
     }
 }
 
-/// A platform specifier or platform selection failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlatformError {
-    #[error("{input:?}: unknown operating system or architecture: invalid argument")]
-    Unknown { input: String },
-    #[error("invalid platform {input:?}: {reason}")]
-    Invalid { input: String, reason: &'static str },
-    /// Docker's message when a single-platform image is for another platform.
-    #[error(
-        "image with reference {reference} was found but does not match the specified \
-         platform: wanted {wanted}, actual: {actual}"
-    )]
-    Mismatch {
-        reference: String,
-        wanted: String,
-        actual: String,
-    },
-    /// Docker's message when an index has nothing for the wanted platform.
-    #[error("no matching manifest for {platform} in the manifest list entries")]
-    NoMatch { platform: String },
-}
-
-impl PlatformError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            PlatformError::NoMatch { .. } | PlatformError::Mismatch { .. } => ErrorKind::NotFound,
-            _ => ErrorKind::InvalidInput,
-        }
-    }
-}
-
 /// A failure of the metadata database.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -315,11 +230,11 @@ pub enum Error {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Digest(e) => e.kind(),
-            Error::Reference(e) => e.kind(),
+            Error::Digest(_) | Error::Reference(_) => ErrorKind::InvalidInput,
             Error::Content(e) => e.kind(),
             Error::Manifest(e) => e.kind(),
-            Error::Platform(e) => e.kind(),
+            Error::Platform(e) if e.is_no_match() => ErrorKind::NotFound,
+            Error::Platform(_) => ErrorKind::InvalidInput,
             Error::Metadata(e) => e.kind(),
         }
     }

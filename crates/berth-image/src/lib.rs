@@ -1,18 +1,15 @@
 //! berth's image store: the image side of the daemon, synchronous (call it
 //! from a blocking pool), no async runtime.
 //!
-//! * [`Digest`] (digest.rs): `sha256:<hex>` validated as go-digest does,
-//!   and [`DigestWriter`], a writer that hashes as it writes.
-//! * [`Reference`] (reference.rs): docker's reference grammar,
-//!   normalisation (`busybox` is `docker.io/library/busybox`), familiar
-//!   form and error messages.
+//! * [`Digest`], [`DigestWriter`], [`Descriptor`], [`Reference`],
+//!   [`Platform`] and [`Matcher`] are berth-oci's, re-exported here (with
+//!   its `digest`, `reference`, `platform` modules) for convenience.
 //! * [`ContentStore`] (content.rs): blobs by digest, written through
 //!   resumable ingests, verified, then linked into place; [`ContentStore::fsck`]
 //!   re-hashes everything.
 //! * [`Manifest`] (manifest.rs), [`ImageConfig`] (config.rs): Docker
 //!   schema 2 and OCI manifests, manifest lists and indexes by media type,
-//!   schema 1 refused; [`Platform`] and [`Matcher`] (platform.rs):
-//!   containerd's platform parsing, matching and index selection.
+//!   schema 1 refused.
 //! * [`Metadata`] (metadata.rs): images, tags, digest references and leases
 //!   in SQLite.
 //! * [`gc`] (gc.rs): mark and sweep of unreferenced blobs.
@@ -49,25 +46,22 @@
 
 pub mod config;
 pub mod content;
-pub mod digest;
 mod error;
 pub mod gc;
 pub mod manifest;
 pub mod metadata;
-pub mod platform;
-pub mod reference;
 mod store;
 
-pub use config::ImageConfig;
-pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, IngestStatus, Writer};
-pub use digest::{Digest, DigestWriter};
-pub use error::{
-    ContentError, DigestError, Error, ErrorKind, ManifestError, MetadataError, PlatformError,
+pub use berth_oci::{digest, platform, reference};
+
+pub use berth_oci::{
+    Descriptor, Digest, DigestError, DigestWriter, Matcher, Platform, PlatformError, Reference,
     ReferenceError,
 };
+pub use config::ImageConfig;
+pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, IngestStatus, Writer};
+pub use error::{ContentError, Error, ErrorKind, ManifestError, MetadataError};
 pub use gc::{GcOptions, GcReport};
-pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest};
+pub use manifest::{ImageIndex, ImageManifest, Manifest};
 pub use metadata::{ImageRecord, LayerRecord, Metadata, RefRecord};
-pub use platform::{Matcher, Platform};
-pub use reference::Reference;
 pub use store::{CheckReport, ImageStore, ResolvedImage, MAX_DOCUMENT};

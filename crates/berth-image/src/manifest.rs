@@ -16,81 +16,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::digest::Digest;
 use crate::error::ManifestError;
-use crate::platform::Platform;
 
-/// The media types berth knows.
-pub mod media_types {
-    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const DOCKER_MANIFEST_LIST: &str =
-        "application/vnd.docker.distribution.manifest.list.v2+json";
-    pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-    pub const DOCKER_SCHEMA1_SIGNED: &str =
-        "application/vnd.docker.distribution.manifest.v1+prettyjws";
-    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-    pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    pub const DOCKER_FOREIGN_LAYER_GZIP: &str =
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-    pub const OCI_LAYER_NONDISTRIBUTABLE: &str =
-        "application/vnd.oci.image.layer.nondistributable.v1.tar";
-    pub const OCI_LAYER_NONDISTRIBUTABLE_GZIP: &str =
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
-    pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The media types berth knows (berth-oci's).
+pub use berth_oci::media_type as media_types;
+pub use berth_oci::media_type::{is_index, is_manifest, is_manifest_or_index};
+pub use berth_oci::Descriptor;
 
-    /// What a registry should be sent as `Accept` for a manifest request.
-    pub const ACCEPT: &[&str] = &[
-        OCI_INDEX,
-        OCI_MANIFEST,
-        DOCKER_MANIFEST_LIST,
-        DOCKER_MANIFEST,
-    ];
-}
-
+use berth_oci::media_type::is_schema1;
 use media_types as mt;
-
-/// Whether `media_type` names a single-image manifest.
-pub fn is_manifest(media_type: &str) -> bool {
-    matches!(media_type, mt::DOCKER_MANIFEST | mt::OCI_MANIFEST)
-}
-
-/// Whether `media_type` names an index or manifest list.
-pub fn is_index(media_type: &str) -> bool {
-    matches!(media_type, mt::DOCKER_MANIFEST_LIST | mt::OCI_INDEX)
-}
-
-pub fn is_manifest_or_index(media_type: &str) -> bool {
-    is_manifest(media_type) || is_index(media_type)
-}
-
-fn is_schema1(media_type: &str) -> bool {
-    matches!(media_type, mt::DOCKER_SCHEMA1 | mt::DOCKER_SCHEMA1_SIGNED)
-}
-
-/// A content descriptor: what a manifest says about a blob it refers to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_type: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
 
 /// A single-platform image manifest (OCI or Docker schema 2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,22 +77,6 @@ pub enum Manifest {
         media_type: String,
         index: ImageIndex,
     },
-}
-
-impl Descriptor {
-    /// A descriptor with only the required fields.
-    pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
-        Descriptor {
-            media_type: media_type.into(),
-            digest,
-            size,
-            urls: None,
-            annotations: None,
-            platform: None,
-            artifact_type: None,
-            extra: Map::new(),
-        }
-    }
 }
 
 impl Manifest {
@@ -281,6 +199,7 @@ fn sniff(obj: &Map<String, Value>, version: Option<i64>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use berth_oci::Platform;
 
     // From the OCI image spec (manifest.md), sizes and digests as given there.
     const OCI_MANIFEST_DOC: &str = r#"{

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use crate::config::ImageConfig;
 use crate::content::{ContentStore, FsckReport};
 use crate::digest::Digest;
-use crate::error::{ContentError, Error, ManifestError, MetadataError, PlatformError};
+use crate::error::{ContentError, Error, ManifestError, MetadataError};
 use crate::gc::{self, GcOptions, GcReport};
 use crate::manifest::{ImageManifest, Manifest};
 use crate::metadata::{ImageRecord, LayerRecord, Metadata};
 use crate::platform::Matcher;
 use crate::reference::Reference;
+use berth_oci::PlatformError;
 
 /// The largest manifest, index or config read into memory.
 pub const MAX_DOCUMENT: u64 = 4 << 20;

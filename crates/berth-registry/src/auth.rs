@@ -17,51 +17,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+pub use berth_dockerconfig::Credentials;
 
 use crate::error::{ErrorKind, RegistryError};
-
-/// Credentials for one registry.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credentials {
-    /// A user name and password (or personal access token).
-    Basic { username: String, password: String },
-    /// An OAuth2 refresh token that `docker login` stored as `identitytoken`.
-    IdentityToken { token: String },
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Basic { username, .. } => f
-                .debug_struct("Basic")
-                .field("username", username)
-                .field("password", &"<redacted>")
-                .finish(),
-            Self::IdentityToken { .. } => f.write_str("IdentityToken(<redacted>)"),
-        }
-    }
-}
-
-impl Credentials {
-    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Self::Basic {
-            username: username.into(),
-            password: password.into(),
-        }
-    }
-
-    /// The `Authorization: Basic` value, for basic credentials.
-    pub(crate) fn basic_header(&self) -> Option<String> {
-        match self {
-            Self::Basic { username, password } => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
-            )),
-            Self::IdentityToken { .. } => None,
-        }
-    }
-}
 
 /// One challenge of a `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,10 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn basic_header_and_redaction() {
-        let c = Credentials::basic("user", "pass");
-        assert_eq!(c.basic_header().as_deref(), Some("Basic dXNlcjpwYXNz"));
-        assert!(!format!("{c:?}").contains("pass\""));
+    fn form_escapes() {
         assert_eq!(form_escape("a b/c"), "a+b%2Fc");
     }
 }

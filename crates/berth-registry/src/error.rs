@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 
 /// Broad classes of registry failure, for callers that map errors to codes
 /// (the daemon maps them to HTTP statuses at its edge).
@@ -221,15 +220,14 @@ pub enum RegistryError {
         value: String,
         reason: String,
     },
-    /// The docker config file could not be read, parsed or written.
-    #[error("docker config {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
-    /// A `docker-credential-<name>` helper failed.
-    #[error("credential helper docker-credential-{helper} {action} for {registry}: {reason}")]
-    CredentialHelper {
-        helper: String,
-        action: &'static str,
+    /// The docker config file, or its credential helper, failed (`login`).
+    #[error(transparent)]
+    DockerConfig(#[from] berth_dockerconfig::ConfigError),
+    /// A blocking task (a credential helper's run) panicked or was cancelled.
+    #[error("registry {registry}: {op}: {reason}")]
+    Task {
         registry: String,
+        op: &'static str,
         reason: String,
     },
 }
@@ -252,8 +250,12 @@ impl RegistryError {
             | Self::Io { .. }
             | Self::Truncated { .. } => ErrorKind::Unavailable,
             Self::DigestMismatch { .. } | Self::SizeMismatch { .. } => ErrorKind::Corrupt,
-            Self::InvalidInput { .. } | Self::Config { .. } => ErrorKind::InvalidInput,
-            Self::CredentialHelper { .. } => ErrorKind::Unavailable,
+            Self::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Self::DockerConfig(berth_dockerconfig::ConfigError::Config { .. }) => {
+                ErrorKind::InvalidInput
+            }
+            Self::DockerConfig(berth_dockerconfig::ConfigError::CredentialHelper { .. })
+            | Self::Task { .. } => ErrorKind::Unavailable,
         }
     }
 
@@ -277,6 +279,14 @@ impl RegistryError {
             value: value.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// A malformed digest (from the caller, or in a registry's header) is
+/// invalid input naming the string, with go-digest's reason.
+impl From<berth_oci::DigestError> for RegistryError {
+    fn from(e: berth_oci::DigestError) -> Self {
+        Self::invalid("digest", e.input(), e.to_string())
     }
 }
 

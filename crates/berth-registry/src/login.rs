@@ -1,15 +1,16 @@
 //! `docker login`: check credentials against the registry, then store them.
 
-use crate::auth::Credentials;
+use berth_dockerconfig::{Credentials, DockerConfig};
+
 use crate::client::{Registry, RegistryOptions};
-use crate::config::DockerConfig;
 use crate::error::RegistryError;
 
 /// Checks `username`/`password` against `registry`'s `/v2/` as docker
 /// does (answering its Basic or Bearer challenge, where a token server that
 /// refuses them fails the login), then stores them in `config` (its
 /// credential helper if it has one, else `auths`) and saves it.
-/// Nothing is stored when the check fails.
+/// Nothing is stored when the check fails. The config is written (and a
+/// helper run) on tokio's blocking pool.
 pub async fn login(
     config: &mut DockerConfig,
     registry: &str,
@@ -20,5 +21,16 @@ pub async fn login(
     let creds = Credentials::basic(username, password);
     let client = Registry::new(registry, Some(creds.clone()), options)?;
     client.ping().await?;
-    config.store(client.name(), &creds).await
+    let mut updated = config.clone();
+    let name = client.name().to_owned();
+    let stored =
+        tokio::task::spawn_blocking(move || updated.store(&name, &creds).map(|()| updated))
+            .await
+            .map_err(|e| RegistryError::Task {
+                registry: client.name().to_owned(),
+                op: "store the credentials",
+                reason: e.to_string(),
+            })??;
+    *config = stored;
+    Ok(())
 }

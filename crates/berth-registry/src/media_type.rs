@@ -1,20 +1,8 @@
-//! Manifest media types, the Accept header that asks for all of them, and
-//! detection of a fetched manifest's type when the registry's Content-Type
-//! does not say it.
+//! Manifest media types (berth-oci's, re-exported), the Accept header that
+//! asks for all of them, and detection of a fetched manifest's type when the
+//! registry's Content-Type does not say it.
 
-/// Docker image manifest, schema 2.
-pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Docker manifest list (multi-platform), schema 2.
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// Docker schema 1 (signed), deprecated: fetched only to be detected and refused.
-pub const DOCKER_MANIFEST_V1_SIGNED: &str =
-    "application/vnd.docker.distribution.manifest.v1+prettyjws";
-/// Docker schema 1 (unsigned).
-pub const DOCKER_MANIFEST_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-/// OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image index.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub use berth_oci::media_type::*;
 
 /// The Accept header of manifest requests: every type berth reads, and
 /// schema 1 last (a registry sends it only when it has nothing else).
@@ -24,16 +12,6 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.oci.image.index.v1+json, \
 application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, \
 application/vnd.docker.distribution.manifest.v1+json;q=0.5";
-
-/// True for the schema 1 types, which berth refuses as docker 20+ does.
-pub fn is_schema1(media_type: &str) -> bool {
-    matches!(media_type, DOCKER_MANIFEST_V1 | DOCKER_MANIFEST_V1_SIGNED)
-}
-
-/// True for manifest lists and OCI indexes.
-pub fn is_index(media_type: &str) -> bool {
-    matches!(media_type, DOCKER_MANIFEST_LIST | OCI_INDEX)
-}
 
 /// The media type of a manifest: its Content-Type when that names a
 /// manifest type, else its `mediaType` field, else what its shape says
@@ -59,9 +37,9 @@ pub(crate) fn detect(content_type: Option<&str>, body: &[u8]) -> String {
     match serde_json::from_slice::<Shape>(body) {
         Ok(s) if !s.media_type.is_empty() => s.media_type,
         Ok(s) if s.schema_version == 1 && s.signatures.is_some() => {
-            DOCKER_MANIFEST_V1_SIGNED.to_owned()
+            DOCKER_SCHEMA1_SIGNED.to_owned()
         }
-        Ok(s) if s.schema_version == 1 => DOCKER_MANIFEST_V1.to_owned(),
+        Ok(s) if s.schema_version == 1 => DOCKER_SCHEMA1.to_owned(),
         Ok(s) if s.manifests.is_some() => OCI_INDEX.to_owned(),
         Ok(_) => OCI_MANIFEST.to_owned(),
         Err(_) => declared.to_owned(),
@@ -86,9 +64,9 @@ mod tests {
                 Some("application/json"),
                 br#"{"schemaVersion":1,"signatures":[]}"#
             ),
-            DOCKER_MANIFEST_V1_SIGNED
+            DOCKER_SCHEMA1_SIGNED
         );
-        assert_eq!(detect(None, br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#), DOCKER_MANIFEST_V2);
+        assert_eq!(detect(None, br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#), DOCKER_MANIFEST);
         assert_eq!(
             detect(Some("text/plain"), br#"{"schemaVersion":2,"manifests":[]}"#),
             OCI_INDEX
@@ -97,7 +75,7 @@ mod tests {
             detect(None, br#"{"schemaVersion":2,"layers":[]}"#),
             OCI_MANIFEST
         );
-        assert!(is_schema1(DOCKER_MANIFEST_V1));
+        assert!(is_schema1(DOCKER_SCHEMA1));
         assert!(is_index(DOCKER_MANIFEST_LIST) && !is_index(OCI_MANIFEST));
     }
 }

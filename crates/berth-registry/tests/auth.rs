@@ -30,7 +30,7 @@ async fn push_small_image(reg: &Registry, repo: &str, tmp: &std::path::Path) -> 
         repo,
         "v1",
         Bytes::from(manifest.clone()),
-        media_type::DOCKER_MANIFEST_V2,
+        media_type::DOCKER_MANIFEST,
     )
     .await
     .unwrap();
@@ -120,7 +120,6 @@ fn basic_auth_with_htpasswd() {
         let creds = DockerConfig::load(&cfg_path)
             .unwrap()
             .credentials(&server.host())
-            .await
             .unwrap();
         let reread = Registry::new(&server.host(), creds, &options()).unwrap();
         let mut sink = Vec::new();
@@ -181,7 +180,7 @@ esac
         let cfg_path = tmp.path().join("config.json");
         std::fs::write(&cfg_path, r#"{"credsStore":"berthtest"}"#).unwrap();
         let mut cfg = DockerConfig::load(&cfg_path).unwrap();
-        assert_eq!(cfg.credentials(&server.host()).await.unwrap(), None);
+        assert_eq!(cfg.credentials(&server.host()).unwrap(), None);
         login(&mut cfg, &server.host(), "bob", "hunter2", &options())
             .await
             .unwrap();
@@ -198,7 +197,6 @@ esac
         let creds = DockerConfig::load(&cfg_path)
             .unwrap()
             .credentials(&server.host())
-            .await
             .unwrap();
         assert_eq!(creds, Some(Credentials::basic("bob", "hunter2")));
         Registry::new(&server.host(), creds, &options())
@@ -206,9 +204,9 @@ esac
             .ping()
             .await
             .unwrap();
-        cfg.erase(&server.host()).await.unwrap();
+        cfg.erase(&server.host()).unwrap();
         assert!(!store.exists());
-        assert_eq!(cfg.credentials(&server.host()).await.unwrap(), None);
+        assert_eq!(cfg.credentials(&server.host()).unwrap(), None);
     });
 }
 

@@ -9,9 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use berth_registry::{
-    media_type, Digest, Digester, ErrorKind, Registry, RegistryError, SingleFlight,
-};
+use berth_registry::{media_type, Digest, Digester, ErrorKind, Registry, RegistryError};
 use bytes::Bytes;
 use common::*;
 
@@ -39,7 +37,7 @@ async fn registry_with_layer(tmp: &std::path::Path) -> (RegistryServer, Layer) {
         "fault/app",
         "v1",
         Bytes::from(manifest),
-        media_type::DOCKER_MANIFEST_V2,
+        media_type::DOCKER_MANIFEST,
     )
     .await
     .unwrap();
@@ -164,39 +162,6 @@ fn unavailable_answers_are_retried_with_a_bound() {
         let err = r.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert_eq!(proxy.blob_requests().len(), 3);
-    });
-}
-
-#[test]
-fn the_same_blob_asked_twice_at_once_is_downloaded_once() {
-    isolated(async {
-        let tmp = tempfile::tempdir().unwrap();
-        let (server, layer) = registry_with_layer(tmp.path()).await;
-        let proxy = FaultProxy::start(server.port(), Fault::None).await;
-        let reg = Registry::new(&proxy.host(), None, &options()).unwrap();
-        let flight: Arc<SingleFlight<Digest, Bytes>> = Arc::new(SingleFlight::new());
-        let runs = Arc::new(AtomicUsize::new(0));
-        let layer = Arc::new(layer);
-        let mut tasks = Vec::new();
-        for _ in 0..3 {
-            let (reg, flight, runs, layer) =
-                (reg.clone(), flight.clone(), runs.clone(), layer.clone());
-            tasks.push(tokio::spawn(async move {
-                flight
-                    .run(layer.digest.clone(), || async {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        let (r, sink) = fetch(&reg, &layer, None).await;
-                        r.map(|_| Bytes::from(sink))
-                    })
-                    .await
-            }));
-        }
-        for t in tasks {
-            let got = t.await.unwrap().unwrap();
-            assert_eq!(Digest::of(&got), layer.digest);
-        }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(proxy.blob_requests().len(), 1);
     });
 }
 

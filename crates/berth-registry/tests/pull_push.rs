@@ -42,7 +42,7 @@ async fn push_image(
             repo,
             tag,
             Bytes::from(manifest.clone()),
-            media_type::DOCKER_MANIFEST_V2,
+            media_type::DOCKER_MANIFEST,
         )
         .await
         .unwrap();
@@ -62,7 +62,7 @@ fn push_then_pull_back_and_skopeo_agrees() {
         // By tag and by digest, with the media type the registry stored.
         let got = reg.get_manifest("berth/app", "v1").await.unwrap();
         assert_eq!(&got.bytes[..], &manifest[..]);
-        assert_eq!(got.media_type, media_type::DOCKER_MANIFEST_V2);
+        assert_eq!(got.media_type, media_type::DOCKER_MANIFEST);
         assert_eq!(got.digest, digest);
         let by_digest = reg
             .get_manifest("berth/app", digest.as_str())
@@ -72,7 +72,7 @@ fn push_then_pull_back_and_skopeo_agrees() {
         let head = reg.head_manifest("berth/app", "v1").await.unwrap();
         assert_eq!(head.digest, digest);
         assert_eq!(head.size, manifest.len() as u64);
-        assert_eq!(head.media_type, media_type::DOCKER_MANIFEST_V2);
+        assert_eq!(head.media_type, media_type::DOCKER_MANIFEST);
 
         // Blobs come back whole, with progress up to their size.
         let mut sink = Vec::new();
@@ -213,7 +213,7 @@ fn skopeo_made_images_pull_with_berth() {
         .await;
         let reg = Registry::new(&server.host(), None, &options()).unwrap();
         for (tag, format, expect_type) in [
-            ("docker", "v2s2", media_type::DOCKER_MANIFEST_V2),
+            ("docker", "v2s2", media_type::DOCKER_MANIFEST),
             ("oci", "oci", media_type::OCI_MANIFEST),
         ] {
             run(
@@ -269,7 +269,7 @@ fn index_mount_and_typed_not_found() {
             "schemaVersion": 2,
             "mediaType": media_type::OCI_INDEX,
             "manifests": [{
-                "mediaType": media_type::DOCKER_MANIFEST_V2,
+                "mediaType": media_type::DOCKER_MANIFEST,
                 "digest": Digest::of(&manifest).to_string(),
                 "size": manifest.len(),
                 "platform": {"architecture": "amd64", "os": "linux"}
@@ -327,7 +327,7 @@ fn index_mount_and_typed_not_found() {
             "dst/app",
             "v1",
             Bytes::from(manifest.clone()),
-            media_type::DOCKER_MANIFEST_V2,
+            media_type::DOCKER_MANIFEST,
         )
         .await
         .unwrap();
@@ -375,7 +375,7 @@ fn index_mount_and_typed_not_found() {
                 "dst/app",
                 "bad",
                 Bytes::from(bad),
-                media_type::DOCKER_MANIFEST_V2,
+                media_type::DOCKER_MANIFEST,
             )
             .await
             .unwrap_err();
@@ -463,7 +463,7 @@ async fn push_other_image(reg: &Registry, repo: &str, tag: &str, tmp: &std::path
         repo,
         tag,
         Bytes::from(manifest.clone()),
-        media_type::DOCKER_MANIFEST_V2,
+        media_type::DOCKER_MANIFEST,
     )
     .await
     .unwrap();

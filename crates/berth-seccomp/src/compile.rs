@@ -10,7 +10,7 @@ use oci_spec::runtime::{
     LinuxSeccompOperator, LinuxSyscall,
 };
 
-use crate::{arch, bpf, enosys, sys, Program, SeccompError};
+use crate::{arch, bpf, enosys, Program, SeccompError};
 
 /// Syscalls take at most six arguments.
 const MAX_ARGS: usize = 6;
@@ -149,7 +149,7 @@ fn kernel_flags(profile: &LinuxSeccomp, wants_listener: bool) -> Result<u32, Sec
     match profile.flags() {
         None => {
             let spec_allow = bit(libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW);
-            if sys::filter_flags_supported(spec_allow.into()) {
+            if berth_sys::seccomp::filter_flags_supported(spec_allow.into()) {
                 flags |= spec_allow;
             }
         }
@@ -175,7 +175,7 @@ fn kernel_flags(profile: &LinuxSeccomp, wants_listener: bool) -> Result<u32, Sec
                         (bit(libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), listener)
                     }
                 };
-                if !sys::filter_flags_supported((b | probe).into()) {
+                if !berth_sys::seccomp::filter_flags_supported((b | probe).into()) {
                     return Err(SeccompError::UnsupportedFlag {
                         flag: flag.to_string(),
                     });
@@ -287,7 +287,9 @@ fn condition(syscall: &str, arg: &LinuxSeccompArg) -> Result<ScmpArgCompare, Sec
 /// Exports the filter through a memfd (the in-memory export needs libseccomp 2.6)
 /// and decodes it.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompError> {
-    let mut file = File::from(sys::memfd(c"berth-seccomp").map_err(SeccompError::Export)?);
+    let memfd = rustix::fs::memfd_create(c"berth-seccomp", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| SeccompError::Export(e.into()))?;
+    let mut file = File::from(memfd);
     ctx.export_bpf(&file)
         .map_err(|source| SeccompError::Libseccomp {
             op: "export BPF",

@@ -49,7 +49,6 @@ mod enosys;
 mod error;
 #[cfg(target_env = "musl")]
 mod musl;
-mod sys;
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -80,12 +79,16 @@ impl Program {
             flags: self.flags,
             source,
         };
-        let ret = sys::set_mode_filter(libc::c_ulong::from(self.flags), &self.instructions)
-            .map_err(err)?;
-        if self.wants_listener {
-            sys::listener_fd(ret).map(Some).map_err(err)
-        } else {
-            Ok(None)
+        let listener = berth_sys::seccomp::set_mode_filter(
+            libc::c_ulong::from(self.flags),
+            &self.instructions,
+        )
+        .map_err(err)?;
+        match (self.wants_listener, listener) {
+            (true, Some(fd)) => Ok(Some(fd)),
+            // The flags and the listener wish disagree (a corrupt cache entry).
+            (true, None) => Err(err(std::io::Error::from_raw_os_error(libc::EBADF))),
+            (false, _) => Ok(None),
         }
     }
 

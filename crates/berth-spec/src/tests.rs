@@ -612,3 +612,16 @@ fn hostile_input_never_panics() {
         let _ = f.build();
     }
 }
+
+#[test]
+fn masked_and_readonly_paths_as_given() {
+    let mut f = Fixture::new();
+    f.hc.masked_paths = Some(vec![]);
+    f.hc.readonly_paths = Some(vec!["/proc/sys".into()]);
+    let v = f.json();
+    assert!(v["linux"].get("maskedPaths").is_none());
+    assert_eq!(v["linux"]["readonlyPaths"], json!(["/proc/sys"]));
+    // Given explicitly, they apply to a privileged container too (dockerd applies them last).
+    f.hc.privileged = true;
+    assert_eq!(f.json()["linux"]["readonlyPaths"], json!(["/proc/sys"]));
+}

@@ -5,6 +5,9 @@
 //! `std::io::Result`. Higher layers decide *what* to do; this crate only does it.
 //! Where `rustix` already offers a safe wrapper, callers use rustix directly.
 
+// Tests may unwrap: a panic there is a failed test.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod bpf;
 pub mod caps;
 pub mod fd;
@@ -12,6 +15,7 @@ pub mod keyring;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 
 /// Converts a `-1` return value into the thread's `errno` as an [`std::io::Error`].

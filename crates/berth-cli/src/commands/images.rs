@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::format::json::Json;
 use crate::format::units::{go_time_string, human_size, now_unix, since, table_size};
 use crate::format::{object, short_id, List};
-use crate::reference::Reference;
+use berth_oci::Reference;
 
 /// List images
 #[derive(Debug, Args)]
@@ -137,18 +137,18 @@ fn repo_tags(image: &Json, show_digests: bool) -> Vec<(String, String, String)> 
         }
     }
     for t in tags {
-        if let Ok(r) = Reference::parse(t) {
-            if let (Some(tag), None) = (r.tag.clone(), &r.digest) {
+        if let Ok(r) = Reference::parse_normalized(t) {
+            if let (Some(tag), None) = (r.tag(), r.digest()) {
                 let i = entry(&mut by_repo, r.familiar_name());
-                by_repo[i].1.push(tag);
+                by_repo[i].1.push(tag.to_owned());
             }
         }
     }
     for d in digests {
-        if let Ok(r) = Reference::parse(d) {
-            if let Some(dg) = r.digest.clone() {
+        if let Ok(r) = Reference::parse_normalized(d) {
+            if let Some(dg) = r.digest() {
                 let i = entry(&mut by_repo, r.familiar_name());
-                by_repo[i].2.push(dg);
+                by_repo[i].2.push(dg.to_string());
             }
         }
     }

@@ -11,7 +11,6 @@ use clap::Args;
 use crate::client::{empty, percent_encode, reader_body, Client};
 use crate::error::CliError;
 use crate::format::progress::ProgressPrinter;
-use crate::reference::Reference;
 use crate::terminal::{stdin_is_tty, stdout_is_tty, stdout_width};
 
 /// Import the contents from a tarball to create a filesystem image
@@ -39,7 +38,7 @@ pub(crate) async fn run(
 ) -> Result<(), CliError> {
     if let Some(r) = &args.reference {
         // docker checks the name before sending anything.
-        Reference::parse(r)?;
+        CliError::parse_reference(r)?;
     }
     let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
     let (from, body) = if args.source == "-" {

@@ -5,15 +5,15 @@
 
 use std::io::{Read, Write};
 
-use berth_registry::Credentials;
+use berth_dockerconfig::Credentials;
 use clap::Args;
 use serde::Deserialize;
 
 use crate::auth::{load_config, server_address, AuthConfig};
 use crate::client::{json_body, Client};
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
 use crate::terminal::{read_line, read_password};
+use berth_oci::reference::DEFAULT_DOMAIN as DOCKER_IO;
 
 /// Log in to a registry
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ pub(crate) async fn run(
         }
     };
     let mut config = load_config()?;
-    config.store(&server, &creds).await?;
+    config.store(&server, &creds)?;
     writeln!(
         out,
         "{}",

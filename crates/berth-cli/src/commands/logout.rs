@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::auth::{load_config, server_address};
 use crate::error::CliError;
-use crate::reference::DOCKER_IO;
+use berth_oci::reference::DEFAULT_DOMAIN as DOCKER_IO;
 
 /// Log out from a registry
 #[derive(Debug, Args)]
@@ -17,17 +17,17 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
-pub(crate) async fn run(args: &LogoutArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub(crate) fn run(args: &LogoutArgs, out: &mut impl Write) -> Result<(), CliError> {
     let server = args
         .server
         .clone()
         .unwrap_or_else(|| server_address(DOCKER_IO));
     let mut config = load_config()?;
-    if config.credentials(&server).await?.is_none() {
+    if config.credentials(&server)?.is_none() {
         writeln!(out, "Not logged in to {server}")?;
         return Ok(());
     }
     writeln!(out, "Removing login credentials for {server}")?;
-    config.erase(&server).await?;
+    config.erase(&server)?;
     Ok(())
 }

@@ -61,7 +61,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             load::run(c, &args, o).await
         }
         Command::Login(args) => login::run(c, &args, o).await,
-        Command::Logout(args) => logout::run(&args, o).await,
+        Command::Logout(args) => logout::run(&args, o),
     };
     out.flush()?;
     r

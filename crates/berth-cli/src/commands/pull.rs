@@ -31,7 +31,10 @@ pub(crate) async fn run(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let r = transfer::reference(&args.name, args.all_tags, args.quiet, out)?;
-    let tag = r.digest.clone().or(r.tag.clone()).unwrap_or_default();
+    let tag = match (r.digest(), r.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, t) => t.unwrap_or_default().to_owned(),
+    };
     let path = format!(
         "/images/create{}",
         query(&[
@@ -40,7 +43,7 @@ pub(crate) async fn run(
             ("platform", args.platform.as_deref().unwrap_or("")),
         ])
     );
-    transfer::post_with_progress(client, &path, &r.domain, args.quiet, out).await?;
-    writeln!(out, "{}", r.full())?;
+    transfer::post_with_progress(client, &path, r.domain(), args.quiet, out).await?;
+    writeln!(out, "{}", r)?;
     Ok(())
 }

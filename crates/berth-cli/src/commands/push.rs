@@ -31,11 +31,11 @@ pub(crate) async fn run(
     let path = format!(
         "/images/{}/push{}",
         name_path(&r.familiar_name()),
-        query(&[("tag", r.tag.as_deref().unwrap_or(""))])
+        query(&[("tag", r.tag().unwrap_or(""))])
     );
-    transfer::post_with_progress(client, &path, &r.domain, args.quiet, out).await?;
+    transfer::post_with_progress(client, &path, r.domain(), args.quiet, out).await?;
     if args.quiet {
-        writeln!(out, "{}", r.full())?;
+        writeln!(out, "{}", r)?;
     }
     Ok(())
 }

@@ -5,7 +5,6 @@ use clap::Args;
 
 use crate::client::{empty, name_path, query, Client};
 use crate::error::CliError;
-use crate::reference::Reference;
 
 /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 #[derive(Debug, Args)]
@@ -17,15 +16,15 @@ pub struct TagArgs {
 }
 
 pub(crate) async fn run(client: &Client, args: &TagArgs) -> Result<(), CliError> {
-    let target = Reference::parse(&args.target)?;
-    if target.digest.is_some() {
+    let target = CliError::parse_reference(&args.target)?;
+    if target.digest().is_some() {
         return Err(CliError::Usage(
             "refusing to create a tag with a digest reference".into(),
         ));
     }
     let target = target.with_default_tag();
     let repo = target.familiar_name();
-    let tag = target.tag.clone().unwrap_or_default();
+    let tag = target.tag().unwrap_or_default().to_owned();
     let path = format!(
         "/images/{}/tag{}",
         name_path(&args.source),

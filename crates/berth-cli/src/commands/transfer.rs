@@ -7,8 +7,8 @@ use crate::auth::{registry_auth, REGISTRY_AUTH_HEADER};
 use crate::client::{empty, Client};
 use crate::error::CliError;
 use crate::format::progress::ProgressPrinter;
-use crate::reference::Reference;
 use crate::terminal::{stdout_is_tty, stdout_width};
+use berth_oci::Reference;
 
 /// The reference of `name` for a pull or push: with `--all-tags` it must be a bare name (a tag
 /// or digest is a usage error); without, a bare name gets `latest`, which is said on `out`
@@ -19,8 +19,8 @@ pub(crate) fn reference(
     quiet: bool,
     out: &mut impl Write,
 ) -> Result<Reference, CliError> {
-    let mut r = Reference::parse(name)?;
-    let name_only = r.tag.is_none() && r.digest.is_none();
+    let mut r = CliError::parse_reference(name)?;
+    let name_only = r.tag().is_none() && r.digest().is_none();
     if all_tags && !name_only {
         return Err(CliError::Usage(
             "tag can't be used with --all-tags/-a".into(),
@@ -44,7 +44,7 @@ pub(crate) async fn post_with_progress(
     quiet: bool,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let auth = registry_auth(domain).await?;
+    let auth = registry_auth(domain)?;
     let resp = client
         .send(
             hyper::Method::POST,

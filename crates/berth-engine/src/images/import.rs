@@ -11,8 +11,9 @@
 
 use std::io::{self, Read, Write};
 
-use berth_image::manifest::media_types as mt;
-use berth_image::{Digest, DigestWriter, ImageRecord, LayerRecord, Platform, Reference};
+use berth_image::{ImageRecord, LayerRecord};
+use berth_oci::media_type as mt;
+use berth_oci::{Digest, DigestWriter, Platform, Reference};
 use berth_snapshot::{Compression, Decompressor, UnpackOptions};
 use serde_json::{json, Value};
 

@@ -21,10 +21,9 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use berth_image::manifest::{is_index, media_types as mt};
-use berth_image::{
-    Digest, ImageConfig, ImageRecord, LayerRecord, Manifest, Platform, Reference, MAX_DOCUMENT,
-};
+use berth_image::{ImageConfig, ImageRecord, LayerRecord, Manifest, MAX_DOCUMENT};
+use berth_oci::media_type::{self as mt, is_index};
+use berth_oci::{Digest, Platform, Reference};
 use berth_snapshot::{Compression, UnpackOptions};
 use serde::Deserialize;
 use serde_json::json;
@@ -451,8 +450,8 @@ fn oci_layout(s: &Inner, entries: &Entries, index: &Digest) -> Result<Vec<Candid
     // this host's; an archive of only foreign images loads them all, as a pull by
     // `--platform` would have stored them.
     let for_host =
-        |d: &&berth_image::Descriptor| d.platform.as_ref().is_none_or(|p| matcher.matches(p));
-    let entries_wanted: Vec<&berth_image::Descriptor> =
+        |d: &&berth_oci::Descriptor| d.platform.as_ref().is_none_or(|p| matcher.matches(p));
+    let entries_wanted: Vec<&berth_oci::Descriptor> =
         if index.manifests.iter().any(|d| for_host(&d)) {
             index.manifests.iter().filter(for_host).collect()
         } else {

@@ -33,8 +33,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use berth_image::{Digest, ImageStore};
-use berth_registry::{Registry, RegistryOptions, SingleFlight};
+use berth_image::ImageStore;
+use berth_oci::Digest;
+use berth_registry::{Registry, RegistryOptions};
+
+use crate::flight::SingleFlight;
 use berth_snapshot::Snapshotter;
 
 use crate::error::EngineError;

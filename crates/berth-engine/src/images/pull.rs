@@ -18,11 +18,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use berth_image::{
-    manifest::is_index, Descriptor, Digest, ImageConfig, ImageRecord, Manifest, Platform,
-    Reference, ResolvedImage, Writer,
-};
-use berth_registry::{Credentials, Digester, ErrorCode, Registry, RegistryError};
+use berth_image::{ImageConfig, ImageRecord, Manifest, ResolvedImage, Writer};
+use berth_oci::media_type::is_index;
+use berth_oci::{Descriptor, Digest, Digester, Platform, Reference};
+use berth_registry::{Credentials, ErrorCode, Registry, RegistryError};
 use berth_snapshot::{Compression, Driver, UnpackOptions};
 use tokio::io::{AsyncReadExt, DuplexStream};
 use tokio::runtime::Handle;
@@ -287,7 +286,7 @@ impl ImageService {
             registry
                 .fetch_blob(
                     &repo,
-                    &reg_digest(&config_digest)?,
+                    &config_digest,
                     Some(manifest.config.size),
                     Digester::new(),
                     &mut buf,
@@ -622,7 +621,7 @@ impl ImageService {
             .registry
             .fetch_blob(
                 &job.repo,
-                &reg_digest(&job.layer.digest)?,
+                &job.layer.digest,
                 Some(total),
                 digester,
                 &mut pipe_in,
@@ -701,11 +700,6 @@ fn parse_pull_reference(input: &str) -> Result<Reference, EngineError> {
     } else {
         r.with_default_tag()
     })
-}
-
-/// The registry crate's digest type for ours (both validated the same way).
-fn reg_digest(d: &Digest) -> Result<berth_registry::Digest, EngineError> {
-    Ok(berth_registry::Digest::parse(d.as_str())?)
 }
 
 /// A registry error in dockerd's words where dockerd has words for it.

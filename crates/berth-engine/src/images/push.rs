@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use berth_image::manifest::{is_index, is_manifest, media_types};
-use berth_image::{Descriptor, Digest, ImageManifest, ImageRecord, Manifest, RefRecord, Reference};
+use berth_image::{ImageManifest, ImageRecord, Manifest, RefRecord};
+use berth_oci::media_type::{self as media_types, is_index, is_manifest};
+use berth_oci::{Descriptor, Digest, Reference};
 use berth_registry::{Credentials, ErrorCode, Registry, RegistryError};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::Semaphore;
@@ -295,9 +296,9 @@ impl ImageService {
         futures_util::future::try_join_all(uploads).await?;
 
         for config in &plan.configs {
-            let digest = reg_digest(&config.digest)?;
+            let digest = &config.digest;
             let present = registry
-                .blob_exists(&repo, &digest)
+                .blob_exists(&repo, digest)
                 .await
                 .map_err(|e| push_error(e, has_creds))?;
             if present.is_none() {
@@ -368,9 +369,9 @@ impl ImageService {
                     .map_err(|e| EngineError::Task(format!("upload permits: {e}")))?
             }
         };
-        let digest = reg_digest(&layer.descriptor.digest)?;
+        let digest = &layer.descriptor.digest;
         if registry
-            .blob_exists(repo, &digest)
+            .blob_exists(repo, digest)
             .await
             .map_err(|e| push_error(e, has_creds))?
             .is_some()
@@ -380,7 +381,7 @@ impl ImageService {
         }
         for from in &layer.mount_from {
             // A refused or failed mount is no failure: the upload follows.
-            if let Ok(true) = registry.mount_blob(repo, &digest, from).await {
+            if let Ok(true) = registry.mount_blob(repo, digest, from).await {
                 report(PushLayerStatus::MountedFrom(from.clone()));
                 return Ok(());
             }
@@ -418,7 +419,7 @@ impl ImageService {
             on_read,
         };
         registry
-            .upload_blob(repo, &reg_digest(&blob.digest)?, blob.size, &mut reader)
+            .upload_blob(repo, &blob.digest, blob.size, &mut reader)
             .await
             .map_err(|e| push_error(e, has_creds))
     }
@@ -710,11 +711,6 @@ fn registry_text(remote: &berth_registry::Remote) -> String {
         remote.message.clone()
     };
     format!("{code}: {message}")
-}
-
-/// The registry crate's digest type for ours (both validated the same way).
-fn reg_digest(d: &Digest) -> Result<berth_registry::Digest, EngineError> {
-    Ok(berth_registry::Digest::parse(d.as_str())?)
 }
 
 /// A reader that counts what it reads and tells `on_read` the total so far.

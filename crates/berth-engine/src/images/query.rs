@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use berth_image::{Digest, GcOptions, ImageConfig, ImageRecord, Reference};
+use berth_image::{GcOptions, ImageConfig, ImageRecord};
+use berth_oci::{Digest, Reference};
 
 use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;

@@ -27,8 +27,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 
-use berth_image::manifest::media_types as mt;
-use berth_image::{Digest, DigestWriter, ImageConfig, Reference};
+use berth_image::ImageConfig;
+use berth_oci::media_type as mt;
+use berth_oci::{Digest, DigestWriter, Reference};
 use berth_snapshot::{Compression, Decompressor};
 use serde_json::{json, Map, Value};
 

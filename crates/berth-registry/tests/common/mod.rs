@@ -174,7 +174,7 @@ pub fn docker_manifest(config: &[u8], layers: &[&Layer]) -> Vec<u8> {
         .collect();
     serde_json::to_vec_pretty(&serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": berth_registry::media_type::DOCKER_MANIFEST_V2,
+        "mediaType": berth_registry::media_type::DOCKER_MANIFEST,
         "config": {
             "mediaType": "application/vnd.docker.container.image.v1+json",
             "size": config.len(),

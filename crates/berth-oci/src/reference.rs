@@ -24,8 +24,30 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::digest::Digest;
-use crate::error::ReferenceError;
+use crate::digest::{Digest, DigestError};
+
+/// A reference that docker would refuse, with docker's message (word for
+/// word: the docker CLI shows it to users who may compare it with dockerd's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("invalid reference format")]
+    InvalidFormat { input: String },
+    #[error("invalid reference format: repository name ({remote}) must be lowercase")]
+    Uppercase { input: String, remote: String },
+    /// Raised by the strict (non-normalising) parser; docker's `Parse`.
+    #[error("repository name must be lowercase")]
+    NameContainsUppercase { input: String },
+    #[error("repository name must have at least one component")]
+    NameEmpty,
+    #[error("repository name must not be more than 255 characters")]
+    NameTooLong { input: String },
+    #[error("invalid repository name ({input}), cannot specify 64-byte hexadecimal strings")]
+    HexName { input: String },
+    #[error("invalid tag format")]
+    InvalidTag { tag: String },
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+}
 
 /// docker's default registry domain.
 pub const DEFAULT_DOMAIN: &str = "docker.io";
@@ -284,6 +306,15 @@ impl<'de> serde::Deserialize<'de> for Reference {
         let s = String::deserialize(d)?;
         Reference::parse_normalized(&s).map_err(serde::de::Error::custom)
     }
+}
+
+/// True for the names of Docker Hub: `docker.io`, the legacy
+/// `index.docker.io`, and `registry-1.docker.io`, where its API is served.
+pub fn is_docker_hub(host: &str) -> bool {
+    matches!(
+        host,
+        DEFAULT_DOMAIN | LEGACY_DEFAULT_DOMAIN | "registry-1.docker.io"
+    )
 }
 
 /// Checks a tag on its own (`docker tag IMAGE repo:TAG`).

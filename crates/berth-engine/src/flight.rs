@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 /// Shares concurrent runs of the same work, by key.
-pub struct SingleFlight<K, V> {
+pub(crate) struct SingleFlight<K, V> {
     calls: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
@@ -35,13 +35,13 @@ impl<K, V> Default for SingleFlight<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Runs `work` for `key`, unless a run for `key` is already under way:
     /// then waits for it and returns its value.
-    pub async fn run<F, Fut, E>(&self, key: K, work: F) -> Result<V, E>
+    pub(crate) async fn run<F, Fut, E>(&self, key: K, work: F) -> Result<V, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,

@@ -13,16 +13,19 @@
 //! Every other field of the file is kept as it was when the file is saved
 //! (it is rewritten atomically, mode 0600). Docker Hub's entry is keyed
 //! `https://index.docker.io/v1/`, as docker writes it.
+//!
+//! Everything here is synchronous: a credential helper is a short-lived
+//! process run to its end (see helper.rs).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
+use berth_oci::reference::is_docker_hub;
 use serde_json::{Map, Value};
-use tokio::io::AsyncWriteExt;
 
-use crate::auth::Credentials;
-use crate::error::RegistryError;
+use crate::credentials::Credentials;
+use crate::error::ConfigError;
+use crate::helper::{helper_get, helper_run};
 
 /// The key docker uses for Docker Hub in `auths` and with helpers.
 pub const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
@@ -38,9 +41,10 @@ pub fn default_config_path() -> Option<PathBuf> {
         .map(|home| PathBuf::from(home).join(".docker").join("config.json"))
 }
 
-/// The key under which a registry's credentials are stored.
-pub(crate) fn auth_key(registry: &str) -> String {
-    if crate::client::is_docker_hub(registry) {
+/// The key under which a registry's credentials are stored, and the server
+/// address docker names it by: Docker Hub's v1 URL for its names, else the host.
+pub fn auth_key(registry: &str) -> String {
+    if is_docker_hub(registry) {
         DOCKER_HUB_AUTH_KEY.to_owned()
     } else {
         registry.to_owned()
@@ -55,7 +59,7 @@ fn normalise_key(key: &str) -> String {
         .or_else(|| key.strip_prefix("http://"))
         .unwrap_or(key);
     let host = s.split('/').next().unwrap_or(s);
-    if crate::client::is_docker_hub(host) {
+    if is_docker_hub(host) {
         "docker.io".to_owned()
     } else {
         host.to_owned()
@@ -71,7 +75,7 @@ pub struct DockerConfig {
 
 impl DockerConfig {
     /// Loads the file; a missing file is an empty config.
-    pub fn load(path: impl Into<PathBuf>) -> Result<Self, RegistryError> {
+    pub fn load(path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let path = path.into();
         let doc = match std::fs::read(&path) {
             Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
@@ -87,7 +91,7 @@ impl DockerConfig {
     }
 
     /// Loads the file at [`default_config_path`].
-    pub fn load_default() -> Result<Self, RegistryError> {
+    pub fn load_default() -> Result<Self, ConfigError> {
         let path = default_config_path().ok_or_else(|| {
             config_error(
                 Path::new("~/.docker/config.json"),
@@ -122,10 +126,10 @@ impl DockerConfig {
 
     /// The credentials stored for `registry` (a host such as
     /// `127.0.0.1:5000` or `docker.io`), from its helper or from `auths`.
-    pub async fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+    pub fn credentials(&self, registry: &str) -> Result<Option<Credentials>, ConfigError> {
         let key = auth_key(registry);
         if let Some(helper) = self.helper_for(registry) {
-            return helper_get(&helper, &key).await;
+            return helper_get(&helper, &key);
         }
         let Some(Value::Object(auths)) = self.doc.get("auths") else {
             return Ok(None);
@@ -175,11 +179,7 @@ impl DockerConfig {
 
     /// Stores credentials for `registry` (in its helper if it has one, else
     /// in `auths`) and saves the file.
-    pub async fn store(
-        &mut self,
-        registry: &str,
-        creds: &Credentials,
-    ) -> Result<(), RegistryError> {
+    pub fn store(&mut self, registry: &str, creds: &Credentials) -> Result<(), ConfigError> {
         let key = auth_key(registry);
         if let Some(helper) = self.helper_for(registry) {
             let (username, secret) = match creds {
@@ -188,7 +188,7 @@ impl DockerConfig {
             };
             let input =
                 serde_json::json!({"ServerURL": key, "Username": username, "Secret": secret});
-            helper_run(&helper, "store", &key, input.to_string().as_bytes()).await?;
+            helper_run(&helper, "store", &key, input.to_string().as_bytes())?;
             // docker keeps an empty entry in auths so `docker info` lists it.
             self.edit_auths(|auths| {
                 auths.insert(key, Value::Object(Map::new()));
@@ -197,14 +197,9 @@ impl DockerConfig {
         }
         let mut entry = Map::new();
         match creds {
-            Credentials::Basic { username, password } => {
-                entry.insert(
-                    "auth".into(),
-                    Value::String(
-                        base64::engine::general_purpose::STANDARD
-                            .encode(format!("{username}:{password}")),
-                    ),
-                );
+            Credentials::Basic { .. } => {
+                let token = creds.basic_token().unwrap_or_default();
+                entry.insert("auth".into(), Value::String(token));
             }
             Credentials::IdentityToken { token } => {
                 entry.insert("identitytoken".into(), Value::String(token.clone()));
@@ -217,10 +212,10 @@ impl DockerConfig {
     }
 
     /// Removes `registry`'s credentials (`docker logout`) and saves the file.
-    pub async fn erase(&mut self, registry: &str) -> Result<(), RegistryError> {
+    pub fn erase(&mut self, registry: &str) -> Result<(), ConfigError> {
         let key = auth_key(registry);
         if let Some(helper) = self.helper_for(registry) {
-            helper_run(&helper, "erase", &key, key.as_bytes()).await?;
+            helper_run(&helper, "erase", &key, key.as_bytes())?;
         }
         let wanted = normalise_key(&key);
         self.edit_auths(|auths| auths.retain(|k, _| normalise_key(k) != wanted));
@@ -239,7 +234,7 @@ impl DockerConfig {
 
     /// Writes the file atomically (temp file in the same directory, mode
     /// 0600, then rename), creating its directory if needed.
-    pub fn save(&self) -> Result<(), RegistryError> {
+    pub fn save(&self) -> Result<(), ConfigError> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let dir = self.path.parent().unwrap_or(Path::new("."));
@@ -274,100 +269,19 @@ impl DockerConfig {
     }
 }
 
-fn config_error(path: &Path, reason: impl Into<String>) -> RegistryError {
-    RegistryError::Config {
+fn config_error(path: &Path, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Config {
         path: path.to_owned(),
         reason: reason.into(),
     }
-}
-
-/// Runs `docker-credential-<helper> <action>` with `input` on stdin and
-/// returns its stdout.
-async fn helper_run(
-    helper: &str,
-    action: &'static str,
-    registry: &str,
-    input: &[u8],
-) -> Result<Vec<u8>, RegistryError> {
-    let fail = |reason: String| RegistryError::CredentialHelper {
-        helper: helper.to_owned(),
-        action,
-        registry: registry.to_owned(),
-        reason,
-    };
-    if helper.contains('/') {
-        return Err(fail("helper names cannot contain '/'".into()));
-    }
-    let mut child = tokio::process::Command::new(format!("docker-credential-{helper}"))
-        .arg(action)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| fail(format!("cannot run it: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input)
-            .await
-            .map_err(|e| fail(format!("cannot write its stdin: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| fail(format!("cannot wait for it: {e}")))?;
-    if !out.status.success() {
-        let mut msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        if msg.is_empty() {
-            msg = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-        }
-        return Err(fail(format!("{}: {msg}", out.status)));
-    }
-    Ok(out.stdout)
-}
-
-async fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>, RegistryError> {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        #[serde(rename = "Username", default)]
-        username: String,
-        #[serde(rename = "Secret", default)]
-        secret: String,
-    }
-    let out = match helper_run(helper, "get", key, key.as_bytes()).await {
-        Ok(out) => out,
-        // The protocol's "not found" answer is a failure whose message says so.
-        Err(RegistryError::CredentialHelper { reason, .. })
-            if reason.contains("credentials not found") =>
-        {
-            return Ok(None)
-        }
-        Err(e) => return Err(e),
-    };
-    let answer: Answer =
-        serde_json::from_slice(&out).map_err(|e| RegistryError::CredentialHelper {
-            helper: helper.to_owned(),
-            action: "get",
-            registry: key.to_owned(),
-            reason: format!("bad JSON answer: {e}"),
-        })?;
-    if answer.secret.is_empty() {
-        return Ok(None);
-    }
-    if answer.username == "<token>" {
-        return Ok(Some(Credentials::IdentityToken {
-            token: answer.secret,
-        }));
-    }
-    Ok(Some(Credentials::basic(answer.username, answer.secret)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn reads_auths_in_docker_forms() {
+    #[test]
+    fn reads_auths_in_docker_forms() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(
@@ -381,31 +295,30 @@ mod tests {
         .unwrap();
         let cfg = DockerConfig::load(&path).unwrap();
         assert_eq!(
-            cfg.credentials("docker.io").await.unwrap(),
+            cfg.credentials("docker.io").unwrap(),
             Some(Credentials::basic("user", "pa:ss"))
         );
         assert_eq!(
-            cfg.credentials("reg.example:5000").await.unwrap(),
+            cfg.credentials("reg.example:5000").unwrap(),
             Some(Credentials::basic("a", "b"))
         );
         assert_eq!(
-            cfg.credentials("tok.example").await.unwrap(),
+            cfg.credentials("tok.example").unwrap(),
             Some(Credentials::IdentityToken {
                 token: "refresh".into()
             })
         );
-        assert_eq!(cfg.credentials("other").await.unwrap(), None);
+        assert_eq!(cfg.credentials("other").unwrap(), None);
     }
 
-    #[tokio::test]
-    async fn store_keeps_other_fields_and_erase_removes() {
+    #[test]
+    fn store_keeps_other_fields_and_erase_removes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.json");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, r#"{"psFormat":"table"}"#).unwrap();
         let mut cfg = DockerConfig::load(&path).unwrap();
         cfg.store("docker.io", &Credentials::basic("u", "p"))
-            .await
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -418,12 +331,12 @@ mod tests {
         );
         let reloaded = DockerConfig::load(&path).unwrap();
         assert_eq!(
-            reloaded.credentials("index.docker.io").await.unwrap(),
+            reloaded.credentials("index.docker.io").unwrap(),
             Some(Credentials::basic("u", "p"))
         );
-        cfg.erase("docker.io").await.unwrap();
+        cfg.erase("docker.io").unwrap();
         let reloaded = DockerConfig::load(&path).unwrap();
-        assert_eq!(reloaded.credentials("docker.io").await.unwrap(), None);
+        assert_eq!(reloaded.credentials("docker.io").unwrap(), None);
     }
 
     #[test]
@@ -448,7 +361,7 @@ mod tests {
         let path = dir.path().join("config.json");
         std::fs::write(&path, "[1]").unwrap();
         let e = DockerConfig::load(&path).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(matches!(e, ConfigError::Config { .. }), "{e}");
         std::fs::write(&path, "{").unwrap();
         assert!(DockerConfig::load(&path).is_err());
         assert!(DockerConfig::load(dir.path().join("missing.json")).is_ok());

@@ -6,6 +6,10 @@
 //! checksum digest format", a sha256 with the wrong number of hex digits is
 //! "invalid checksum digest length" (go-digest's messages, which docker
 //! prints as they are).
+//!
+//! [`Digester`] is the running hash of a blob being received (a registry
+//! download resumes from one already fed with a partial ingest);
+//! [`DigestWriter`] puts one in front of a writer.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -13,7 +17,27 @@ use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::error::DigestError;
+/// A digest string that go-digest would refuse. The messages are go-digest's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("invalid checksum digest format")]
+    InvalidFormat { input: String },
+    #[error("invalid checksum digest length")]
+    InvalidLength { input: String },
+    #[error("unsupported digest algorithm")]
+    Unsupported { input: String },
+}
+
+impl DigestError {
+    /// The string that was refused.
+    pub fn input(&self) -> &str {
+        match self {
+            DigestError::InvalidFormat { input }
+            | DigestError::InvalidLength { input }
+            | DigestError::Unsupported { input } => input,
+        }
+    }
+}
 
 /// The only algorithm berth stores content under.
 pub const SHA256: &str = "sha256";
@@ -145,32 +169,79 @@ impl<'de> serde::Deserialize<'de> for Digest {
     }
 }
 
+/// A running sha256 over a blob, with the count of bytes fed so far.
+///
+/// A registry download takes one: a fresh `Digester` downloads from byte 0;
+/// one already fed with the first N bytes of a partial ingest resumes the
+/// download at offset N and still verifies the whole blob.
+#[derive(Clone, Default)]
+pub struct Digester {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl fmt::Debug for Digester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Digester").field("len", &self.len).finish()
+    }
+}
+
+impl Digester {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next bytes of the blob.
+    pub fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+    }
+
+    /// How many bytes were fed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing was fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest of what was fed so far, without consuming the hasher.
+    pub fn digest(&self) -> Digest {
+        Digest::from_sha256(self.hasher.clone().finalize().into())
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(self) -> Digest {
+        Digest::from_sha256(self.hasher.finalize().into())
+    }
+}
+
 /// A writer that hashes (sha256) and counts every byte written through it to
 /// `inner`.
 #[derive(Debug)]
 pub struct DigestWriter<W> {
     inner: W,
-    hasher: Sha256,
-    written: u64,
+    digester: Digester,
 }
 
 impl<W: Write> DigestWriter<W> {
     pub fn new(inner: W) -> Self {
         DigestWriter {
             inner,
-            hasher: Sha256::new(),
-            written: 0,
+            digester: Digester::new(),
         }
     }
 
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
-        self.written
+        self.digester.len()
     }
 
     /// The digest of what was written so far, without consuming the writer.
     pub fn digest(&self) -> Digest {
-        Digest::from_sha256(self.hasher.clone().finalize().into())
+        self.digester.digest()
     }
 
     pub fn get_ref(&self) -> &W {
@@ -183,22 +254,21 @@ impl<W: Write> DigestWriter<W> {
 
     /// Returns the inner writer, the digest and the byte count.
     pub fn finish(self) -> (W, (Digest, u64)) {
-        let d = Digest::from_sha256(self.hasher.finalize().into());
-        (self.inner, (d, self.written))
+        let n = self.digester.len();
+        (self.inner, (self.digester.finish(), n))
     }
 
-    /// Hashes bytes that are already in the destination (a resumed ingest).
-    pub(crate) fn absorb(&mut self, data: &[u8]) {
-        self.hasher.update(data);
-        self.written += data.len() as u64;
+    /// Hashes bytes that are already in the destination (a resumed ingest)
+    /// without writing them again.
+    pub fn absorb(&mut self, data: &[u8]) {
+        self.digester.update(data);
     }
 }
 
 impl<W: Write> Write for DigestWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
+        self.digester.update(&buf[..n]);
         Ok(n)
     }
 
@@ -272,5 +342,17 @@ mod tests {
         let (buf, (d, n)) = w.finish();
         assert_eq!(buf, b"hello");
         assert_eq!((d, n), (Digest::of(b"hello"), 5));
+    }
+
+    #[test]
+    fn digester_resumes() {
+        let mut a = Digester::new();
+        a.update(b"hello ");
+        let mut b = a.clone();
+        b.update(b"world");
+        assert_eq!(b.len(), 11);
+        assert_eq!(b.digest(), Digest::of(b"hello world"));
+        assert_eq!(b.finish(), Digest::of(b"hello world"));
+        assert!(Digester::new().is_empty());
     }
 }

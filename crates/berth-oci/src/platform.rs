@@ -17,8 +17,40 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::PlatformError;
-use crate::manifest::Descriptor;
+use crate::descriptor::Descriptor;
+
+/// A platform specifier or platform selection failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{input:?}: unknown operating system or architecture: invalid argument")]
+    Unknown { input: String },
+    #[error("invalid platform {input:?}: {reason}")]
+    Invalid { input: String, reason: &'static str },
+    /// Docker's message when a single-platform image is for another platform.
+    #[error(
+        "image with reference {reference} was found but does not match the specified \
+         platform: wanted {wanted}, actual: {actual}"
+    )]
+    Mismatch {
+        reference: String,
+        wanted: String,
+        actual: String,
+    },
+    /// Docker's message when an index has nothing for the wanted platform.
+    #[error("no matching manifest for {platform} in the manifest list entries")]
+    NoMatch { platform: String },
+}
+
+impl PlatformError {
+    /// True when the platform was understood but nothing matches it (a
+    /// "not found", where the other variants are invalid input).
+    pub fn is_no_match(&self) -> bool {
+        matches!(
+            self,
+            PlatformError::NoMatch { .. } | PlatformError::Mismatch { .. }
+        )
+    }
+}
 
 /// An OCI platform, as in an index entry or an image config.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -404,7 +436,7 @@ impl Matcher {
     pub fn select<'a>(&self, manifests: &'a [Descriptor]) -> Result<&'a Descriptor, PlatformError> {
         manifests
             .iter()
-            .filter(|d| crate::manifest::is_manifest_or_index(&d.media_type))
+            .filter(|d| crate::media_type::is_manifest_or_index(&d.media_type))
             .filter_map(|d| match &d.platform {
                 None => Some((usize::MAX, d)),
                 Some(p) => self.rank(p).map(|r| (r, d)),
@@ -421,7 +453,7 @@ impl Matcher {
 mod tests {
     use super::*;
     use crate::digest::Digest;
-    use crate::manifest::media_types;
+    use crate::media_type as media_types;
 
     fn p(s: &str) -> Platform {
         Platform::parse(s).unwrap()

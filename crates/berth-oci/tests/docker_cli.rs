@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-use berth_image::Reference;
+use berth_oci::Reference;
 
 const F64: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 
