@@ -723,9 +723,9 @@ impl ContainerService {
             if !f.name.is_empty() && !f.name.iter().any(|n| name_matches(&r.name, n)) {
                 continue;
             }
-            if !f.exited.is_empty()
-                && !(r.state.status == Status::Exited && f.exited.contains(&r.state.exit_code))
-            {
+            let exited_match =
+                r.state.status == Status::Exited && f.exited.contains(&r.state.exit_code);
+            if !f.exited.is_empty() && !exited_match {
                 continue;
             }
             let labels = r.config.labels.clone().unwrap_or_default();
