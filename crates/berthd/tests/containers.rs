@@ -105,6 +105,9 @@ fn run_rm_output_and_exit_codes() {
         "{}",
         out.stderr
     );
+    let out = d.docker(&["run", "--rm", NONE, "busybox", "/etc"]);
+    out.assert_code(126);
+    assert!(out.stderr.contains("exec: \"/etc\": permission denied"), "{}", out.stderr);
     // No bridge networking yet: a clear 400 naming what works.
     let out = d.docker(&["run", "--rm", "busybox", "true"]);
     out.assert_code(125);
