@@ -56,7 +56,7 @@ pub enum Route {
     /// `POST /containers/{id}/{action}`: start, stop, restart, kill, pause, unpause, wait,
     /// attach, resize, rename, exec.
     ContainerPost(String, String),
-    /// `GET /containers/{id}/{what}`: logs, top.
+    /// `GET /containers/{id}/{what}`: logs, top, stats.
     ContainerGet(String, String),
     /// `POST /exec/{id}/{action}`: start, resize.
     ExecPost(String, String),
@@ -117,7 +117,7 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
             ["containers", id, action @ ("start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "wait"
             | "attach" | "resize" | "rename" | "exec")],
         ) if !id.is_empty() => Route::ContainerPost((*id).to_owned(), (*action).to_owned()),
-        (&Method::GET, ["containers", id, what @ ("logs" | "top")]) if !id.is_empty() => {
+        (&Method::GET, ["containers", id, what @ ("logs" | "top" | "stats")]) if !id.is_empty() => {
             Route::ContainerGet((*id).to_owned(), (*what).to_owned())
         }
         (&Method::POST, ["exec", id, action @ ("start" | "resize")]) if !id.is_empty() => {

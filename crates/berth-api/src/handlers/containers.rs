@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_api_types::containers::ContainerCreateRequest;
 use berth_engine::containers::{
-    AttachOptions, ListFilters, LogOptions, Record, StartOutcome, WaitCondition,
+    AttachOptions, ListFilters, LogOptions, Record, StartOutcome, StatsSample, WaitCondition,
 };
 use berth_engine::Engine;
 use berth_shim_proto::frame::{push_frame, StreamId};
@@ -404,4 +404,120 @@ pub(super) async fn top(
         .top(id, q.get("ps_args").unwrap_or(""))
         .await?;
     json_response(&json!({"Titles": t.titles, "Processes": t.processes}))
+}
+
+/// docker's stats JSON for `s`, with `pre` as `precpu_stats` (a real earlier sample).
+fn render_stats(s: &StatsSample, pre: Option<&StatsSample>) -> Value {
+    let cpu = |x: Option<&StatsSample>| -> Value {
+        let Some(x) = x else {
+            return json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
+                "usage_in_usermode": 0}, "throttling_data": {"periods": 0,
+                "throttled_periods": 0, "throttled_time": 0}});
+        };
+        let Some(c) = &x.cgroup else {
+            return json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
+                "usage_in_usermode": 0}, "throttling_data": {"periods": 0,
+                "throttled_periods": 0, "throttled_time": 0}});
+        };
+        let u = &c.cpu.usage;
+        let t = &c.cpu.throttling;
+        json!({
+            "cpu_usage": {
+                "total_usage": u.total,
+                "percpu_usage": if u.percpu.is_empty() { Value::Null } else { json!(u.percpu) },
+                "usage_in_kernelmode": u.kernel,
+                "usage_in_usermode": u.user,
+            },
+            "system_cpu_usage": x.system_cpu,
+            "online_cpus": x.online_cpus,
+            "throttling_data": {
+                "periods": t.periods,
+                "throttled_periods": t.throttled_periods,
+                "throttled_time": t.throttled_time,
+            },
+        })
+    };
+    let time = |x: Option<&StatsSample>| {
+        x.filter(|x| x.cgroup.is_some()).map_or_else(
+            || "0001-01-01T00:00:00Z".to_owned(),
+            |x| berth_shim_proto::time::format(x.read),
+        )
+    };
+    let (memory, pids, blkio) = match &s.cgroup {
+        Some(c) => {
+            let m = &c.memory;
+            (
+                json!({
+                    "usage": m.usage.usage,
+                    "max_usage": m.usage.max,
+                    "stats": m.raw,
+                    "failcnt": m.usage.failcnt,
+                    "limit": m.usage.limit.min(s.host_memory),
+                }),
+                json!({"current": c.pids.current, "limit": c.pids.limit}),
+                serde_json::to_value(&c.blkio).unwrap_or_else(|_| json!({})),
+            )
+        }
+        None => (json!({}), json!({}), json!({})),
+    };
+    json!({
+        "read": time(Some(s)),
+        "preread": time(pre),
+        "pids_stats": pids,
+        "blkio_stats": blkio,
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu(Some(s)),
+        "precpu_stats": cpu(pre),
+        "memory_stats": memory,
+        "name": format!("/{}", s.name),
+        "id": s.id,
+    })
+}
+
+/// `GET /containers/{id}/stats?stream=1&one-shot=0`: a sample a second; without `stream`,
+/// one line whose `precpu_stats` is a sample taken half a second before (so the CLI's CPU %
+/// is right); with `one-shot`, a single sample.
+pub(super) async fn stats(
+    engine: std::sync::Arc<Engine>,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let q = Query::parse(req.uri().query());
+    let stream = q.get("stream").is_none_or(|_| q.bool("stream"));
+    let one_shot = q.bool("one-shot");
+    let first = engine.containers().stats(id).await?;
+    let id = first.id.clone();
+    let (tx, body) = ChannelBody::channel(4);
+    tokio::spawn(async move {
+        let line = |v: Value| {
+            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+            b.push(b'\n');
+            Bytes::from(b)
+        };
+        if !stream && one_shot {
+            let _ = tx.send(line(render_stats(&first, None))).await;
+            return;
+        }
+        let mut pre = first;
+        let tick = if stream {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(500)
+        };
+        loop {
+            tokio::time::sleep(tick).await;
+            let Ok(now) = engine.containers().stats(&id).await else {
+                return;
+            };
+            if tx.send(line(render_stats(&now, Some(&pre)))).await.is_err() || !stream {
+                return;
+            }
+            pre = now;
+        }
+    });
+    let mut resp = Response::new(body.boxed());
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
 }

@@ -60,6 +60,7 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             },
             Route::ContainerGet(id, what) => match what.as_str() {
                 "logs" => containers::logs(&engine, &id, &req).await,
+                "stats" => containers::stats(engine.clone(), &id, &req).await,
                 _ => containers::top(&engine, &id, &req).await,
             },
             Route::ExecPost(id, action) => match action.as_str() {

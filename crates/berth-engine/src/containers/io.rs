@@ -556,3 +556,81 @@ mod tests {
         );
     }
 }
+
+/// One statistics sample of a container.
+#[derive(Debug, Clone)]
+pub struct StatsSample {
+    pub read: SystemTime,
+    /// berth-cgroups' numbers (runc's `events --stats`); `None` when the container is not
+    /// running.
+    pub cgroup: Option<berth_cgroups::Stats>,
+    /// The host's CPU time in nanoseconds (/proc/stat), docker's `system_cpu_usage`.
+    pub system_cpu: u64,
+    pub online_cpus: u32,
+    /// The host's memory, the cap of the reported limit (as dockerd).
+    pub host_memory: u64,
+    pub id: String,
+    pub name: String,
+}
+
+/// The host's CPU time (all fields of /proc/stat's `cpu` line) in nanoseconds, assuming
+/// USER_HZ 100 as docker does.
+fn system_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|f| f.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    ticks.saturating_mul(10_000_000)
+}
+
+impl ContainerService {
+    /// One sample of the container's statistics (from its shim).
+    pub async fn stats(&self, name: &str) -> Result<StatsSample, EngineError> {
+        let r = self.entry(name)?.snapshot();
+        let running = r.state.status.is_running();
+        let cgroup = if running {
+            let v = self.shim(&r.id, SHIM_TIMEOUT, |c| c.stats()).await?;
+            Some(
+                serde_json::from_value::<berth_cgroups::Stats>(v).map_err(|e| {
+                    EngineError::Corrupt {
+                        path: self.run_dir(&r.id),
+                        reason: format!("the shim's stats: {e}"),
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        let (system_cpu, host_memory) = tokio::task::spawn_blocking(|| {
+            let mem = crate::system::HostInfo::probe()
+                .map(|h| h.mem_total)
+                .unwrap_or(u64::MAX);
+            (system_cpu_ns(), mem)
+        })
+        .await
+        .map_err(|e| EngineError::Task(format!("stats: {e}")))?;
+        Ok(StatsSample {
+            read: SystemTime::now(),
+            online_cpus: cgroup
+                .as_ref()
+                .map(|c| c.cpu.usage.percpu.len())
+                .filter(|n| *n > 0)
+                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+            cgroup,
+            system_cpu,
+            host_memory,
+            id: r.id,
+            name: r.name,
+        })
+    }
+}

@@ -39,7 +39,8 @@ use crate::images::ImageService;
 
 pub use create::CreateRequest;
 pub use io::{
-    AttachOptions, AttachStream, ExecConfig, ExecInfo, ExecStream, LogOptions, TopResult,
+    AttachOptions, AttachStream, ExecConfig, ExecInfo, ExecStream, LogOptions, StatsSample,
+    TopResult,
 };
 pub use lifecycle::{ListFilters, PruneResult, StartOutcome, WaitCondition, WaitResult};
 pub use record::{human_duration, Record, State, Status, ZERO_TIME};
