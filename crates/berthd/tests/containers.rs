@@ -107,7 +107,11 @@ fn run_rm_output_and_exit_codes() {
     );
     let out = d.docker(&["run", "--rm", NONE, "busybox", "/etc"]);
     out.assert_code(126);
-    assert!(out.stderr.contains("exec: \"/etc\": permission denied"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("exec: \"/etc\": permission denied"),
+        "{}",
+        out.stderr
+    );
     // No bridge networking yet: a clear 400 naming what works.
     let out = d.docker(&["run", "--rm", "busybox", "true"]);
     out.assert_code(125);
@@ -324,6 +328,212 @@ fn containers_survive_a_berthd_kill_and_their_exits_and_logs_are_kept() {
     let mut args = vec!["rm", "-f"];
     args.extend(ids.iter().map(String::as_str));
     d.docker(&args).assert_success();
+    for id in &ids {
+        assert_gone(&d, id);
+    }
+}
+
+#[test]
+fn events_stats_attach_restart_policies_and_a_lost_shim() {
+    let Some(d) = setup() else { return };
+    // Events during a run, with their exit code.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    d.docker(&[
+        "run", "--rm", "--name", "ev", NONE, "busybox", "sh", "-c", "exit 4",
+    ])
+    .assert_code(4);
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let mut cmd = Command::new("timeout");
+    cmd.env("DOCKER_HOST", d.host()).args([
+        "-s",
+        "KILL",
+        "10",
+        "docker",
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=ev",
+        "--format",
+        "{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}",
+    ]);
+    // --until: the stream ends by itself.
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let actions: Vec<&str> = text.lines().map(str::trim).collect();
+    for want in ["create", "attach", "start", "die 4", "destroy"] {
+        assert!(actions.contains(&want), "no {want:?} in {actions:?}");
+    }
+
+    // stats --no-stream of a busy container: a CPU % from two real samples.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ])
+    .assert_success();
+    let out = d.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}} {{.PIDs}}",
+        "busy",
+    ]);
+    out.assert_success();
+    let fields: Vec<&str> = out.stdout_trimmed().split(' ').collect();
+    assert_eq!(fields[0], "busy");
+    let cpu: f64 = fields[1].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 5.0, "cpu {cpu}% for a busy loop");
+    assert_eq!(fields[2], "1");
+
+    // Attach to a running container sees its new output.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo t$i; i=$((i+1)); sleep 0.1; done",
+    ])
+    .assert_success();
+    let mut cmd = Command::new("timeout");
+    cmd.env("DOCKER_HOST", d.host()).args([
+        "-s",
+        "KILL",
+        "2",
+        "docker",
+        "attach",
+        "--sig-proxy=false",
+        "talker",
+    ]);
+    let out = cmd.output().unwrap();
+    let n = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('t'))
+        .count();
+    assert!(n >= 3, "attach saw {n} lines");
+    // stdin through attach: `run -i`.
+    let mut child = Command::new("docker")
+        .env("DOCKER_HOST", d.host())
+        .args([
+            "run",
+            "-i",
+            "--rm",
+            NONE,
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+
+    // restart, and the policies.
+    let before = d
+        .docker(&["inspect", "-f", "{{.State.Pid}}", "talker"])
+        .stdout;
+    d.docker(&["restart", "-t", "1", "talker"]).assert_success();
+    let after = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Pid}}",
+        "talker",
+    ]);
+    assert!(after.stdout.starts_with("running "), "{}", after.stdout);
+    assert_ne!(
+        before.trim(),
+        after.stdout_trimmed().trim_start_matches("running ")
+    );
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .assert_success();
+    eventually(20, "two restarts of flaky", || {
+        let out = d.docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+            "flaky",
+        ]);
+        out.stdout_trimmed() == "exited 3 2"
+    });
+
+    // The shim SIGKILLed: the container dies with it and is reported exited 255, with an
+    // error naming the shim; nothing hangs.
+    d.docker(&[
+        "run", "-d", "--name", "orphan", NONE, "busybox", "sleep", "1000",
+    ])
+    .assert_success();
+    let id = d
+        .docker(&["inspect", "-f", "{{.Id}}", "orphan"])
+        .stdout_trimmed()
+        .to_owned();
+    let shim_pid = fs::read_to_string(d.exec_root().join("c").join(&id).join("shim.pid")).unwrap();
+    common::signal(shim_pid.trim().parse().unwrap(), libc::SIGKILL);
+    eventually(10, "orphan to be reported dead", || {
+        d.docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "orphan",
+        ])
+        .stdout_trimmed()
+            == "exited 255"
+    });
+    let err = d.docker(&["inspect", "-f", "{{.State.Error}}", "orphan"]);
+    assert!(err.stdout.contains("shim"), "{}", err.stdout);
+
+    // prune removes the stopped ones; rm -f the rest; nothing left.
+    let ids: Vec<String> = d
+        .docker(&["ps", "-aq", "--no-trunc"])
+        .stdout_lines()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    d.docker(&["container", "prune", "-f"]).assert_success();
+    let left = d.docker(&["ps", "-a", "--format", "{{.Names}}"]).stdout;
+    let mut left: Vec<&str> = left.lines().collect();
+    left.sort_unstable();
+    assert_eq!(left, ["busy", "talker"]);
+    d.docker(&["rm", "-f", "busy", "talker"]).assert_success();
     for id in &ids {
         assert_gone(&d, id);
     }

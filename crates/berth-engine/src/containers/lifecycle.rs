@@ -334,12 +334,12 @@ impl ContainerService {
                 }
                 return;
             }
-            entry.update(|r| {
-                r.restart_count += 1;
-                r.state.status = Status::Exited;
-            });
+            // Still `restarting` while the start runs, as dockerd shows it.
+            entry.update(|r| r.restart_count += 1);
             if let Err(e) = svc.start_locked(&entry).await {
                 tracing::warn!("restart {}: {e}", entry.id);
+                entry.update(|r| r.state.status = Status::Exited);
+                let _ = svc.save(&entry).await;
             } else {
                 svc.emit(&entry.snapshot(), "restart", &[]);
             }
@@ -355,8 +355,20 @@ impl ContainerService {
     ) -> Result<StartOutcome, EngineError> {
         let entry = self.entry(name)?;
         let _op = entry.op.lock().await;
-        if !entry.snapshot().state.status.is_running() {
+        let status = entry.snapshot().state.status;
+        if !status.is_running() {
             return Ok(StartOutcome::NotModified);
+        }
+        if status == Status::Restarting {
+            // Between two runs: the pending restart sees the flag and gives up.
+            let r = entry.update(|r| {
+                r.state.stopped_by_user = true;
+                r.state.status = Status::Exited;
+                r.clone()
+            });
+            self.save(&entry).await?;
+            self.emit(&r, "stop", &[]);
+            return Ok(StartOutcome::Done);
         }
         self.stop_locked(&entry, timeout).await?;
         Ok(StartOutcome::Done)
