@@ -64,6 +64,8 @@ pub enum Route {
     ExecInspect(String),
     /// `GET /events`
     Events,
+    /// `GET /system/df`
+    SystemDf,
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -127,6 +129,7 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
             Route::ExecInspect((*id).to_owned())
         }
         (&Method::GET, ["events"]) => Route::Events,
+        (&Method::GET, ["system", "df"]) => Route::SystemDf,
         (&Method::DELETE, ["images", name @ ..]) if valid_name(name) => {
             Route::ImageDelete(name.join("/"))
         }

@@ -60,7 +60,7 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         .thread_name("berthd")
         .build()
         .map_err(DaemonError::Runtime)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // Handlers first, so that a SIGTERM sent as soon as the socket appears is not fatal.
         let sig = |kind: SignalKind, name: &'static str| {
             signal(kind).map_err(|source| DaemonError::Signal {
@@ -98,7 +98,11 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         .await;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    // Blocking tasks still waiting on shims (each running container's `wait`) are not waited
+    // for: the containers and their shims live on without the daemon.
+    runtime.shutdown_background();
+    result
 }
 
 fn init_logging(level: LogLevel) {

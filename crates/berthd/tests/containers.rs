@@ -538,3 +538,121 @@ fn events_stats_attach_restart_policies_and_a_lost_shim() {
         assert_gone(&d, id);
     }
 }
+
+#[test]
+fn tty_parallel_runs_df_and_always_containers_after_a_daemon_restart() {
+    let Some(mut d) = setup() else { return };
+    // run -it in a real pty (util-linux's script): the container sees the client's size.
+    let docker = format!(
+        "stty rows 33 cols 99; DOCKER_HOST={} docker run -it --rm {NONE} busybox sh -c 'stty size'",
+        d.host()
+    );
+    let out = Command::new("timeout")
+        .args(["-s", "KILL", "20", "script", "-qec", &docker, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("33 99"), "{text:?}");
+
+    // 50 parallel `run --rm`, all answered, nothing left.
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            Command::new("docker")
+                .env("DOCKER_HOST", d.host())
+                .args(["run", "--rm", NONE, "busybox", "echo", &format!("ok{i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("ok{i}\n"));
+    }
+    assert_eq!(d.docker(&["ps", "-aq"]).stdout, "");
+    assert_eq!(fs::read_dir(d.exec_root().join("c")).unwrap().count(), 0);
+
+    // system df counts containers.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "--restart",
+        "always",
+        NONE,
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .assert_success();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "stopped-always",
+        "--restart",
+        "always",
+        NONE,
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .assert_success();
+    d.docker(&["stop", "-t", "0", "stopped-always"])
+        .assert_success();
+    let out = d.docker(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    out.assert_success();
+    assert!(out.stdout.contains("Containers 2 1"), "{}", out.stdout);
+
+    // berthd stopped, an `always` container killed meanwhile (its shim SIGKILLed), berthd
+    // started again: both `always` containers run again, the one `docker stop`ped too
+    // (dockerd's rule: `always` comes back when the daemon starts).
+    let id = d
+        .docker(&["inspect", "-f", "{{.Id}}", "keeper"])
+        .stdout_trimmed()
+        .to_owned();
+    let shim_pid = fs::read_to_string(d.exec_root().join("c").join(&id).join("shim.pid")).unwrap();
+    d.terminate();
+    common::signal(shim_pid.trim().parse().unwrap(), libc::SIGKILL);
+    thread::sleep(Duration::from_millis(300));
+    let child = d.command(&[]).spawn().unwrap();
+    d.child = Some(child);
+    eventually(20, "berthd to listen again", || {
+        std::os::unix::net::UnixStream::connect(d.socket()).is_ok()
+    });
+    eventually(20, "keeper to run again", || {
+        d.docker(&["inspect", "-f", "{{.State.Status}}", "keeper"])
+            .stdout_trimmed()
+            == "running"
+    });
+    let count = d.docker(&["inspect", "-f", "{{.RestartCount}}", "keeper"]);
+    assert_eq!(count.stdout_trimmed(), "1");
+    eventually(20, "stopped-always to run again", || {
+        d.docker(&["inspect", "-f", "{{.State.Status}}", "stopped-always"])
+            .stdout_trimmed()
+            == "running"
+    });
+    let ids: Vec<String> = d
+        .docker(&["ps", "-aq", "--no-trunc"])
+        .stdout_lines()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    d.docker(&["rm", "-f", "keeper", "stopped-always"])
+        .assert_success();
+    for id in &ids {
+        assert_gone(&d, id);
+    }
+}

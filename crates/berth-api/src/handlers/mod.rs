@@ -69,6 +69,7 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             },
             Route::ExecInspect(id) => exec::inspect(&engine, &id),
             Route::Events => events::events(&engine, &req),
+            Route::SystemDf => images::system_df(&engine).await,
         },
         Err(e) => Err(e),
     };

@@ -342,7 +342,7 @@ fn prepare_run(
             resolv_conf: dir.join("resolv.conf"),
             shm: None,
         };
-        let spec = berth_spec::build_spec(&SpecInput {
+        let mut spec = berth_spec::build_spec(&SpecInput {
             id: &r.id,
             config: &r.config,
             host_config: &r.host_config,
@@ -354,6 +354,19 @@ fn prepare_run(
             users: &users,
             devices: &NoDevices,
         })?;
+        // The client's terminal size at create (`ConsoleSize`), so that the first program
+        // sees it before the client's first resize arrives.
+        let [h, w] = r.host_config.console_size;
+        if r.config.tty && h > 0 && w > 0 {
+            if let Some(p) = spec.process_mut() {
+                let size = oci_spec::runtime::BoxBuilder::default()
+                    .height(u32::try_from(h).unwrap_or(0))
+                    .width(u32::try_from(w).unwrap_or(0))
+                    .build()
+                    .ok();
+                p.set_console_size(size);
+            }
+        }
         let cfg_path = run.join("config.json");
         let text = serde_json::to_vec(&spec).map_err(|e| EngineError::Corrupt {
             path: cfg_path.clone(),
