@@ -201,10 +201,12 @@ pub(super) async fn system_df(engine: &Engine) -> Result<Response<Body>, ApiErro
             out
         })
         .collect();
-    let all = engine.containers().list(&berth_engine::containers::ListFilters {
-        all: true,
-        ..Default::default()
-    })?;
+    let all = engine
+        .containers()
+        .list(&berth_engine::containers::ListFilters {
+            all: true,
+            ..Default::default()
+        })?;
     let now = std::time::SystemTime::now();
     let containers: Vec<serde_json::Value> = all
         .iter()
