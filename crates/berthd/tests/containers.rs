@@ -120,6 +120,41 @@ fn run_rm_output_and_exit_codes() {
     let out = d.docker(&["ps", "-aq"]);
     out.assert_success();
     assert_eq!(out.stdout, "");
+
+    // logs: the streams apart, --tail, -t.
+    d.docker(&[
+        "run",
+        "--name",
+        "lg",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two >&2; echo three",
+    ])
+    .assert_success();
+    let out = d.docker(&["logs", "lg"]);
+    assert_eq!(out.stdout, "one\nthree\n");
+    assert_eq!(out.stderr, "two\n");
+    // The last message of either stream (the shim reads the two pipes in turn).
+    let out = d.docker(&["logs", "--tail", "1", "lg"]);
+    assert_eq!(
+        out.stdout.lines().count() + out.stderr.lines().count(),
+        1,
+        "{out}"
+    );
+    let out = d.docker(&["logs", "-t", "lg"]);
+    let first = out.stdout.lines().next().unwrap_or_default().to_owned();
+    let (ts, msg) = first.split_once(' ').unwrap();
+    assert_eq!(msg, "one");
+    assert!(ts.ends_with('Z') && ts.len() == 30, "{ts}");
+    // rmi -f of an image a stopped container uses untags it only, as dockerd.
+    let out = d.docker(&["rmi", "-f", "busybox"]);
+    out.assert_success();
+    assert_eq!(out.stdout, "Untagged: busybox:latest\n");
+    let out = d.docker(&["inspect", "-f", "{{.State.Status}}", "lg"]);
+    assert_eq!(out.stdout_trimmed(), "exited");
+    d.docker(&["rm", "lg"]).assert_success();
 }
 
 #[test]
