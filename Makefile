@@ -12,15 +12,17 @@ build: ## Debug build of the workspace
 # binary spends ~1 ms of each exec probing caches with cpuid (which traps to the hypervisor)
 # where musl's start-up does not. The musl target comes from rustup (fetched once).
 RUNTIME_TARGET := x86_64-unknown-linux-musl
-RUNTIME_STATIC := target/$(RUNTIME_TARGET)/release/berth-runtime
+# It uses the release-runtime profile (release with panic=abort): the rest of the workspace
+# unwinds, so that berthd survives a panic in one request.
+RUNTIME_STATIC := target/$(RUNTIME_TARGET)/release-runtime/berth-runtime
 
-release: ## Release build (what the benchmarks use); berth-runtime static (musl) in target/x86_64-unknown-linux-musl/release
+release: ## Release build (what the benchmarks use); berth-runtime static (musl) in target/x86_64-unknown-linux-musl/release-runtime
 	cargo build --release --workspace
 	rustup target list --installed | grep -qx $(RUNTIME_TARGET) || rustup target add $(RUNTIME_TARGET)
 	mkdir -p target/libseccomp-static
 	cp /usr/lib/x86_64-linux-gnu/libseccomp.a target/libseccomp-static/
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/libseccomp-static \
-	  cargo build --release -p berth-runtime --target $(RUNTIME_TARGET)
+	  cargo build --profile release-runtime -p berth-runtime --target $(RUNTIME_TARGET)
 
 demo: ## Install dependencies, build, and run a busybox container (root)
 	bash scripts/demo.sh

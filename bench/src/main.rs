@@ -145,7 +145,7 @@ fn runtime(args: &[String]) -> Result<()> {
     }
     if !berth.exists() {
         bail!(
-            "{} not found: build it with `cargo build --release -p berth-runtime`",
+            "{} not found: build it with `make release` (static: target/x86_64-unknown-linux-musl/release-runtime/berth-runtime)",
             berth.display()
         );
     }

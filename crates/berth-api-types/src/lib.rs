@@ -8,12 +8,14 @@
 //! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
 //! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
 //! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
-//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`).
+//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`);
+//! [`time`] the API's and the CLI's renderings of times (on jiff).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod api_version;
 mod host;
+pub mod time;
 
 pub use api_version::{ApiVersion, API_VERSION, MIN_API_VERSION};
 pub use host::{Host, HostError, DEFAULT_HOST, DEFAULT_SOCKET};

@@ -2,13 +2,21 @@
 //! tokio task per connection. Shutdown stops accepting, asks every connection to finish its
 //! current response (keep-alive connections close), and after [`ServeOptions::shutdown_timeout`]
 //! drops whatever is still running (a `logs -f` that would never end).
+//!
+//! A handler that panics (a bug, on input nobody foresaw) costs its request only: the panic is
+//! caught ([`catch_panic`]), logged, and answered with a 500; the connection and the daemon go
+//! on. Streamed responses are produced by tasks of their own: a panic there ends the task,
+//! which drops its end of the stream, and the stream ends.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_engine::Engine;
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
@@ -19,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::body::Body;
+use crate::error::ApiError;
 use crate::handlers;
 
 /// How [`serve`] behaves.
@@ -54,7 +63,9 @@ pub async fn serve(
                     let engine = engine.clone();
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let engine = engine.clone();
-                        async move { Ok::<_, Infallible>(handlers::handle(engine, req).await) }
+                        let what = format!("{} {}", req.method(), req.uri().path());
+                        let handle = handlers::handle(engine, req);
+                        async move { Ok::<_, Infallible>(catch_panic(&what, handle).await) }
                     });
                     connections.spawn(serve_connection(stream, svc, stop_rx.clone()));
                 }
@@ -83,6 +94,38 @@ pub async fn serve(
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
+}
+
+/// `handler`'s response, or when it panics a 500 `{"message": ...}` naming the panic, which
+/// is also logged as an error with `what` (the request's method and path).
+pub(crate) async fn catch_panic(
+    what: &str,
+    handler: impl Future<Output = Response<Body>>,
+) -> Response<Body> {
+    // Unwind safety: whatever the handler shared (the engine's store, its locks) is either
+    // behind locks that recover from poisoning or written by commit-then-rename, so a request
+    // cut short leaves nothing half-changed that another request would trust.
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let message = panic_message(&*panic);
+            tracing::error!("{what}: the handler panicked: {message}");
+            let mut resp = handlers::error_response(&ApiError::Internal(format!(
+                "the request handler panicked: {message}"
+            )));
+            handlers::add_common_headers(&mut resp);
+            resp
+        }
+    }
+}
+
+/// The text a panic was raised with (`panic!("...")`'s payload), when it has one.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Serves one connection with `svc` until the client closes it or `stop` turns true.
@@ -180,6 +223,79 @@ mod tests {
             body.frame().await.is_none(),
             "the stream ends with its senders"
         );
+    }
+
+    /// A handler that panics answers 500 with Docker's error body, and the same connection
+    /// goes on serving the next request.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
+        let (server_io, client_io) = UnixStream::pair().unwrap();
+        let svc = hyper::service::service_fn(|req: Request<Incoming>| {
+            let what = format!("{} {}", req.method(), req.uri().path());
+            let boom = req.uri().path() == "/boom";
+            let handler = async move {
+                assert!(!boom, "boom at {}", 42);
+                Response::new(crate::body::full("fine"))
+            };
+            async move { Ok::<_, Infallible>(catch_panic(&what, handler).await) }
+        });
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(serve_connection(server_io, svc, stop_rx));
+        let (mut sender, conn) = client::handshake(TokioIo::new(client_io)).await.unwrap();
+        tokio::spawn(conn);
+        let get = |path: &str| {
+            Request::get(path)
+                .header("host", "berth")
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap()
+        };
+
+        let resp = sender.send_request(get("/boom")).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"message": "internal error: the request handler panicked: boom at 42"})
+        );
+
+        sender.ready().await.unwrap();
+        let resp = sender.send_request(get("/fine")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"fine");
+    }
+
+    /// A streamed response whose producer task panics ends; the server does not.
+    #[tokio::test]
+    async fn a_panicking_producer_ends_its_stream() {
+        let (server_io, client_io) = UnixStream::pair().unwrap();
+        let svc = hyper::service::service_fn(|_req: Request<Incoming>| async move {
+            let (stream, body) = JsonStream::channel();
+            tokio::spawn(async move {
+                stream
+                    .send(&serde_json::json!({"status": "one"}))
+                    .await
+                    .unwrap();
+                panic!("the producer broke");
+            });
+            Ok::<_, Infallible>(Response::new(body))
+        });
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(serve_connection(server_io, svc, stop_rx));
+        let (mut sender, conn) = client::handshake(TokioIo::new(client_io)).await.unwrap();
+        tokio::spawn(conn);
+        for _ in 0..2 {
+            sender.ready().await.unwrap();
+            let req = Request::get("/stream")
+                .header("host", "berth")
+                .body(Empty::<bytes::Bytes>::new())
+                .unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"{\"status\":\"one\"}\n");
+        }
     }
 
     /// A producer learns that the client went away from its next send.

@@ -105,7 +105,7 @@ impl Response {
                         path: "progress stream".into(),
                         source,
                     })?;
-                match printer.show(&msg, crate::format::units::now_unix(), out) {
+                match printer.show(&msg, berth_api_types::time::now_unix(), out) {
                     Ok(()) => {}
                     Err(ShowError::Stream(e)) => {
                         out.flush()?;

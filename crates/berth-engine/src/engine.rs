@@ -10,7 +10,7 @@ use crate::containers::ContainerService;
 use crate::error::EngineError;
 use crate::images::ImageService;
 use crate::system::{process_counts, HostInfo, SystemInfo};
-use crate::time::rfc3339_utc;
+use berth_api_types::time::rfc3339_nano_fixed as rfc3339_utc;
 
 /// berth's version, reported as the server version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

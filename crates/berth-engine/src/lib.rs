@@ -14,7 +14,8 @@
 //!   key (a pull of one reference, the download of one layer blob) share one run.
 //! * system.rs: what the host is (kernel, OS, CPUs, memory, cgroup version and the controllers
 //!   containers could use), read from /proc, /sys, /etc/os-release and uname(2).
-//! * time.rs: RFC 3339 timestamps without a date library.
+//! * Times (image configs' `created`, the ones berthd writes) are read and written with
+//!   berth-api-types' `time` module, on jiff: the engine has no calendar of its own.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -25,7 +26,6 @@ mod error;
 mod flight;
 pub mod images;
 mod system;
-mod time;
 
 pub use config::{EngineConfig, StorageDriver};
 pub use containers::ContainerService;
@@ -37,4 +37,3 @@ pub use images::{
     PullOutcome, PullProgress, SavePlan,
 };
 pub use system::{CgroupFeatures, HostInfo, SystemInfo};
-pub use time::rfc3339_utc;

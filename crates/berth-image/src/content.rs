@@ -35,6 +35,9 @@ use crate::error::ContentError;
 
 type Result<T> = std::result::Result<T, ContentError>;
 
+/// How the ingests of [`ContentStore::write_blob`] begin: `write-DIGEST-PID-SEQ`.
+const WRITE_PREFIX: &str = "write-";
+
 /// The longest ingest reference accepted.
 const MAX_REF_LEN: usize = 4096;
 
@@ -308,7 +311,7 @@ impl ContentStore {
         }
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let reference = format!(
-            "write-{digest}-{}-{}",
+            "{WRITE_PREFIX}{digest}-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
@@ -335,6 +338,29 @@ impl ContentStore {
         }
         out.sort_by(|a, b| a.reference.cmp(&b.reference));
         Ok(out)
+    }
+
+    /// Discards the ingests [`ContentStore::write_blob`] of another process left (it died
+    /// between opening and committing one; they are never resumed). For the store's only user,
+    /// when it opens the store. Returns their references.
+    pub fn abort_stale_writes(&self) -> Result<Vec<String>> {
+        let me = std::process::id().to_string();
+        let mut removed = Vec::new();
+        for ingest in self.ingests()? {
+            let Some(rest) = ingest.reference.strip_prefix(WRITE_PREFIX) else {
+                continue;
+            };
+            // DIGEST-PID-SEQ; a digest has no '-'.
+            let pid = rest.rsplit('-').nth(1);
+            if pid != Some(me.as_str()) {
+                match self.abort(&ingest.reference) {
+                    Ok(()) | Err(ContentError::IngestNotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                removed.push(ingest.reference);
+            }
+        }
+        Ok(removed)
     }
 
     /// The state of one ingest.
@@ -877,6 +903,27 @@ mod tests {
             s.writer(""),
             Err(ContentError::InvalidIngestRef { .. })
         ));
+    }
+
+    #[test]
+    fn stale_writes_of_another_process_are_discarded() {
+        let (_t, s) = store();
+        let d = Digest::of(b"x");
+        drop(s.writer(&format!("write-{d}-1-0")).unwrap());
+        let mine = format!("write-{d}-{}-7", std::process::id());
+        drop(s.writer(&mine).unwrap());
+        drop(s.writer("layer-kept").unwrap());
+        assert_eq!(
+            s.abort_stale_writes().unwrap(),
+            vec![format!("write-{d}-1-0")]
+        );
+        let left: Vec<String> = s
+            .ingests()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.reference)
+            .collect();
+        assert_eq!(left, vec!["layer-kept".to_owned(), mine]);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! added meanwhile). The protocol for a pull is therefore: create a lease,
 //! add each digest to it *before* checking whether the blob exists or
 //! committing it, register the image, delete the lease. Whatever a
-//! collection removes, a later `exists` sees as gone.
+//! collection removes, a later `exists` sees as gone. A lease whose owner
+//! died before deleting it is ended by the next [`crate::ImageStore::recover`],
+//! which then collects.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime};

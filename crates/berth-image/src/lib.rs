@@ -13,9 +13,11 @@
 //! * [`Metadata`] (metadata.rs): images, tags, digest references and leases
 //!   in SQLite.
 //! * [`gc`] (gc.rs): mark and sweep of unreferenced blobs.
+//! * [`Owner`] (owner.rs): the process that holds a lease (boot id, pid, start time), so
+//!   that [`ImageStore::recover`] can end the leases of a daemon that died.
 //! * [`ImageStore`] (store.rs): both stores under one root; resolve a target
 //!   to a platform's image, register it under a name, look an image up as
-//!   docker does (name, id, short id), collect, check.
+//!   docker does (name, id, short id), collect, check, recover after a crash.
 //!
 //! # On disk
 //!
@@ -50,6 +52,7 @@ mod error;
 pub mod gc;
 pub mod manifest;
 pub mod metadata;
+pub mod owner;
 mod store;
 
 pub use berth_oci::{digest, platform, reference};
@@ -63,5 +66,6 @@ pub use content::{Committed, ContentStore, FsckProblem, FsckReport, Info, Ingest
 pub use error::{ContentError, Error, ErrorKind, ManifestError, MetadataError};
 pub use gc::{GcOptions, GcReport};
 pub use manifest::{ImageIndex, ImageManifest, Manifest};
-pub use metadata::{ImageRecord, LayerRecord, Metadata, RefRecord};
-pub use store::{CheckReport, ImageStore, ResolvedImage, MAX_DOCUMENT};
+pub use metadata::{ImageRecord, LayerRecord, LeaseRecord, Metadata, RefRecord};
+pub use owner::Owner;
+pub use store::{CheckReport, ImageStore, RecoveryReport, ResolvedImage, MAX_DOCUMENT};

@@ -2,7 +2,7 @@
 //! `synchronous=FULL`, foreign keys on): every change is one ACID
 //! transaction.
 //!
-//! Tables (schema version 1, kept in `schema_version`):
+//! Tables (schema version 2, kept in `schema_version`):
 //!
 //! ```text
 //! images(id, manifest, media_type, created, size, added)
@@ -13,9 +13,14 @@
 //!     name = docker.io/library/busybox:latest (a tag) or
 //!     docker.io/library/busybox@sha256:... (a digest reference); target = the
 //!     digest the name resolves to at the registry (an index or a manifest)
-//! leases(id, created), lease_content(lease, digest)
-//!     content that garbage collection must keep while a pull is in progress
+//! leases(id, created, owner), lease_content(lease, digest), lease_ingests(lease, reference)
+//!     content that garbage collection must keep while a pull is in progress, and the
+//!     ingests it writes; owner = the process that took the lease (crate::owner), so that
+//!     the next daemon can end the leases of one that died (ImageStore::recover)
 //! ```
+//!
+//! Version 1 had no `leases.owner` nor `lease_ingests`; opening it adds them (its leases get
+//! an empty owner: nobody's).
 //!
 //! Docker's semantics on top: an image's id is its config digest;
 //! `docker images` lists one row per tag; an image without tags is dangling;
@@ -31,11 +36,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::digest::Digest;
 use crate::error::MetadataError;
+use crate::owner::Owner;
 use crate::reference::Reference;
 
 type Result<T> = std::result::Result<T, MetadataError>;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
@@ -68,7 +74,8 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE INDEX IF NOT EXISTS refs_image_id ON refs(image_id);
 CREATE TABLE IF NOT EXISTS leases (
     id       TEXT PRIMARY KEY,
-    created  INTEGER NOT NULL
+    created  INTEGER NOT NULL,
+    owner    TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS lease_content (
     lease   TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
@@ -76,6 +83,30 @@ CREATE TABLE IF NOT EXISTS lease_content (
     PRIMARY KEY (lease, digest)
 );
 ";
+
+/// Version 1 to 2: lease owners and the ingests a lease writes.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE leases ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+";
+
+/// Tables added after version 1 (created by both a new database and the migration).
+const SCHEMA_2: &str = "
+CREATE TABLE IF NOT EXISTS lease_ingests (
+    lease      TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    reference  TEXT NOT NULL,
+    PRIMARY KEY (lease, reference)
+);
+";
+
+/// A lease: who took it, when, and the ingests it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRecord {
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// The process that took it (`crate::owner::Owner`'s text), empty if unknown.
+    pub owner: String,
+}
 
 /// One image: a config and the manifest that brought it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,9 +199,21 @@ impl Metadata {
                     known: SCHEMA_VERSION,
                 })
             }
-            Some(_) => {}
+            Some(SCHEMA_VERSION) => {}
+            Some(_) => {
+                tx.execute_batch(MIGRATE_1_TO_2)
+                    .map_err(sql("migrate to version 2"))?;
+                tx.execute_batch(SCHEMA_2)
+                    .map_err(sql("migrate to version 2"))?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(sql("write schema version"))?;
+            }
             None => {
                 tx.execute_batch(SCHEMA).map_err(sql("create tables"))?;
+                tx.execute_batch(SCHEMA_2).map_err(sql("create tables"))?;
                 tx.execute(
                     "INSERT INTO schema_version (version) VALUES (?1)",
                     [SCHEMA_VERSION],
@@ -553,14 +596,17 @@ impl Metadata {
             .collect()
     }
 
-    /// Starts a lease: content added to it survives garbage collection until
-    /// [`Metadata::delete_lease`]. Add a digest *before* committing it.
+    /// Starts a lease owned by this process: content added to it survives garbage collection
+    /// until [`Metadata::delete_lease`], or until a later run finds this process dead
+    /// ([`crate::ImageStore::recover`]). Add a digest *before* committing it.
     pub fn create_lease(&self, id: &str) -> Result<()> {
+        let owner = Owner::current().map(Owner::to_string).unwrap_or_default();
         self.write("create lease", |tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO leases (id, created) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
-                    params![id, now()],
+                    "INSERT INTO leases (id, created, owner) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(id) DO NOTHING",
+                    params![id, now(), owner],
                 )
                 .map_err(self.err("create lease"))?;
             if n == 0 {
@@ -571,6 +617,24 @@ impl Metadata {
     }
 
     pub fn lease_add(&self, id: &str, digest: &Digest) -> Result<()> {
+        self.lease_insert(
+            id,
+            "INSERT OR IGNORE INTO lease_content (lease, digest) VALUES (?1, ?2)",
+            digest.as_str(),
+        )
+    }
+
+    /// Records that the lease writes the ingest `reference`, so that the ingest is discarded
+    /// with the lease when its owner dies. Add it *before* opening the writer.
+    pub fn lease_add_ingest(&self, id: &str, reference: &str) -> Result<()> {
+        self.lease_insert(
+            id,
+            "INSERT OR IGNORE INTO lease_ingests (lease, reference) VALUES (?1, ?2)",
+            reference,
+        )
+    }
+
+    fn lease_insert(&self, id: &str, sql: &str, value: &str) -> Result<()> {
         self.write("add to lease", |tx| {
             let found: Option<i64> = tx
                 .query_row("SELECT 1 FROM leases WHERE id = ?1", [id], |r| r.get(0))
@@ -579,12 +643,45 @@ impl Metadata {
             if found.is_none() {
                 return Err(MetadataError::NoSuchLease { lease: id.into() });
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO lease_content (lease, digest) VALUES (?1, ?2)",
-                params![id, digest.as_str()],
-            )
-            .map_err(self.err("add to lease"))?;
+            tx.execute(sql, params![id, value])
+                .map_err(self.err("add to lease"))?;
             Ok(())
+        })
+    }
+
+    /// Every lease with its owner.
+    pub fn lease_records(&self) -> Result<Vec<LeaseRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT id, created, owner FROM leases ORDER BY id")
+                .map_err(self.err("list leases"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(LeaseRecord {
+                        id: r.get(0)?,
+                        created: r.get(1)?,
+                        owner: r.get(2)?,
+                    })
+                })
+                .map_err(self.err("list leases"))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.err("list leases"));
+            rows
+        })
+    }
+
+    /// The ingests lease `id` writes (or wrote).
+    pub fn lease_ingests(&self, id: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT reference FROM lease_ingests WHERE lease = ?1 ORDER BY reference")
+                .map_err(self.err("list lease ingests"))?;
+            let rows = stmt
+                .query_map([id], |r| r.get(0))
+                .map_err(self.err("list lease ingests"))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.err("list lease ingests"));
+            rows
         })
     }
 
@@ -873,6 +970,42 @@ mod tests {
             matches!(e, MetadataError::SchemaTooNew { found: 99, .. }),
             "{e}"
         );
+    }
+
+    #[test]
+    fn version_1_gains_lease_owners_and_ingests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL);
+                 INSERT INTO schema_version (version) VALUES (1);
+                 CREATE TABLE leases (id TEXT PRIMARY KEY, created INTEGER NOT NULL);
+                 INSERT INTO leases (id, created) VALUES ('old', 5);",
+            )
+            .unwrap();
+            // The other tables of version 1 (leases, made above, keeps its old form).
+            c.execute_batch(SCHEMA).unwrap();
+        }
+        let m = Metadata::open(&path).unwrap();
+        let old = LeaseRecord {
+            id: "old".into(),
+            created: 5,
+            owner: String::new(),
+        };
+        assert_eq!(m.lease_records().unwrap(), vec![old]);
+        m.lease_add_ingest("old", "layer-x").unwrap();
+        m.create_lease("new").unwrap();
+        let owner = &m.lease_records().unwrap()[0].owner;
+        assert_eq!(owner, &crate::Owner::current().unwrap().to_string());
+        assert_eq!(m.lease_ingests("old").unwrap(), ["layer-x"]);
+        m.delete_lease("old").unwrap();
+        assert!(m.lease_ingests("old").unwrap().is_empty(), "cascade");
+        drop(m);
+        // Opened again: version 2, nothing migrated twice.
+        let m = Metadata::open(&path).unwrap();
+        assert_eq!(m.lease_records().unwrap().len(), 1);
     }
 
     #[test]

@@ -115,6 +115,18 @@ impl CheckReport {
     }
 }
 
+/// What [`ImageStore::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The leases of processes that are gone, ended.
+    pub leases_expired: Vec<String>,
+    /// Ingests discarded: those the expired leases wrote, and `write_blob`'s of other
+    /// processes.
+    pub ingests_removed: Vec<String>,
+    /// The collection run because leases were ended; `None` when none was.
+    pub gc: Option<GcReport>,
+}
+
 impl ImageStore {
     /// Opens (creating if needed) the store under `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, Error> {
@@ -268,6 +280,44 @@ impl ImageStore {
         gc::collect(&self.content, &self.metadata, options)
     }
 
+    /// Cleans up after a daemon that died (`kill -9`, a crash, a power cut) with operations
+    /// in progress: ends every lease whose owner ([`crate::Owner`]) is not alive, discards the
+    /// ingests those leases wrote and the `write_blob` ingests of other processes, and, if a
+    /// lease was ended, collects the blobs nothing else keeps. Call it when opening the store,
+    /// as its only user (berthd holds its root's lock), before any pull or load starts.
+    ///
+    /// Cheap when there is nothing to clean: one query and one listing of `content/ingest/`;
+    /// the blobs are walked only when a lease was ended.
+    pub fn recover(&self) -> Result<RecoveryReport, Error> {
+        let mut report = RecoveryReport {
+            ingests_removed: self.content.abort_stale_writes()?,
+            ..RecoveryReport::default()
+        };
+        for lease in self.metadata.lease_records()? {
+            let alive = crate::Owner::parse(&lease.owner).is_some_and(|o| o.is_alive());
+            if alive {
+                continue;
+            }
+            // Ingests first: a crash here leaves the lease, and the next run does it again.
+            for reference in self.metadata.lease_ingests(&lease.id)? {
+                match self.content.abort(&reference) {
+                    Ok(()) => report.ingests_removed.push(reference),
+                    Err(ContentError::IngestNotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.metadata.delete_lease(&lease.id) {
+                Ok(()) | Err(MetadataError::NoSuchLease { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            report.leases_expired.push(lease.id);
+        }
+        if !report.leases_expired.is_empty() {
+            report.gc = Some(self.gc(&GcOptions::default())?);
+        }
+        Ok(report)
+    }
+
     /// Re-hashes every blob ([`ContentStore::fsck`]) and checks that every
     /// image's manifest, config and layers are present.
     pub fn check(&self) -> Result<CheckReport, Error> {
@@ -391,6 +441,75 @@ mod tests {
             "image id prefix \"abcabc\" matches more than one image"
         );
         assert!(store.lookup(&format!("{}1", "abc".repeat(21))).is_ok());
+    }
+
+    #[test]
+    fn recover_ends_the_leases_of_dead_owners_and_collects_what_they_held() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let kept = image(&store, "kept", "kept layer");
+        // Nothing to do: no collection.
+        assert_eq!(store.recover().unwrap(), RecoveryReport::default());
+
+        let md = store.metadata();
+        // A pull of a daemon that died: a committed blob, a half-written ingest.
+        md.create_lease("pull-dead").unwrap();
+        let done = Digest::of(b"committed by the dead pull");
+        md.lease_add("pull-dead", &done).unwrap();
+        store
+            .content()
+            .write_blob(b"committed by the dead pull", Some(&done))
+            .unwrap();
+        md.lease_add_ingest("pull-dead", "layer-half").unwrap();
+        let mut w = store.content().writer("layer-half").unwrap();
+        w.write_all(b"half").unwrap();
+        drop(w);
+        // A lease of an owner from before owners were recorded, and one of this process.
+        md.create_lease("load-v1").unwrap();
+        md.create_lease("load-live").unwrap();
+        let live = Digest::of(b"held by a live lease");
+        md.lease_add("load-live", &live).unwrap();
+        store
+            .content()
+            .write_blob(b"held by a live lease", Some(&live))
+            .unwrap();
+        md.lease_add_ingest("load-live", "load-live-1").unwrap();
+        drop(store.content().writer("load-live-1").unwrap());
+        // An ingest nobody owns (a cut download, to resume) stays.
+        drop(store.content().writer("layer-resumable").unwrap());
+        let c = rusqlite::Connection::open(md.path()).unwrap();
+        let me = crate::Owner::current().unwrap().to_string();
+        let dead = format!("{}/{}", me.rsplit_once('/').unwrap().0, u64::MAX);
+        c.execute(
+            "UPDATE leases SET owner = ?1 WHERE id = 'pull-dead'",
+            [&dead],
+        )
+        .unwrap();
+        c.execute("UPDATE leases SET owner = '' WHERE id = 'load-v1'", [])
+            .unwrap();
+
+        let report = store.recover().unwrap();
+        assert_eq!(report.leases_expired, ["load-v1", "pull-dead"]);
+        assert_eq!(report.ingests_removed, ["layer-half"]);
+        let gc = report.gc.unwrap();
+        let removed: Vec<Digest> = gc.removed.iter().map(|i| i.digest.clone()).collect();
+        assert_eq!(removed, vec![done.clone()]);
+        assert!(store.content().exists(&live));
+        assert!(store.content().exists(&kept.layers[0].blob));
+        let ingests: Vec<String> = store
+            .content()
+            .ingests()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.reference)
+            .collect();
+        assert_eq!(ingests, ["layer-resumable", "load-live-1"]);
+        let leases: Vec<String> = md.leases().unwrap().into_iter().map(|l| l.0).collect();
+        assert_eq!(leases, ["load-live"]);
+        assert!(store.check().unwrap().is_clean());
+        // Done once: the next recovery finds nothing.
+        assert_eq!(store.recover().unwrap(), RecoveryReport::default());
     }
 
     #[test]

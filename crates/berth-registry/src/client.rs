@@ -31,6 +31,9 @@ mod manifest;
 mod transport;
 mod upload;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -40,6 +40,7 @@ pub struct DaemonConfig {
 /// Runs the daemon until SIGTERM or SIGINT, then removes its socket and pidfile.
 pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
     init_logging(config.log_level);
+    log_panics();
     // The root holds image content: for root only. The exec root is traversable so that the
     // group of a socket inside it can reach it.
     create_dir(&config.root, 0o700)?;
@@ -103,6 +104,24 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
     // for: the containers and their shims live on without the daemon.
     runtime.shutdown_background();
     result
+}
+
+/// Panics go to the log as errors, with where they happened. berthd unwinds (the release
+/// profile's `panic = "unwind"`): a panic in a request handler is answered with a 500 by the
+/// server, one in a spawned task ends that task (and its stream), and the daemon goes on.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        tracing::error!("panic{location}: {message}");
+    }));
 }
 
 fn init_logging(level: LogLevel) {

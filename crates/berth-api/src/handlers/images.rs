@@ -339,7 +339,7 @@ fn render_inspect(d: ImageDetails) -> t::ImageInspect {
                 .last_tag_time
                 .and_then(|s| u64::try_from(s).ok())
                 .map(|s| {
-                    berth_engine::rfc3339_utc(
+                    berth_api_types::time::rfc3339_nano_fixed(
                         std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
                     )
                 })

@@ -13,6 +13,9 @@ mod query;
 mod stream;
 mod system;
 
+#[cfg(test)]
+mod props;
+
 use std::sync::Arc;
 
 use berth_engine::Engine;
@@ -111,7 +114,7 @@ pub(crate) fn json_response<T: serde::Serialize>(value: &T) -> Result<Response<B
     Ok(resp)
 }
 
-fn add_common_headers(resp: &mut Response<Body>) {
+pub(crate) fn add_common_headers(resp: &mut Response<Body>) {
     let h = resp.headers_mut();
     h.insert("api-version", HeaderValue::from_static(API_VERSION));
     h.insert("ostype", HeaderValue::from_static(std::env::consts::OS));

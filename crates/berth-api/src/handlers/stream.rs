@@ -124,3 +124,41 @@ pub(super) fn decode_registry_auth(
         .map(Some)
         .map_err(|_| BadRegistryAuth)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// A job that panics once its stream has started ends the stream with an error line; the
+    /// panic goes no further than its task.
+    #[tokio::test]
+    async fn a_job_that_panics_ends_its_stream_with_an_error() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+        let task: JoinHandle<Result<(), EngineError>> = tokio::spawn(async move {
+            tx.send("working").unwrap();
+            panic!("the job broke");
+        });
+        let resp = progress_stream("pull", task, rx, ClientGone::Detach, |status| {
+            [t::ProgressMessage::<()> {
+                status: Some((*status).to_owned()),
+                ..Default::default()
+            }]
+        })
+        .await
+        .unwrap();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let lines: Vec<serde_json::Value> = body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0]["status"], "working");
+        let error = lines[1]["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("pull task: ") && error.contains("the job broke"),
+            "{error}"
+        );
+    }
+}

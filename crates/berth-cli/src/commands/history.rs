@@ -8,8 +8,9 @@ use clap::Args;
 use crate::client::{name_path, Client};
 use crate::error::CliError;
 use crate::format::json::Json;
-use crate::format::units::{now_unix, rfc3339, since, table_size};
+use crate::format::units::table_size;
 use crate::format::{ellipsis, object, short_id, List};
+use berth_api_types::time::{now_unix, rfc3339_secs as rfc3339, since};
 
 /// Show the history of an image
 #[derive(Debug, Args)]

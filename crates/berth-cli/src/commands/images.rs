@@ -9,8 +9,9 @@ use clap::Args;
 use crate::client::{filters_json, query, Client};
 use crate::error::CliError;
 use crate::format::json::Json;
-use crate::format::units::{go_time_string, human_size, now_unix, since, table_size};
+use crate::format::units::{human_size, table_size};
 use crate::format::{object, short_id, List};
+use berth_api_types::time::{go_time_string, now_unix, since};
 use berth_oci::Reference;
 
 /// List images

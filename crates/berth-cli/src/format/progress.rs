@@ -218,7 +218,7 @@ impl ProgressPrinter {
             } else {
                 m.time
             };
-            write!(out, "{} ", super::units::rfc3339(secs))?;
+            write!(out, "{} ", berth_api_types::time::rfc3339_secs(secs))?;
         }
         if !m.id.is_empty() {
             write!(out, "{}: ", m.id)?;

@@ -135,6 +135,7 @@ fn import(
     let content = s.store.content();
     let md = s.store.metadata();
     let reference = format!("{lease}-layer");
+    md.lease_add_ingest(lease, &reference)?;
     let writer = content.writer(&reference).map_err(EngineError::image)?;
     let mut tee = Tee {
         inner: tar,
@@ -197,7 +198,7 @@ fn import(
     )?;
 
     let platform = Platform::host();
-    let created = crate::time::rfc3339_utc(std::time::SystemTime::now());
+    let created = berth_api_types::time::rfc3339_nano_fixed(std::time::SystemTime::now());
     let message = if options.message.is_empty() {
         format!(
             "Imported from {}",

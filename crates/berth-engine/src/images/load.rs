@@ -244,6 +244,7 @@ fn ingest(s: &Inner, lease: &str, archive: impl Read) -> Result<Entries, EngineE
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let reference = format!("{lease}-{count}");
+                md.lease_add_ingest(lease, &reference)?;
                 let mut writer = content.writer(&reference).map_err(EngineError::image)?;
                 if writer.offset() > 0 {
                     writer.reset().map_err(EngineError::image)?;
@@ -302,7 +303,7 @@ fn read_document(s: &Inner, digest: &Digest) -> Result<Vec<u8>, EngineError> {
 
 fn parse_config(s: &Inner, digest: &Digest) -> Result<ImageConfig, EngineError> {
     let raw = read_document(s, digest)?;
-    ImageConfig::parse(&raw, digest.as_str()).map_err(EngineError::image)
+    ImageConfig::parse(&raw, &format!("image config {digest}")).map_err(EngineError::image)
 }
 
 /// The media type for a layer blob, from its first bytes.

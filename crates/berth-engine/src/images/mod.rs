@@ -15,6 +15,8 @@
 //! * push.rs: [`ImageService::push`], content store to registry (stored manifests byte for
 //!   byte), with dockerd's progress ([`PushProgress`]).
 //! * login.rs: [`ImageService::login`], credentials checked against a registry's `/v2/`.
+//! * recover.rs: at open, what a daemon that died mid-operation left (its leases, ingests,
+//!   blobs and layer snapshots) is removed.
 //!
 //! The stores are synchronous; every call into them runs on tokio's blocking pool
 //! (`ImageService::blocking`), so the async threads only move bytes.
@@ -27,6 +29,7 @@ mod progress;
 mod pull;
 mod push;
 mod query;
+mod recover;
 mod save;
 
 use std::collections::HashMap;
@@ -88,7 +91,9 @@ impl std::fmt::Debug for ImageService {
 
 impl ImageService {
     /// Opens (creating them if needed) the stores under `root`, the layers with `driver`
-    /// (`None`: overlay where it works, else vfs).
+    /// (`None`: overlay where it works, else vfs), and cleans up after a daemon that died
+    /// with operations in progress (recover.rs). The caller must be the stores' only user
+    /// (berthd holds its root's lock).
     pub fn open(
         root: &Path,
         driver: Option<berth_snapshot::Driver>,
@@ -96,7 +101,7 @@ impl ImageService {
     ) -> Result<Self, EngineError> {
         let store = ImageStore::open(root.join("image"))?;
         let snapshots = Snapshotter::open(&root.join("snapshots"), driver)?;
-        Ok(ImageService {
+        let service = ImageService {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
                 store: Arc::new(store),
@@ -106,7 +111,20 @@ impl ImageService {
                 pulls: SingleFlight::new(),
                 layers: SingleFlight::new(),
             }),
-        })
+        };
+        let started = std::time::Instant::now();
+        let r = recover::recover(&service.inner)?;
+        if !r.leases.is_empty() || r.ingests > 0 {
+            tracing::info!(
+                "recovered after an unclean stop in {} ms: ended leases {:?}; removed {} ingests, {} blobs, {} layer snapshots",
+                started.elapsed().as_millis(),
+                r.leases,
+                r.ingests,
+                r.blobs,
+                r.snapshots.len()
+            );
+        }
+        Ok(service)
     }
 
     /// The storage driver's name as docker reports it (`overlay2`, `vfs`).

@@ -72,7 +72,8 @@ struct LayerJob {
     progress: Option<ProgressSender>,
 }
 
-/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends.
+/// Deletes the lease of a pull (or push, load, import, save) when it ends, however it ends,
+/// while the daemon lives; one that dies leaves it for the next start to end (recover.rs).
 pub(crate) struct LeaseGuard {
     pub(crate) service: ImageService,
     pub(crate) id: String,
@@ -273,8 +274,19 @@ impl ImageService {
             }
         };
 
-        // The config, small: into memory, then the store.
+        // The config, small: into memory, then the store. As large as the store reads back
+        // (what load allows too), or the image could be pulled and never read again.
         let config_digest = manifest.config.digest.clone();
+        if manifest.config.size > berth_image::MAX_DOCUMENT {
+            return Err(EngineError::BadImage {
+                reference: reference.familiar(),
+                reason: format!(
+                    "its config {config_digest} is {} bytes, more than the {} bytes allowed",
+                    manifest.config.size,
+                    berth_image::MAX_DOCUMENT
+                ),
+            });
+        }
         let config_bytes = if self.inner.store.content().exists(&config_digest) {
             let d = config_digest.clone();
             self.blocking(move |s| {
@@ -298,7 +310,7 @@ impl ImageService {
         };
         self.commit_document(&lease, &config_digest, config_bytes.clone())
             .await?;
-        let config = ImageConfig::parse(&config_bytes, config_digest.as_str())
+        let config = ImageConfig::parse(&config_bytes, &format!("image config {config_digest}"))
             .map_err(EngineError::image)?;
         let resolved = ResolvedImage {
             manifest_digest: manifest_digest.clone(),
@@ -536,9 +548,12 @@ impl ImageService {
         let id = short(&job.layer.digest);
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
-        // Open (or resume) the ingest and hash what it already holds.
+        let lease = job.lease.clone();
+        // Open (or resume) the ingest and hash what it already holds. The lease names it
+        // first, so that it goes with the lease if this daemon dies.
         let (writer, digester) = self
             .blocking(move |s| {
+                s.store.metadata().lease_add_ingest(&lease, &reference)?;
                 let mut writer = s
                     .store
                     .content()

@@ -9,7 +9,7 @@ use berth_oci::{Digest, Reference};
 
 use super::{chain_ids, ImageService, Inner};
 use crate::error::EngineError;
-use crate::time::parse_rfc3339;
+use berth_api_types::time::parse_rfc3339;
 
 /// One line of `docker images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +222,9 @@ impl ImageService {
     /// at it.
     pub async fn remove(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>, EngineError> {
         let name = name.to_owned();
+        // A lease that holds nothing: if the daemon dies before the collection below, the
+        // next one finds it and collects (recover.rs).
+        let (_, _lease) = self.new_lease("remove").await?;
         self.blocking(move |s| {
             let mut items = Vec::new();
             remove(s, &name, force, &mut items)?;
@@ -248,6 +251,8 @@ impl ImageService {
     /// `docker image prune [-a]`: dangling images, or with `all` every image no container
     /// uses.
     pub async fn prune(&self, all: bool) -> Result<PruneReport, EngineError> {
+        // As in remove: a crash before the collection is finished at the next start.
+        let (_, _lease) = self.new_lease("prune").await?;
         self.blocking(move |s| {
             let md = s.store.metadata();
             let ids: Vec<Digest> = if all {
@@ -496,29 +501,41 @@ fn collect_garbage(s: &Inner) {
 /// Go's `path.Match` without character classes: `*` is any run of non-`/` characters, `?`
 /// one non-`/` character.
 fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => {
-                let mut i = 0;
-                loop {
-                    if go(rest, &n[i..]) {
-                        return true;
-                    }
-                    if i == n.len() || n[i] == b'/' {
-                        return false;
-                    }
-                    i += 1;
-                }
-            }
-            Some((b'?', rest)) => n.first().is_some_and(|&c| c != b'/') && go(rest, &n[1..]),
-            Some((b'\\', rest)) if !rest.is_empty() => {
-                n.first() == Some(&rest[0]) && go(&rest[1..], &n[1..])
-            }
-            Some((&c, rest)) => n.first() == Some(&c) && go(rest, &n[1..]),
-        }
+    enum Token {
+        Star,
+        Any,
+        Byte(u8),
     }
-    go(pattern.as_bytes(), name.as_bytes())
+    let mut tokens = Vec::new();
+    let mut p = pattern.bytes();
+    while let Some(c) = p.next() {
+        tokens.push(match c {
+            b'*' => Token::Star,
+            b'?' => Token::Any,
+            b'\\' => Token::Byte(p.next().unwrap_or(b'\\')),
+            c => Token::Byte(c),
+        });
+    }
+    // Dynamic programming from the pattern's end: `rest[j]` tells whether the tokens after the
+    // current one match `name[j..]`. O(pattern * name), where backtracking over stars would be
+    // exponential in their number (a hostile `filters` query).
+    let n = name.as_bytes();
+    let mut rest = vec![false; n.len() + 1];
+    rest[n.len()] = true;
+    for token in tokens.iter().rev() {
+        let mut here = vec![false; n.len() + 1];
+        for j in (0..=n.len()).rev() {
+            let c = n.get(j).copied();
+            here[j] = match token {
+                // Matches nothing, or one byte other than `/` and then again.
+                Token::Star => rest[j] || (c.is_some_and(|c| c != b'/') && here[j + 1]),
+                Token::Any => c.is_some_and(|c| c != b'/') && rest[j + 1],
+                Token::Byte(b) => c == Some(*b) && rest[j + 1],
+            };
+        }
+        rest = here;
+    }
+    rest[0]
 }
 
 #[cfg(test)]
@@ -534,6 +551,63 @@ mod tests {
         assert!(!glob("127.0.0.1:5000/*", "127.0.0.1:5000/x/y"));
         assert!(glob("b?sybox", "busybox"));
         assert!(!glob("busybox", "busybox:latest"));
+        assert!(glob("a\\*b", "a*b"));
+        assert!(!glob("a\\*b", "axb"));
+        assert!(glob("a\\", "a\\"));
+        assert!(glob("*", ""));
+        assert!(!glob("?", ""));
+        assert!(glob("é*", "ébusybox"));
+    }
+
+    /// Issue 9: a `reference` filter of many stars took time exponential in their number
+    /// (minutes of a blocking thread for this one); now it is linear in the pattern.
+    #[test]
+    fn many_stars_do_not_backtrack() {
+        let pattern = format!("{}c", "*a".repeat(16));
+        let name = "a".repeat(200);
+        let start = std::time::Instant::now();
+        assert!(!glob(&pattern, &name));
+        assert!(glob(&pattern, &format!("{name}c")));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    /// The backtracking matcher this replaced, to check the new one against on short inputs.
+    fn backtracking_glob(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => {
+                let mut i = 0;
+                loop {
+                    if backtracking_glob(rest, &n[i..]) {
+                        return true;
+                    }
+                    if i == n.len() || n[i] == b'/' {
+                        return false;
+                    }
+                    i += 1;
+                }
+            }
+            Some((b'?', rest)) => {
+                n.first().is_some_and(|&c| c != b'/') && backtracking_glob(rest, &n[1..])
+            }
+            Some((b'\\', rest)) if !rest.is_empty() => {
+                n.first() == Some(&rest[0]) && backtracking_glob(&rest[1..], &n[1..])
+            }
+            Some((&c, rest)) => n.first() == Some(&c) && backtracking_glob(rest, &n[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 5000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        #[test]
+        fn glob_agrees_with_backtracking(p in "[ab*?/\\\\é]{0,8}", n in "[ab/*é]{0,10}") {
+            proptest::prop_assert_eq!(glob(&p, &n), backtracking_glob(p.as_bytes(), n.as_bytes()));
+        }
     }
 
     #[test]

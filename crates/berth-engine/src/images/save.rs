@@ -356,7 +356,7 @@ fn layer_size(s: &super::Inner, layer: &SaveLayer) -> Result<u64, EngineError> {
 /// Unix seconds of an RFC 3339 time, 0 when absent.
 fn mtime_of(created: Option<&str>) -> u64 {
     created
-        .and_then(crate::time::parse_rfc3339)
+        .and_then(berth_api_types::time::parse_rfc3339)
         .and_then(|t| u64::try_from(t).ok())
         .unwrap_or(0)
 }

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use berth_oci::reference::is_docker_hub;
+use ipnet::IpNet;
 use reqwest::Url;
 
 use super::{RegistryOptions, DOCKER_HUB};
@@ -77,7 +78,7 @@ fn split_host_port(host: &str) -> (&str, Option<&str>) {
 }
 
 /// Whether `host` is spoken to over plain HTTP.
-fn is_plain_http(host: &str, insecure: &[String]) -> bool {
+pub(super) fn is_plain_http(host: &str, insecure: &[String]) -> bool {
     let (name, _) = split_host_port(host);
     if name.eq_ignore_ascii_case("localhost") {
         return true;
@@ -93,30 +94,10 @@ fn is_plain_http(host: &str, insecure: &[String]) -> bool {
         {
             return true;
         }
-        match (ip, entry.split_once('/')) {
-            (Some(ip), Some((net, bits))) => cidr_contains(net, bits, ip),
-            _ => false,
-        }
+        // A CIDR (`10.0.0.0/8`, `fd00::/8`) holds `ip` of the same family.
+        ip.zip(entry.parse::<IpNet>().ok())
+            .is_some_and(|(ip, net)| net.contains(&ip))
     })
-}
-
-fn cidr_contains(net: &str, bits: &str, ip: IpAddr) -> bool {
-    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
-        return false;
-    };
-    let (a, b, width) = match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
-        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
-        _ => return false,
-    };
-    if bits > width {
-        return false;
-    }
-    if bits == 0 {
-        return true;
-    }
-    let shift = width - bits;
-    (a >> shift) == (b >> shift)
 }
 
 /// The pull endpoints (mirrors first) and the push endpoint.
@@ -182,6 +163,34 @@ pub(super) fn load_certs(dir: &std::path::Path) -> Vec<reqwest::Certificate> {
 mod tests {
     use super::*;
     use crate::client::Registry;
+
+    #[test]
+    fn insecure_cidrs() {
+        let insecure = |entries: &[&str], host: &str| {
+            let entries: Vec<String> = entries.iter().map(|e| (*e).to_owned()).collect();
+            is_plain_http(host, &entries)
+        };
+        assert!(insecure(&["10.0.0.0/8"], "10.255.0.1:5000"));
+        assert!(!insecure(&["10.0.0.0/8"], "11.0.0.1:5000"));
+        // Host bits in the entry are ignored, as Go's net.ParseCIDR does.
+        assert!(insecure(&["192.168.7.9/16"], "192.168.200.1"));
+        assert!(insecure(&["0.0.0.0/0"], "8.8.8.8"));
+        assert!(insecure(&["fd00::/8"], "[fd12::1]:5000"));
+        assert!(!insecure(&["fd00::/8"], "10.0.0.1"));
+        assert!(!insecure(&["10.0.0.0/8"], "[fd00::1]:5000"));
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.0/-1",
+            "10.0.0.0/é",
+            "x/8",
+        ] {
+            assert!(!insecure(&[bad], "10.0.0.1:5000"), "{bad}");
+        }
+        // A name is no address in a range.
+        assert!(!insecure(&["10.0.0.0/8"], "reg.lan:5000"));
+    }
 
     #[test]
     fn endpoints_and_schemes() {

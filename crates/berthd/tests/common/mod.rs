@@ -84,6 +84,15 @@ impl Berthd {
             .tempdir()
             .unwrap();
         let mut d = Berthd { child: None, dir };
+        d.spawn_in_netns(netns);
+        d
+    }
+
+    /// Starts berthd again on the same root, socket and log (after [`Berthd::kill`]), inside
+    /// `netns`.
+    pub fn spawn_in_netns(&mut self, netns: &Path) {
+        assert!(self.child.is_none(), "berthd is running");
+        let d = self;
         let inner = d.command(&[]);
         let log = fs::OpenOptions::new()
             .create(true)
@@ -101,7 +110,13 @@ impl Berthd {
             .stderr(Stdio::from(log));
         d.child = Some(cmd.spawn().unwrap());
         d.wait_ready();
-        d
+    }
+
+    /// `kill -9`: berthd dies at once, with whatever it was doing unfinished.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), libc::SIGKILL);
+        child.wait().unwrap();
     }
 
     pub fn start_with(extra: &[&str]) -> Berthd {
@@ -199,6 +214,19 @@ impl Berthd {
         let mut cmd = Command::new(berth_bin());
         cmd.arg("-H").arg(self.host()).args(args);
         run_command(&mut cmd, None, TIMEOUT).unwrap()
+    }
+
+    /// Stops berthd (SIGTERM, which it must obey with exit 0) and starts it again on the same
+    /// root, socket and log; returns once it listens.
+    pub fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "berthd exited with {status}:\n{}",
+            self.log()
+        );
+        self.child = Some(self.command(&[]).spawn().unwrap());
+        self.wait_ready();
     }
 
     /// Sends SIGTERM and waits for the exit.

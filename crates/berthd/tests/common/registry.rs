@@ -69,6 +69,11 @@ impl RegistryServer {
         self.inner.host()
     }
 
+    /// The registry's storage root.
+    pub fn storage(&self) -> PathBuf {
+        self.inner.storage()
+    }
+
     /// The registry's file for blob `digest` (`sha256:<hex>`), to break it on purpose.
     pub fn blob_file(&self, digest: &str) -> PathBuf {
         self.inner.blob_file(digest)
