@@ -152,6 +152,18 @@ fn run_rm_output_and_exit_codes() {
         ts.ends_with('Z') && ts.contains('T') && (21..=30).contains(&ts.len()),
         "{ts}"
     );
+    // create, then start -a twice: each run attached before its start.
+    d.docker(&[
+        "create", "--name", "twice", NONE, "busybox", "echo", "started",
+    ])
+    .assert_success();
+    for _ in 0..2 {
+        let out = d.docker(&["start", "-a", "twice"]);
+        out.assert_success();
+        assert_eq!(out.stdout, "started\n");
+    }
+    assert_eq!(d.docker(&["logs", "twice"]).stdout, "started\nstarted\n");
+    d.docker(&["rm", "twice"]).assert_success();
     // rmi -f of an image a stopped container uses untags it only, as dockerd.
     let out = d.docker(&["rmi", "-f", "busybox"]);
     out.assert_success();

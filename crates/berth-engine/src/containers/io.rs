@@ -200,12 +200,15 @@ impl ContainerService {
             let _op = entry.op.lock().await;
             let r = entry.snapshot();
             match r.state.status {
-                Status::Created => self.ensure_shim(&entry).await?,
+                // An attach before a start (`docker run`, `docker start -a`): the run's shim
+                // is made now and waits for the start.
+                Status::Created | Status::Exited | Status::Dead => self.ensure_shim(&entry).await?,
                 Status::Running | Status::Paused => {}
-                _ => {
-                    return Err(EngineError::ContainerConflict(
-                        "You cannot attach to a stopped container, start it first".into(),
-                    ))
+                Status::Restarting | Status::Removing => {
+                    return Err(EngineError::ContainerConflict(format!(
+                        "cannot attach to a {} container",
+                        r.state.status.as_str()
+                    )))
                 }
             }
         }
