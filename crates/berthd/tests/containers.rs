@@ -116,6 +116,21 @@ fn run_rm_output_and_exit_codes() {
     let out = d.docker(&["run", "--rm", "busybox", "true"]);
     out.assert_code(125);
     assert!(out.stderr.contains("--network none|host"), "{}", out.stderr);
+    // --network host: the host's network namespace and name.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; readlink /proc/self/ns/net",
+    ]);
+    out.assert_success();
+    let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
+    let host_name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(out.stdout, format!("{}{}\n", host_name, host_ns.display()));
     // --rm removed every container.
     let out = d.docker(&["ps", "-aq"]);
     out.assert_success();
@@ -546,6 +561,26 @@ fn events_stats_attach_restart_policies_and_a_lost_shim() {
         ]);
         out.stdout_trimmed() == "exited 3 2"
     });
+
+    // --network container:NAME joins the other's network namespace and takes its hostname.
+    let pid = d.docker(&["inspect", "-f", "{{.State.Pid}}", "talker"]);
+    let netns = fs::read_link(format!("/proc/{}/ns/net", pid.stdout_trimmed())).unwrap();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:talker",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; readlink /proc/self/ns/net",
+    ]);
+    out.assert_success();
+    let talker_host = d.docker(&["inspect", "-f", "{{.Config.Hostname}}", "talker"]);
+    assert_eq!(
+        out.stdout,
+        format!("{}\n{}\n", talker_host.stdout_trimmed(), netns.display())
+    );
 
     // The shim SIGKILLed: the container dies with it and is reported exited 255, with an
     // error naming the shim; nothing hangs.

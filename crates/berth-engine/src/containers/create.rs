@@ -86,6 +86,10 @@ impl ContainerService {
         berth_spec::check_supported(&config, &host_config)?;
         if let Some(other) = host_config.network_mode.strip_prefix("container:") {
             self.running_pid(other)?;
+            // As dockerd: a container on another's network takes its host and domain name.
+            let o = self.entry(other)?.snapshot();
+            config.hostname = o.config.hostname;
+            config.domainname = o.config.domainname;
         }
         let lt = host_config.log_config.kind.as_str();
         if !matches!(lt, "" | "json-file" | "none") {
