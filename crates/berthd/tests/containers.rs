@@ -304,6 +304,23 @@ fn detached_logs_stop_ps_inspect_exec_wait_rename_pause_rm() {
         out.stderr
     );
 
+    // The wait's 200 header goes out at once (the CLI waits for it before it starts a
+    // container); the body at the exit.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+        s.write_all(
+            b"POST /v1.41/containers/web/wait?condition=next-exit HTTP/1.1\r\nHost: x\r\n\
+              Content-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(!head.contains("StatusCode"), "{head}");
+    }
     // wait before the stop answers with the exit code; stop kills sh (pid 1 ignores TERM).
     let waiter = Command::new("docker")
         .env("DOCKER_HOST", d.host())
