@@ -167,6 +167,23 @@ fn run_rm_output_and_exit_codes() {
         ts.ends_with('Z') && ts.contains('T') && (21..=30).contains(&ts.len()),
         "{ts}"
     );
+    // logs -f ends when the container does, with every line.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "brief",
+        NONE,
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; sleep 1; echo b",
+    ])
+    .assert_success();
+    let out = d.docker(&["logs", "-f", "brief"]);
+    out.assert_success();
+    assert_eq!(out.stdout, "a\nb\n");
+    d.docker(&["rm", "brief"]).assert_success();
     // create, then start -a twice: each run attached before its start.
     d.docker(&[
         "create", "--name", "twice", NONE, "busybox", "echo", "started",
