@@ -5,7 +5,8 @@
 #   server, image or layer store, SQLite, cgroups, runtime library, registry client or HTTP
 #   client library beyond hyper); berth-api-types is what it shares with berthd;
 # * nothing in the daemon's tree links berth-container: no container is forked from inside
-#   tokio (a container's first process starts from a single-threaded runtime or shim).
+#   tokio (a container's first process starts from a single-threaded runtime or shim);
+# * the shim links no async runtime and no clap, and its protocol crate no runtime library.
 #
 # Fails, naming the offending crate and the path to it, when a rule is broken.
 # Run by `make lint` and by .ci/run before `make test`.
@@ -37,8 +38,12 @@ forbid berth-cli \
 
 forbid berthd berth-container
 forbid berth-engine berth-container
+# The shim is multiplied by every container: no async runtime, no clap. What it shares with the
+# daemon (berth-shim-proto) pulls in neither the runtime library nor an async runtime.
+forbid berth-shim tokio clap
+forbid berth-shim-proto berth-container berth-cgroups tokio
 
 if [ "$status" -eq 0 ]; then
-    echo "check-deps: berth-cli links no daemon crate; berthd links no berth-container"
+    echo "check-deps: berth-cli links no daemon crate; berthd links no berth-container; the shim links no async runtime"
 fi
 exit "$status"

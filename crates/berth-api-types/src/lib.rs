@@ -8,8 +8,9 @@
 //! crate root holds the system endpoints' shapes (`SystemVersion`, `SystemInfo`,
 //! `ErrorResponse`); [`images`] the image endpoints' shapes and the progress-stream lines,
 //! [`push`] the push stream's lines and the login answer, [`archive`] load's stream,
-//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`);
-//! [`time`] the API's and the CLI's renderings of times (on jiff).
+//! [`containers`] the body of a container create (`Config`, `HostConfig`, `NetworkingConfig`),
+//! [`container_list`] the entries of `GET /containers/json`, [`wait`] and [`exec`] the wait
+//! and exec endpoints' bodies, [`events`] the lines of `GET /events`; [`time`] the API's and the CLI's renderings of times (on jiff).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -209,9 +210,13 @@ pub struct Commit {
 /// The archive endpoints' extra shapes (save, load, import).
 pub mod archive;
 /// The container-create shapes: `Config`, `HostConfig`, `NetworkingConfig`.
+pub mod container_list;
 pub mod containers;
+pub mod events;
+pub mod exec;
 /// The image endpoints' shapes.
 pub mod images;
+pub mod wait;
 
 /// The shapes of `POST /images/{name}/push` (its stream's lines) and `POST /auth`.
 pub mod push;

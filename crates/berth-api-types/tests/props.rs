@@ -20,9 +20,21 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// Unix seconds from 0001-01-01 to 9999-12-31, the years RFC 3339 writes with four digits.
+/// Unix seconds from 0001-01-01 (the first year RFC 3339 writes with four digits) to jiff's
+/// last instant, 9999-12-30T22:00:00.999999999Z (later times print as `N/A`).
 const MIN_SECS: i64 = -62_135_596_800;
-const MAX_SECS: i64 = 253_402_300_799;
+const MAX_SECS: i64 = 253_402_207_200;
+
+#[test]
+fn the_last_printable_second_parses_back() {
+    // Found by printed_times_parse_back: 9999-12-31 is past jiff's range, so it prints as
+    // N/A; the last second jiff holds must round-trip, with and without a fraction.
+    assert_eq!(parse_rfc3339(&rfc3339_secs(MAX_SECS)), Some(MAX_SECS));
+    assert_eq!(rfc3339_secs(MAX_SECS + 7200), "N/A");
+    let t = UNIX_EPOCH + Duration::new(u64::try_from(MAX_SECS).unwrap(), 999_999_999);
+    assert_eq!(parse_rfc3339(&rfc3339_nano(t)), Some(MAX_SECS));
+    assert_eq!(parse_rfc3339(&rfc3339_nano_fixed(t)), Some(MAX_SECS));
+}
 
 proptest! {
     #![proptest_config(config(3000))]

@@ -257,15 +257,62 @@ impl Client {
         };
         if !status.is_success() {
             let body = resp.bytes().await?;
-            let message = serde_json::from_slice::<ErrorResponse>(&body)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(CliError::Daemon {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(daemon_error(status.as_u16(), &body));
         }
         Ok(resp)
+    }
+
+    /// `POST /v1.41{path}` upgraded to a raw stream (`Connection: Upgrade`, `Upgrade: tcp`, as
+    /// docker's CLI sends for attach and exec start): the socket itself once the daemon
+    /// answered `101 Switching Protocols`, with the bytes already read past the answer's head.
+    pub async fn hijack(&self, path: &str, body: ReqBody) -> Result<Hijacked, CliError> {
+        let stream = UnixStream::connect(self.host.socket())
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        let http = |source| CliError::Http {
+            host: self.host.clone(),
+            source,
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(http)?;
+        let driver = tokio::spawn(conn.with_upgrades());
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/v{API_VERSION}{path}"))
+            .header(HOST, "berth")
+            .header(USER_AGENT, concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .header(CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "tcp")
+            .body(body)
+            .map_err(|e| CliError::Output(io::Error::other(e)))?;
+        let resp = sender.send_request(req).await.map_err(http)?;
+        let status = resp.status();
+        if status == hyper::StatusCode::SWITCHING_PROTOCOLS {
+            let upgraded = hyper::upgrade::on(resp).await.map_err(http)?;
+            let parts = upgraded.downcast::<TokioIo<UnixStream>>().map_err(|_| {
+                CliError::Output(io::Error::other("upgraded stream of another type"))
+            })?;
+            return Ok(Hijacked {
+                stream: parts.io.into_inner(),
+                buffered: parts.read_buf,
+            });
+        }
+        let body = Response {
+            content_type: String::new(),
+            body: resp.into_body(),
+            driver,
+            host: self.host.clone(),
+        }
+        .bytes()
+        .await?;
+        if status.is_success() {
+            return Err(CliError::Usage(format!(
+                "the daemon answered {status} instead of upgrading the connection for {path}"
+            )));
+        }
+        Err(daemon_error(status.as_u16(), &body))
     }
 
     fn connect_error(&self, e: io::Error) -> CliError {
@@ -278,6 +325,22 @@ impl Client {
             _ => CliError::Connect { host, source: e },
         }
     }
+}
+
+/// A raw stream taken over from an HTTP connection: the socket and what was already read
+/// from it.
+#[derive(Debug)]
+pub struct Hijacked {
+    pub stream: UnixStream,
+    pub buffered: Bytes,
+}
+
+/// [`CliError::Daemon`] of an error answer's body (`{"message": ...}` or plain text).
+fn daemon_error(status: u16, body: &[u8]) -> CliError {
+    let message = serde_json::from_slice::<ErrorResponse>(body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).trim().to_string());
+    CliError::Daemon { status, message }
 }
 
 fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, CliError> {

@@ -64,6 +64,21 @@ pub enum CliError {
     Output(#[from] io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    /// A verb that ends with a given exit status (`run` passes on the container's, 125 when
+    /// the daemon failed, 126 or 127 when the command could not be run); the message, if
+    /// any, is printed first.
+    #[error("{message}")]
+    Status { code: u8, message: String },
+}
+
+impl CliError {
+    /// The exit status of a command that failed with this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Status { code, .. } => *code,
+            _ => 1,
+        }
+    }
 }
 
 impl CliError {

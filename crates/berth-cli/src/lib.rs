@@ -6,14 +6,20 @@
 //! * client.rs: [`Client`], a small HTTP/1.1 client over the unix socket (hyper): bodies whole
 //!   or streamed from a file, answers decoded from JSON, read chunk by chunk, or shown as a
 //!   progress stream.
-//! * commands/: one file per verb (`version`, `info`, `images`, `image inspect`, `tag`, `rmi`,
-//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `import`, `login`, `logout`);
-//!   each prints what docker prints (transfer.rs: what `pull` and `push` share).
+//! * commands/: one file per verb (`version`, `info`, `images`, `inspect`, `tag`, `rmi`,
+//!   `image prune`, `history`, `pull`, `push`, `save`, `load`, `import`, `login`, `logout`,
+//!   `run`, `create`, `start`, `ps`, `logs`, `exec`, `attach`, `top`, `stats`, `update`,
+//!   `events`, `container prune`; lifecycle.rs holds the one-request verbs `stop`, `kill`,
+//!   `rm`, `restart`, `wait`, `pause`, `unpause`, `rename`); each prints what docker prints
+//!   (transfer.rs: what `pull` and `push` share; container_opts.rs: the flags of `create`
+//!   and `run` and the create body docker's CLI builds from them).
 //! * format/: docker's output rules: a Go-template subset (`template`), JSON as Go writes and
 //!   indents it (`json`), tabwriter tables (`table`), sizes and times (`units`), and the
 //!   progress-stream renderer (`progress`). Public, so that tests can feed it streams
 //!   recorded from a real dockerd.
-//! * reference.rs: image names normalised as docker's CLI does before calling the API.
+//! * stream.rs: a container's stdin, stdout and stderr over a hijacked connection (attach,
+//!   `run`, `exec`): stdcopy frames, raw mode, detach keys, size forwarding, signal proxying.
+//! * image references are berth-oci's `Reference`, normalised as docker's CLI does.
 //! * auth.rs: credentials from docker's `config.json`, sent as `X-Registry-Auth`.
 //! * terminal.rs: tty checks, the terminal width, password prompts.
 //! * error.rs: [`CliError`], printed as one `berth: ...` line.
@@ -27,11 +33,12 @@ mod commands;
 mod error;
 pub mod format;
 mod host;
+mod stream;
 mod terminal;
 
 use std::process::ExitCode;
 
-pub use cli::{Cli, Command, ImageCommand};
+pub use cli::{Cli, Command, ContainerCommand, ImageCommand};
 pub use client::Client;
 pub use error::CliError;
 pub use host::{resolve_host, BERTH_HOST_ENV, DOCKER_HOST_ENV};
@@ -50,7 +57,7 @@ pub fn run(cli: Cli) -> ExitCode {
             for line in e.to_string().lines() {
                 eprintln!("berth: {line}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -140,6 +140,23 @@ impl Client {
         }
     }
 
+    pub fn pause(&mut self) -> Result<(), ProtoError> {
+        self.ok(&Request::Pause)
+    }
+
+    pub fn resume(&mut self) -> Result<(), ProtoError> {
+        self.ok(&Request::Resume)
+    }
+
+    pub fn update(
+        &mut self,
+        resources: oci_spec::runtime::LinuxResources,
+    ) -> Result<(), ProtoError> {
+        self.ok(&Request::Update {
+            resources: Box::new(resources),
+        })
+    }
+
     /// Deletes the container's runtime state and ends the shim.
     pub fn shutdown(&mut self, kill: bool) -> Result<(), ProtoError> {
         self.ok(&Request::Shutdown { kill })

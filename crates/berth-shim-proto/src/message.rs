@@ -97,6 +97,14 @@ pub enum Request {
     ExecWait { exec_id: String },
     /// The container's cgroup statistics: [`Response::Stats`].
     Stats,
+    /// Freezes every process of the container (its cgroup's freezer).
+    Pause,
+    /// Thaws a paused container.
+    Resume,
+    /// Applies new resource limits to the running container's cgroup.
+    Update {
+        resources: Box<oci_spec::runtime::LinuxResources>,
+    },
     /// Deletes the container's runtime state (its cgroup, the runtime's state
     /// directory) and ends the shim. A running container is refused unless
     /// `kill`, which kills it first. Answered with [`Response::Ok`] just
@@ -141,6 +149,8 @@ pub enum Status {
     /// The shim waits for `Start`.
     Created,
     Running,
+    /// Frozen by `Pause`.
+    Paused,
     /// The container has exited (its exit is recorded).
     Stopped,
 }

@@ -75,6 +75,13 @@ fn child(state_dir: &Path, cfg: ShimConfig, ready: OwnedFd) -> Result<()> {
     crate::server::serve(state_dir, cfg, Some(ready))
 }
 
+/// Closes every descriptor above stderr.
+pub fn close_inherited() {
+    // SAFETY: called first thing in main (after the sealing re-exec, which keeps
+    // nothing open): no object of this process owns a descriptor above 2 yet.
+    let _ = unsafe { berth_sys::fd::close_from(3) };
+}
+
 fn load_config(state_dir: &Path) -> Result<ShimConfig> {
     let path = state_dir.join(files::CONFIG);
     let text = std::fs::read(&path).map_err(|e| ShimError::io("read", &path, e))?;

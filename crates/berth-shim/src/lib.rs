@@ -33,6 +33,8 @@ pub fn main(args: &args::Args) -> ExitCode {
         eprintln!("berth-shim: protect the shim binary: {e}");
         return ExitCode::from(1);
     }
+    // Whatever the daemon leaked to us (its pipes, sockets) must not live as long as we do.
+    daemon::close_inherited();
     match daemon::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

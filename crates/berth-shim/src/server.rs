@@ -141,6 +141,8 @@ struct Shim {
     execs: HashMap<String, Exec>,
     shutdown: Option<u64>,
     quit: bool,
+    /// Code ran once (container start, exec, stats) should leave the resident set.
+    trim: bool,
     buf: Vec<u8>,
 }
 
@@ -249,6 +251,7 @@ impl Shim {
             execs: HashMap::new(),
             shutdown: None,
             quit: false,
+            trim: true,
             buf: vec![0u8; READ_CHUNK],
         })
     }
@@ -308,6 +311,11 @@ impl Shim {
             }
             // Closed connections go before we sleep: their clients see the end now.
             self.conns.retain(|_, c| !c.dead);
+            if std::mem::take(&mut self.trim) {
+                // Most of our code (creating containers, parsing specs) ran once: keep
+                // resident only what the loop runs. Best effort.
+                let _ = berth_sys::mm::release_exe_code();
+            }
             self.poll_once()?;
         }
         Ok(())
@@ -408,7 +416,7 @@ impl Shim {
                 libc::SIGPIPE | libc::SIGURG | libc::SIGWINCH => {}
                 sig => {
                     // Forwarded to the container, as runc does in the foreground.
-                    if self.status == Status::Running && self.init_exit.is_none() {
+                    if self.alive() {
                         let _ = berth_sys::process::kill(self.init_pid, sig);
                     }
                 }
@@ -660,10 +668,14 @@ impl Shim {
     }
 
     fn handle(&mut self, id: u64, req: Request) {
+        self.trim |= matches!(
+            req,
+            Request::Start | Request::Exec(_) | Request::Stats | Request::Signal { all: true, .. }
+        );
         let r = match req {
             Request::State => Ok(Response::State(ShimState {
                 status: self.status,
-                pid: if self.status == Status::Running {
+                pid: if matches!(self.status, Status::Running | Status::Paused) {
                     self.init_pid
                 } else {
                     0
@@ -740,6 +752,27 @@ impl Shim {
                     serde_json::to_value(s).map_err(|e| ShimError::sys("encode stats", e))
                 })
                 .map(|stats| Response::Stats { stats }),
+            Request::Pause => self.running().and_then(|()| {
+                container::pause(&self.store, &self.cfg.id)?;
+                self.status = Status::Paused;
+                Ok(Response::Ok)
+            }),
+            Request::Resume => {
+                if self.status == Status::Paused {
+                    container::resume(&self.store, &self.cfg.id)
+                        .map_err(ShimError::from)
+                        .map(|()| {
+                            self.status = Status::Running;
+                            Response::Ok
+                        })
+                } else {
+                    Err(ShimError::Conflict("container is not paused".into()))
+                }
+            }
+            Request::Update { resources } => self.running().and_then(|()| {
+                container::update(&self.store, &self.cfg.id, &resources)?;
+                Ok(Response::Ok)
+            }),
             Request::Shutdown { kill } => match self.shutdown(id, kill) {
                 Ok(()) => return,
                 Err(e) => Err(e),
@@ -747,6 +780,20 @@ impl Shim {
         };
         let r = r.unwrap_or_else(|e| error_response(&e));
         self.reply(id, &r);
+    }
+
+    /// Whether the init runs (paused or not) and has not exited.
+    fn alive(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused) && self.init_exit.is_none()
+    }
+
+    /// Refuses what needs a running (not paused, not exited) container.
+    fn running(&self) -> Result<()> {
+        match self.status {
+            Status::Running if self.init_exit.is_none() => Ok(()),
+            Status::Paused => Err(ShimError::Conflict("container is paused".into())),
+            _ => Err(ShimError::Conflict("container is not running".into())),
+        }
     }
 
     fn signal(&mut self, sig: i32, all: bool, exec_id: Option<&str>) -> Result<()> {
@@ -760,7 +807,7 @@ impl Shim {
             }
             return berth_sys::process::kill(e.pid, sig).map_err(|e| ShimError::sys("kill", e));
         }
-        if self.status != Status::Running || self.init_exit.is_some() {
+        if !self.alive() {
             return Err(ShimError::Conflict("container is not running".into()));
         }
         if all {
@@ -771,9 +818,7 @@ impl Shim {
     }
 
     fn exec(&mut self, conn: u64, req: ExecRequest) -> Result<()> {
-        if self.status != Status::Running || self.init_exit.is_some() {
-            return Err(ShimError::Conflict("container is not running".into()));
-        }
+        self.running()?;
         if self.execs.get(&req.exec_id).is_some_and(|e| !e.done) {
             return Err(ShimError::Conflict(format!(
                 "exec {} is running",
@@ -796,7 +841,7 @@ impl Shim {
             console_socket: None,
             preserve_fds: 0,
             ignore_paused: false,
-            sub_cgroups: Default::default(),
+            sub_cgroups: berth_cgroups::SubCgroups::default(),
         };
         let sup = Supervision {
             stdio: ends.as_ref().map(ChildEnds::borrowed),
@@ -840,7 +885,7 @@ impl Shim {
 
     fn shutdown(&mut self, conn: u64, kill: bool) -> Result<()> {
         match self.status {
-            Status::Running if self.exit.is_none() => {
+            Status::Running | Status::Paused if self.exit.is_none() => {
                 if !kill {
                     return Err(ShimError::Conflict(
                         "container is running: stop it first, or shut down with kill".into(),
@@ -848,6 +893,10 @@ impl Shim {
                 }
                 if container::kill(&self.store, &self.cfg.id, libc::SIGKILL, true).is_err() {
                     let _ = berth_sys::process::kill(self.init_pid, libc::SIGKILL);
+                }
+                if self.status == Status::Paused {
+                    // Frozen processes die once thawed.
+                    let _ = container::resume(&self.store, &self.cfg.id);
                 }
                 // Done once the exit is recorded (finish_container_if_done).
                 self.shutdown = Some(conn);

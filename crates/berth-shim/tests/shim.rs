@@ -635,3 +635,218 @@ fn twenty_shims_in_parallel() {
         assert_eq!(f.log_text(), format!("container {i}\n"));
     }
 }
+
+#[test]
+fn keeps_no_descriptor_of_its_starter() {
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
+    // A pipe the starter leaks (not close-on-exec): once the launcher is gone and we close our
+    // write end, the read end must see EOF, so the shim (and its container) hold no copy.
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::empty())
+        .unwrap_or_else(|e| panic!("pipe: {e}"));
+    f.launch();
+    assert_eq!(
+        f.client().state().map(|s| s.status).ok(),
+        Some(Status::Running)
+    );
+    drop(wr);
+    let mut file = std::fs::File::from(rd);
+    let mut buf = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(file.read_to_end(&mut buf).map(|_| buf.len()));
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(0)) => {}
+        other => panic!("the shim kept the starter's pipe open: {other:?}"),
+    }
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped_not_waited_for() {
+    let f = fixture(
+        sh("yes $(printf '%0999d' 0) | head -c 31457280; echo; echo done"),
+        |c| {
+            c.start = false;
+            c.log = None;
+        },
+    );
+    f.launch();
+    let (_, mut lazy) = f
+        .client()
+        .attach(AttachRequest {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+        })
+        .unwrap_or_else(|e| panic!("attach: {e}"));
+    f.client().start().unwrap_or_else(|e| panic!("start: {e}"));
+    let mut c = f.client();
+    let _ = c.set_read_timeout(Some(Duration::from_secs(300)));
+    let exit = c.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    assert_eq!(exit.exit_code, 0);
+    // The lazy client got at most its buffer (and the socket's), then the end.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let _ = lazy.set_read_timeout(Some(Duration::from_secs(20)));
+    loop {
+        match lazy.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!("the dropped client's stream did not end: {e}"),
+        }
+    }
+    assert!(got < 10 << 20, "a client that did not read got {got} bytes");
+}
+
+#[test]
+fn logs_followed_while_the_container_writes_and_rotates() {
+    let f = fixture(
+        // Paced (a pause every 40 lines, ~half a file), so that the reader is never a whole
+        // max-file of rotations behind: files rotated away unread are lost, as with docker.
+        sh("i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); \
+            [ $((i % 40)) = 0 ] && sleep 0.02; done; true"),
+        |c| {
+            c.start = false;
+            if let Some(l) = c.log.as_mut() {
+                l.max_size = Some(8_000);
+                l.max_file = 4;
+            }
+        },
+    );
+    f.launch();
+    let opts = logs::ReadOptions {
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let (mut seen, mut follower) =
+        logs::read(&f.log_path(), &opts).unwrap_or_else(|e| panic!("read: {e}"));
+    f.client().start().unwrap_or_else(|e| panic!("start: {e}"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 3000 && Instant::now() < end {
+        seen.extend(follower.poll().unwrap_or_else(|e| panic!("follow: {e}")));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let lines: Vec<&str> = seen.iter().map(|e| e.log.as_str()).collect();
+    let want: Vec<String> = (0..3000).map(|i| format!("line {i}\n")).collect();
+    if lines != want {
+        let first_bad = lines.iter().zip(&want).position(|(a, b)| a != b);
+        panic!(
+            "{} lines followed, first difference at {first_bad:?}",
+            lines.len()
+        );
+    }
+    assert_eq!(f.client().wait().map(|e| e.exit_code).ok(), Some(0));
+    assert_eq!(logs::files(&f.log_path()).len(), 4);
+}
+
+#[test]
+fn pause_resume_and_update() {
+    let f = fixture(
+        sh("i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"),
+        |_| {},
+    );
+    f.launch();
+    f.client().pause().unwrap_or_else(|e| panic!("pause: {e}"));
+    assert_eq!(
+        f.client().state().map(|s| s.status).ok(),
+        Some(Status::Paused)
+    );
+    let before = f.log_text().len();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        f.log_text().len(),
+        before,
+        "a paused container kept printing"
+    );
+    let err = f
+        .client()
+        .exec(ExecRequest {
+            exec_id: "x".into(),
+            process: exec_process(&f, &["true"], false),
+            stdin: false,
+            detach: true,
+        })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("paused"), "{err}");
+    f.client()
+        .resume()
+        .unwrap_or_else(|e| panic!("resume: {e}"));
+    let end = Instant::now() + Duration::from_secs(10);
+    while f.log_text().len() == before {
+        assert!(Instant::now() < end, "the container did not resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let resources: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({ "pids": { "limit": 77 } }))
+            .unwrap_or_else(|e| panic!("resources: {e}"));
+    f.client()
+        .update(resources)
+        .unwrap_or_else(|e| panic!("update: {e}"));
+    let stats = f.client().stats().unwrap_or_else(|e| panic!("stats: {e}"));
+    assert_eq!(stats["pids"]["limit"].as_u64(), Some(77), "{stats}");
+    // A paused container is killed by shutdown with kill, not left frozen.
+    f.client().pause().unwrap_or_else(|e| panic!("pause: {e}"));
+    let shim = f.shim_pid().unwrap_or(0);
+    f.client()
+        .shutdown(true)
+        .unwrap_or_else(|e| panic!("shutdown: {e}"));
+    assert!(gone_within(shim, Duration::from_secs(10)));
+}
+
+#[test]
+fn exec_with_a_terminal_is_resized() {
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
+    f.launch();
+    let (_, tty, s) = f
+        .client()
+        .exec(ExecRequest {
+            exec_id: "t".into(),
+            process: exec_process(&f, &["sh", "-c", "read x; stty size; exit 5"], true),
+            stdin: true,
+            detach: false,
+        })
+        .unwrap_or_else(|e| panic!("exec: {e}"));
+    assert!(tty);
+    let mut s = s.unwrap_or_else(|| panic!("no stream"));
+    f.client()
+        .resize(21, 83, Some("t"))
+        .unwrap_or_else(|e| panic!("resize: {e}"));
+    s.write_all(b"go\n")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .unwrap_or_else(|e| panic!("the exec stream did not end: {e}"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("21 83"), "{text:?}");
+    assert_eq!(f.client().exec_wait("t").ok(), Some(5));
+}
+
+#[test]
+fn a_new_shim_takes_over_after_one_was_killed() {
+    let f = fixture(
+        Bundle::with_shared_rootfs().args(&["sleep", "1000"]),
+        |_| {},
+    );
+    let shim = f.launch();
+    let first = f.client().state().map(|s| s.pid).unwrap_or(0);
+    // SAFETY: kill(2) takes integers; the pid is the shim this test started.
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    assert!(gone_within(first, Duration::from_secs(5)));
+    // The dead shim left the runtime's state and the cgroup behind; the next one clears them
+    // and runs the container again (a restart).
+    assert!(f.root.path().join(&f.id).exists());
+    f.launch();
+    let st = f.client().state().unwrap_or_else(|e| panic!("state: {e}"));
+    assert_eq!(st.status, Status::Running);
+    assert!(st.pid != first && alive(st.pid));
+}

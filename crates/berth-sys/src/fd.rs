@@ -62,6 +62,40 @@ pub unsafe fn close_in_child(fd: std::os::fd::RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// Closes every descriptor numbered `first` and above (`close_range(first, ~0, 0)`).
+///
+/// # Safety
+///
+/// No object in the process may own (or later use) one of these descriptors: meant for the
+/// start of a program that drops what it inherited before it opens anything itself.
+/// Without `close_range` (kernels before 5.9, or a seccomp filter that refuses it) the
+/// descriptors /proc/self/fd lists are closed one by one.
+pub unsafe fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range takes integers only; ownership is the caller's contract (above).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    match crate::cvt(ret) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS | libc::EPERM | libc::EINVAL)
+            ) =>
+        {
+            let fds: Vec<std::os::fd::RawFd> = std::fs::read_dir("/proc/self/fd")?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd: &std::os::fd::RawFd| u32::try_from(*fd).is_ok_and(|n| n >= first))
+                .collect();
+            for fd in fds {
+                // SAFETY: as above (the caller's contract); the listing's own descriptor,
+                // closed since, fails with EBADF, which is ignored.
+                unsafe { libc::close(fd) };
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

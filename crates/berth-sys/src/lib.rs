@@ -12,6 +12,7 @@ pub mod bpf;
 pub mod caps;
 pub mod fd;
 pub mod keyring;
+pub mod mm;
 pub mod mount;
 pub mod ns;
 pub mod process;

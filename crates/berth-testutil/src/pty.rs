@@ -147,6 +147,24 @@ impl PtyChild {
         self.master.flush()
     }
 
+    /// Sets the terminal's size, as a terminal emulator does when its window is resized (the
+    /// kernel then sends SIGWINCH to the terminal's foreground process group).
+    pub fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the valid pointer; the fd is our open
+        // master.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Everything the command printed so far (including the terminal's echo of the input).
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.output).into_owned()

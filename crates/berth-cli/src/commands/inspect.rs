@@ -1,4 +1,6 @@
-//! `berth image inspect`: `GET /images/{name}/json` for each name; without `-f` the daemon's
+//! `berth inspect`, `container inspect` and `image inspect`: `GET /containers/{name}/json`
+//! or `/images/{name}/json` for each name (`inspect` tries a container, then an image);
+//! for images: `GET /images/{name}/json` for each name; without `-f` the daemon's
 //! documents in one JSON array indented as docker indents it (the daemon's bytes, re-indented),
 //! with `-f` the template once per image. Names that fail are reported after the others.
 //!
@@ -11,7 +13,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use crate::client::{name_path, Client};
+use crate::client::{name_path, percent_encode, Client};
 use crate::error::CliError;
 use crate::format::json::{indent, Json};
 use crate::format::template::Template;
@@ -26,12 +28,111 @@ pub struct InspectArgs {
     pub images: Vec<String>,
 }
 
+/// Return low-level information on Docker objects
+#[derive(Debug, Args)]
+pub struct ObjectInspectArgs {
+    /// Format output using a Go template ('json' for the JSON array)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Only inspect objects of this type (container or image)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+/// Display detailed information on one or more containers
+#[derive(Debug, Args)]
+pub struct ContainerInspectArgs {
+    /// Format output using a Go template ('json' for the JSON array)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// The kinds of object `inspect` looks names up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Container,
+    Image,
+}
+
 pub(crate) async fn run(
     client: &Client,
     args: &InspectArgs,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let template = match args.format.as_deref() {
+    inspect(
+        client,
+        &args.images,
+        &[Kind::Image],
+        false,
+        args.format.as_deref(),
+        out,
+    )
+    .await
+}
+
+pub(crate) async fn run_container(
+    client: &Client,
+    args: &ContainerInspectArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    inspect(
+        client,
+        &args.containers,
+        &[Kind::Container],
+        args.size,
+        args.format.as_deref(),
+        out,
+    )
+    .await
+}
+
+pub(crate) async fn run_object(
+    client: &Client,
+    args: &ObjectInspectArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let kinds: &[Kind] = match args.kind.as_deref() {
+        None | Some("") => &[Kind::Container, Kind::Image],
+        Some("container") => &[Kind::Container],
+        Some("image") => &[Kind::Image],
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "\"{other}\" is not a valid value for --type"
+            )))
+        }
+    };
+    inspect(
+        client,
+        &args.names,
+        kinds,
+        args.size,
+        args.format.as_deref(),
+        out,
+    )
+    .await
+}
+
+/// Looks each name up as each kind in turn; prints the documents (or the template per
+/// document), then the names that were found as none of them.
+async fn inspect(
+    client: &Client,
+    names: &[String],
+    kinds: &[Kind],
+    size: bool,
+    format: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let template = match format {
         None | Some("") | Some("json") => None,
         Some(f) => Some(Template::parse(
             &f.replace("\\t", "\t").replace("\\n", "\n"),
@@ -39,16 +140,34 @@ pub(crate) async fn run(
     };
     let mut raws = Vec::new();
     let mut errors = Vec::new();
-    for name in &args.images {
-        match client
-            .get(&format!("/images/{}/json", name_path(name)))
-            .await
-        {
-            Ok(raw) => raws.push(raw),
-            Err(CliError::Daemon { message, .. }) => {
-                errors.push(format!("Error response from daemon: {message}"))
+    for name in names {
+        let mut found = None;
+        let mut last_error = None;
+        for kind in kinds {
+            let path = match kind {
+                Kind::Container => format!(
+                    "/containers/{}/json{}",
+                    percent_encode(name),
+                    crate::client::query(&[("size", if size { "1" } else { "" })])
+                ),
+                Kind::Image => format!("/images/{}/json", name_path(name)),
+            };
+            match client.get(&path).await {
+                Ok(raw) => {
+                    found = Some((*kind, raw));
+                    break;
+                }
+                Err(CliError::Daemon { message, .. }) => last_error = Some(message),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
+        }
+        match (found, last_error) {
+            (Some(f), _) => raws.push(f),
+            (None, _) if kinds.len() > 1 => errors.push(format!("Error: No such object: {name}")),
+            (None, m) => errors.push(format!(
+                "Error response from daemon: {}",
+                m.unwrap_or_default()
+            )),
         }
     }
     match template {
@@ -57,7 +176,7 @@ pub(crate) async fn run(
                 out.write_all(b"[]\n")?;
             } else {
                 let mut all = b"[".to_vec();
-                for (i, r) in raws.iter().enumerate() {
+                for (i, (_, r)) in raws.iter().enumerate() {
                     if i > 0 {
                         all.push(b',');
                     }
@@ -69,12 +188,17 @@ pub(crate) async fn run(
             }
         }
         Some(t) => {
-            for r in &raws {
+            for (kind, r) in &raws {
                 let doc = Json::parse(r).map_err(|source| CliError::Decode {
-                    path: "/images/{name}/json".into(),
+                    path: "inspect".into(),
                     source,
                 })?;
-                out.write_all(t.execute(&typed_view(doc))?.as_bytes())?;
+                let doc = if *kind == Kind::Image {
+                    typed_view(doc)
+                } else {
+                    doc
+                };
+                out.write_all(t.execute(&doc)?.as_bytes())?;
                 out.write_all(b"\n")?;
             }
         }

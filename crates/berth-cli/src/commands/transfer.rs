@@ -44,6 +44,19 @@ pub(crate) async fn post_with_progress(
     quiet: bool,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
+    post_with_progress_to(client, path, domain, quiet, out, false).await
+}
+
+/// As [`post_with_progress`], shown on stderr's terminal when `to_stderr` (the pull of
+/// `run` and `create`).
+pub(crate) async fn post_with_progress_to(
+    client: &Client,
+    path: &str,
+    domain: &str,
+    quiet: bool,
+    out: &mut impl Write,
+    to_stderr: bool,
+) -> Result<(), CliError> {
     let auth = registry_auth(domain)?;
     let resp = client
         .send(
@@ -58,7 +71,12 @@ pub(crate) async fn post_with_progress(
         resp.show_progress(&mut ProgressPrinter::new(false, 200), &mut std::io::sink())
             .await
     } else {
-        let mut printer = ProgressPrinter::new(stdout_is_tty(), stdout_width());
+        let tty = if to_stderr {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+        } else {
+            stdout_is_tty()
+        };
+        let mut printer = ProgressPrinter::new(tty, stdout_width());
         resp.show_progress(&mut printer, out).await
     }
 }

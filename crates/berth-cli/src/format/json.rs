@@ -85,27 +85,34 @@ impl Json {
     /// `\u003c`, `\u003e`, `\u0026`.
     pub fn to_go_json(&self) -> String {
         let mut out = String::new();
-        self.write_compact(&mut out);
+        self.write_compact(&mut out, true);
         out
     }
 
-    fn write_compact(&self, out: &mut String) {
+    /// Go's encoder with `SetEscapeHTML(false)`: `<`, `>` and `&` as they are.
+    pub fn to_go_json_unescaped(&self) -> String {
+        let mut out = String::new();
+        self.write_compact(&mut out, false);
+        out
+    }
+
+    fn write_compact(&self, out: &mut String, html: bool) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Number(n) => out.push_str(n),
-            Json::String(s) => write_go_string(s, out),
+            Json::String(s) => write_go_string(s, out, html),
             Json::Array(items) => {
                 out.push('[');
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    v.write_compact(out);
+                    v.write_compact(out, html);
                 }
                 out.push(']');
             }
-            Json::OmitEmpty(v) => v.write_compact(out),
+            Json::OmitEmpty(v) => v.write_compact(out, html),
             Json::Object(members) => {
                 out.push('{');
                 let kept = members
@@ -115,9 +122,9 @@ impl Json {
                     if i > 0 {
                         out.push(',');
                     }
-                    write_go_string(k, out);
+                    write_go_string(k, out, html);
                     out.push(':');
-                    v.write_compact(out);
+                    v.write_compact(out, html);
                 }
                 out.push('}');
             }
@@ -127,7 +134,7 @@ impl Json {
 
 /// A string as Go's encoder writes it: `\"`, `\\`, `\n`, `\r`, `\t`, other control
 /// characters and `<`, `>`, `&` as `\u00XX`, and U+2028/U+2029 escaped.
-fn write_go_string(s: &str, out: &mut String) {
+fn write_go_string(s: &str, out: &mut String, html: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -138,7 +145,7 @@ fn write_go_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
+            c if (c as u32) < 0x20 || (html && matches!(c, '<' | '>' | '&')) => {
                 out.push_str(&format!("\\u{:04x}", c as u32))
             }
             c => out.push(c),

@@ -38,7 +38,7 @@ impl List {
             .replace("\\t", "\t")
             .replace("\\n", "\n");
         Ok(List {
-            template: Template::parse(&body)?,
+            template: Template::parse(&body)?.escaping_html(),
             table,
         })
     }

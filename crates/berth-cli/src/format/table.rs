@@ -4,7 +4,11 @@
 
 /// Aligns the tab-separated `text` (lines ending in `\n`).
 pub fn tabwrite(text: &str) -> String {
-    const MIN_WIDTH: usize = 10;
+    tabwrite_min(text, 10)
+}
+
+/// As [`tabwrite`] with another minimum cell width (`top` uses 20).
+pub fn tabwrite_min(text: &str, min_width: usize) -> String {
     const PADDING: usize = 3;
     let lines: Vec<Vec<&str>> = text
         .split_inclusive('\n')
@@ -14,7 +18,7 @@ pub fn tabwrite(text: &str) -> String {
     for cells in &lines {
         // Every cell but the last is tab-terminated.
         for (j, cell) in cells.iter().take(cells.len().saturating_sub(1)).enumerate() {
-            let w = (cell.chars().count() + PADDING).max(MIN_WIDTH);
+            let w = (cell.chars().count() + PADDING).max(min_width);
             if widths.len() <= j {
                 widths.push(w);
             } else if widths[j] < w {

@@ -21,6 +21,13 @@ fn err<T>(msg: impl Into<String>) -> Result<T, TemplateError> {
 #[derive(Debug, Clone)]
 pub struct Template {
     nodes: Vec<Node>,
+    /// Whether `json` escapes `<`, `>` and `&` (see [`Template::escaping_html`]).
+    escape_html: bool,
+}
+
+thread_local! {
+    /// The running template's `escape_html`, for the `json` function deep in evaluation.
+    static ESCAPE_HTML: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[derive(Debug, Clone)]
@@ -71,12 +78,25 @@ impl Template {
         if let Some(e) = end {
             return err(format!("unexpected {{{{{e}}}}}"));
         }
-        Ok(Template { nodes })
+        Ok(Template {
+            nodes,
+            escape_html: false,
+        })
+    }
+
+    /// docker's `json` function writes `<`, `>` and `&` as they are (an encoder with
+    /// `SetEscapeHTML(false)`), except for the rows of list formatters (`images`, `ps`...),
+    /// which marshal themselves with `json.Marshal` and so come escaped: those templates are
+    /// made escaping with this.
+    pub fn escaping_html(mut self) -> Template {
+        self.escape_html = true;
+        self
     }
 
     /// Runs the template on `dot`.
     pub fn execute(&self, dot: &Json) -> Result<String, TemplateError> {
         let mut out = String::new();
+        ESCAPE_HTML.with(|e| e.set(self.escape_html));
         exec_nodes(&self.nodes, &Val::new(dot.inner().clone()), &mut out)?;
         Ok(out)
     }
@@ -445,7 +465,12 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
     match name {
         "json" => {
             arity(name, &args, 1)?;
-            Ok(Val::new(Json::String(args[0].json.to_go_json())))
+            let text = if ESCAPE_HTML.with(std::cell::Cell::get) {
+                args[0].json.to_go_json()
+            } else {
+                args[0].json.to_go_json_unescaped()
+            };
+            Ok(Val::new(Json::String(text)))
         }
         "len" => {
             arity(name, &args, 1)?;

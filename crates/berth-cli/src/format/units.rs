@@ -14,6 +14,18 @@ pub fn human_size_prec(size: f64, precision: usize) -> String {
     format!("{}{}", go_g(v, precision), UNITS[i])
 }
 
+/// `units.BytesSize`: binary units (1024), four significant digits (`1.102MiB`).
+pub fn bytes_size(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut v = size;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(v, 4), UNITS[i])
+}
+
 /// `units.HumanSize` (four significant digits), as in progress bars.
 pub fn human_size(size: i64) -> String {
     // Sizes are far below 2^53: no precision is lost that the output would show.

@@ -261,3 +261,10 @@ conformance!(sysctl_is_set_in_container_only, |rt| {
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
     assert_eq!(after, host, "the host's sysctl changed");
 });
+
+conformance!(process_starts_with_no_signal_blocked, |rt| {
+    // `run` blocks every signal in the runtime to forward them; the container's program must
+    // not inherit that mask (it could not be stopped with SIGTERM).
+    let out = run_ok(rt, &Bundle::new().args(&["cat", "/proc/self/status"]));
+    assert_eq!(parse_mask(&out, "SigBlk"), 0, "{out}");
+});
