@@ -505,10 +505,8 @@ impl ContainerService {
             }
             _ => return Err(not_running(&r.id)),
         }
-        let id = r.id.clone();
-        tokio::task::spawn_blocking(move || cgroup(&id)?.freeze().map_err(EngineError::from))
-            .await
-            .map_err(|e| EngineError::Task(format!("pause: {e}")))??;
+        // The shim freezes the cgroup (and knows its container is paused).
+        self.shim(&r.id, SHIM_TIMEOUT, |c| c.pause()).await?;
         let r = entry.update(|r| {
             r.state.status = Status::Paused;
             r.clone()
@@ -519,10 +517,7 @@ impl ContainerService {
     }
 
     async fn thaw(&self, id: &str) -> Result<(), EngineError> {
-        let id = id.to_owned();
-        tokio::task::spawn_blocking(move || cgroup(&id)?.thaw().map_err(EngineError::from))
-            .await
-            .map_err(|e| EngineError::Task(format!("unpause: {e}")))?
+        self.shim(id, SHIM_TIMEOUT, |c| c.resume()).await
     }
 
     /// `docker unpause`.
@@ -795,13 +790,21 @@ impl ContainerService {
                 }
                 Status::Running | Status::Paused | Status::Restarting => {
                     match self.shim(&id, SHIM_TIMEOUT, |c| c.state()).await {
-                        Ok(st) if st.status == berth_shim_proto::Status::Running => {
+                        Ok(st)
+                            if matches!(
+                                st.status,
+                                berth_shim_proto::Status::Running
+                                    | berth_shim_proto::Status::Paused
+                            ) =>
+                        {
                             entry.set_shim_up(true);
                             entry.update(|r| {
                                 r.state.pid = st.pid;
-                                if r.state.status == Status::Restarting {
-                                    r.state.status = Status::Running;
-                                }
+                                r.state.status = if st.status == berth_shim_proto::Status::Paused {
+                                    Status::Paused
+                                } else {
+                                    Status::Running
+                                };
                             });
                             tracing::info!("container {id}: reconnected to its shim");
                             self.spawn_monitor(entry.clone());
