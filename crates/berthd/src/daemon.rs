@@ -100,8 +100,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         tracing::info!("stopped");
         Ok(())
     });
-    // Blocking tasks still waiting on shims (each running container's `wait`) are not waited
-    // for: the containers and their shims live on without the daemon.
+    // Tasks still waiting on shims (each running container's `wait`, a `logs -f`) are not
+    // waited for: the containers and their shims live on without the daemon.
     runtime.shutdown_background();
     result
 }

@@ -373,11 +373,13 @@ impl ContainerService {
         let svc = self.clone();
         let eid = exec_id.to_owned();
         tokio::spawn(async move {
-            let e2 = eid.clone();
-            let code = svc
-                .shim(&cid, None, move |c| c.exec_wait(&e2))
-                .await
-                .unwrap_or(126);
+            let req = berth_shim_proto::Request::ExecWait {
+                exec_id: eid.clone(),
+            };
+            let code = match svc.shim_async(&cid, &req).await {
+                Ok(berth_shim_proto::Response::ExecExit { exit_code }) => exit_code,
+                _ => 126,
+            };
             svc.update_exec(&eid, |e| {
                 e.running = false;
                 e.exit_code = Some(code);

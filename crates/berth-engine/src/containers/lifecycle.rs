@@ -216,8 +216,9 @@ impl ContainerService {
         let svc = self.clone();
         tokio::spawn(async move {
             let id = entry.id.clone();
-            let exit = match svc.shim(&id, None, |c| c.wait()).await {
-                Ok(e) => e,
+            let exit = match svc.shim_async(&id, &berth_shim_proto::Request::Wait).await {
+                Ok(berth_shim_proto::Response::Exit(e)) => e,
+                Ok(other) => svc.lost_exit(&id, &format!("unexpected answer {other:?}")),
                 Err(e) => svc.lost_exit(&id, &e.to_string()),
             };
             svc.finish_run(&entry, exit).await;

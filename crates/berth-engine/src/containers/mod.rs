@@ -407,5 +407,62 @@ impl ContainerService {
     }
 }
 
+impl ContainerService {
+    /// Sends `req` to the shim of container `id` over an async connection and awaits its
+    /// answer. For the requests that wait for an exit (`wait`, `exec_wait`): one is pending per
+    /// running container, and none of them holds a thread of the blocking pool.
+    pub(crate) async fn shim_async(
+        &self,
+        id: &str,
+        req: &berth_shim_proto::Request,
+    ) -> Result<berth_shim_proto::Response, EngineError> {
+        use berth_shim_proto::frame::{encode, MAX_MESSAGE};
+        use berth_shim_proto::Response;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let path = self.run_dir(id).join(berth_shim_proto::files::SOCKET);
+        let err = |source: ProtoError| EngineError::Shim {
+            id: id.to_owned(),
+            source,
+        };
+        let read_err = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                ProtoError::Closed
+            } else {
+                ProtoError::io("read message", e)
+            }
+        };
+        let mut s = match tokio::net::UnixStream::connect(&path).await {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(err(ProtoError::NotRunning { path, source: e }))
+            }
+            Err(e) => return Err(err(ProtoError::io("connect to the shim", e))),
+        };
+        let msg = encode(req).map_err(err)?;
+        s.write_all(&msg)
+            .await
+            .map_err(|e| err(ProtoError::io("write message", e)))?;
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.map_err(|e| err(read_err(e)))?;
+        let len = u32::from_be_bytes(len);
+        if len > MAX_MESSAGE {
+            return Err(err(ProtoError::TooLarge(u64::from(len))));
+        }
+        let mut body = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        s.read_exact(&mut body)
+            .await
+            .map_err(|e| err(read_err(e)))?;
+        match serde_json::from_slice::<Response>(&body).map_err(|e| err(ProtoError::Decode(e)))? {
+            Response::Error { kind, message } => Err(err(ProtoError::Shim { kind, message })),
+            r => Ok(r),
+        }
+    }
+}
+
 /// The default time a shim request may take.
 pub(crate) const SHIM_TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
