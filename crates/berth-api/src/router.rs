@@ -54,7 +54,7 @@ pub enum Route {
     /// `DELETE /containers/{id}`
     ContainerDelete(String),
     /// `POST /containers/{id}/{action}`: start, stop, restart, kill, pause, unpause, wait,
-    /// attach, resize, rename, exec.
+    /// attach, resize, rename, exec, update.
     ContainerPost(String, String),
     /// `GET /containers/{id}/{what}`: logs, top, stats.
     ContainerGet(String, String),
@@ -117,7 +117,7 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
         (
             &Method::POST,
             ["containers", id, action @ ("start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "wait"
-            | "attach" | "resize" | "rename" | "exec")],
+            | "attach" | "resize" | "rename" | "exec" | "update")],
         ) if !id.is_empty() => Route::ContainerPost((*id).to_owned(), (*action).to_owned()),
         (&Method::GET, ["containers", id, what @ ("logs" | "top" | "stats")]) if !id.is_empty() => {
             Route::ContainerGet((*id).to_owned(), (*what).to_owned())

@@ -559,6 +559,36 @@ fn events_stats_attach_restart_policies_and_a_lost_shim() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
 
+    // update: the new limit is recorded and reaches the running container's cgroup.
+    d.docker(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--restart",
+        "on-failure:3",
+        "talker",
+    ])
+    .assert_success();
+    let out = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}",
+        "talker",
+    ]);
+    assert_eq!(out.stdout_trimmed(), format!("{} on-failure", 64 << 20));
+    let tid = d
+        .docker(&["inspect", "-f", "{{.Id}}", "talker"])
+        .stdout_trimmed()
+        .to_owned();
+    let v1 = format!("/sys/fs/cgroup/memory/berth/{tid}/memory.limit_in_bytes");
+    let v2 = format!("/sys/fs/cgroup/berth/{tid}/memory.max");
+    let limit = fs::read_to_string(&v1)
+        .or_else(|_| fs::read_to_string(&v2))
+        .unwrap();
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+
     // restart, and the policies.
     let before = d
         .docker(&["inspect", "-f", "{{.State.Pid}}", "talker"])

@@ -521,3 +521,15 @@ pub(super) async fn stats(
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
 }
+
+/// `POST /containers/{id}/update`: docker's `UpdateConfig` (the resources and the restart
+/// policy; the fields left at zero keep their values).
+pub(super) async fn update(
+    engine: &Engine,
+    id: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let body: Value = read_json(req).await?;
+    let warnings = engine.containers().update(id, body).await?;
+    json_response(&json!({ "Warnings": warnings }))
+}

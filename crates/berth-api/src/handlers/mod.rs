@@ -59,6 +59,7 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
                 "attach" => containers::attach(&engine, &id, req).await,
                 "exec" => exec::create(&engine, &id, req).await,
                 "wait" => containers::wait(&engine, &id, &req),
+                "update" => containers::update(&engine, &id, req).await,
                 _ => containers::post(&engine, &id, &action, &req).await,
             },
             Route::ContainerGet(id, what) => match what.as_str() {

@@ -25,6 +25,7 @@ mod io;
 mod lifecycle;
 mod names;
 mod record;
+mod update;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
