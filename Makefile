@@ -55,9 +55,9 @@ bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 	target/release/berth-bench runtime --runs 200 --berth $(RUNTIME_STATIC)
 	target/release/berth-bench stats --containers 100 --rounds 5 --berth $(RUNTIME_STATIC)
 
-bench-pull: ## Image pull: berth vs docker pull, podman pull, skopeo (root; builds a ~130 MB fixture once)
+bench-pull: ## Image pull: berth vs docker, podman, skopeo; 2 images, cold and right after rmi (root; ~10 min)
 	cargo build --release -p berth-bench -p berthd
-	target/release/berth-bench pull --runs 5
+	target/release/berth-bench pull --runs 3
 
 clean: ## Remove build output
 	cargo clean

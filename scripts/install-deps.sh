@@ -8,7 +8,7 @@ apt-get update
 apt-get install -y --no-install-recommends \
     build-essential busybox-static libseccomp-dev pkg-config runc docker.io iproute2 hyperfine \
     ca-certificates umoci skopeo gzip tar zstd curl docker-registry apache2-utils openssl podman \
-    debootstrap
+    debootstrap nftables
 
 # Rust: rustup's stable toolchain (Debian's rustc is older than the workspace's rust-version).
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -12,10 +12,11 @@
 //! library call the daemon will make (`berth_container::container::stats`),
 //! see stats.rs.
 //!
-//! `berth-bench pull [--runs N] [--fixture-dir DIR] [--berth-cmd CMD] [--berth-rm-cmd CMD]`:
-//! the time to pull a ~130 MB multi-layer image from a loopback registry,
-//! berth beside `docker pull`, `podman pull` and `skopeo copy` (the floor),
-//! see pull.rs.
+//! `berth-bench pull [--runs N] [--fixture-dir DIR] [--fixture debian|large|both]
+//! [--case cold|after-rm|both] [--berth-cmd CMD] [--berth-rm-cmd CMD]`: the time to pull two
+//! ~110-130 MB images (one heavy in small files, one of large incompressible files) from a
+//! loopback registry, cold and right after a removal, berth beside `docker pull`, `podman pull`
+//! and `skopeo copy` (the floor), see pull.rs.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -32,7 +33,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: berth-bench runtime [--runs N] [--berth PATH] [--runc PATH]\n       \
          berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]\n       \
-         berth-bench pull [--runs N] [--fixture-dir DIR] [--berth-cmd CMD] [--berth-rm-cmd CMD]"
+         berth-bench pull [--runs N] [--fixture-dir DIR] [--fixture debian|large|both] [--case cold|after-rm|both]\n                          [--berthd PATH | --library | --berth-cmd CMD [--berth-rm-cmd CMD]]"
     );
     std::process::exit(2)
 }

@@ -1,4 +1,8 @@
-//! The benchmark image, built once and cached in a directory.
+//! The benchmark images, built once and cached in a directory: a
+//! small-file-heavy one ([`ensure`], the layout below) and one of large
+//! incompressible files ([`ensure_large`], in `DIR/large`: a busybox rootfs,
+//! files of 64 MiB, 30 MB and 10 MB of random data, one layer each, and 200
+//! small text files).
 //!
 //! ```text
 //! DIR/rootfs/        debootstrap --variant=minbase bookworm, apt caches emptied (as Debian's
@@ -118,19 +122,122 @@ fn seed() -> u64 {
 fn write_random(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir)?;
     let mut rng = Rng(seed());
-    let mut buf = vec![0u8; RANDOM_FILE_BYTES];
     for i in 0..RANDOM_FILES {
-        for chunk in buf.chunks_mut(8) {
-            let v = rng.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        fs::write(dir.join(format!("blob-{i}.bin")), &buf)?;
+        write_random_file(
+            &mut rng,
+            &dir.join(format!("blob-{i}.bin")),
+            RANDOM_FILE_BYTES,
+        )?;
     }
     Ok(())
 }
 
+/// One file of `len` incompressible bytes.
+fn write_random_file(rng: &mut Rng, path: &Path, len: usize) -> Result<()> {
+    let mut buf = vec![0u8; len];
+    for chunk in buf.chunks_mut(8) {
+        let v = rng.next().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    fs::write(path, &buf).with_context(|| format!("write {}", path.display()))
+}
+
+/// A busybox rootfs: the static binary from Debian's busybox-static and a
+/// symlink for each of its applets, as busybox's official image has.
+fn busybox_rootfs(root: &Path) -> Result<()> {
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin)?;
+    fs::copy("/bin/busybox", bin.join("busybox"))
+        .context("copy /bin/busybox (apt-get install busybox-static)")?;
+    let out = Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .context("busybox --list")?;
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        let applet = applet.trim();
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        std::os::unix::fs::symlink("busybox", bin.join(applet))?;
+    }
+    for d in ["etc", "tmp", "root", "var", "usr"] {
+        fs::create_dir_all(root.join(d))?;
+    }
+    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    fs::write(root.join("etc/group"), "root:x:0:\n")?;
+    Ok(())
+}
+
+/// Bumped when the large recipe changes.
+const LARGE_RECIPE: u64 = 1;
+
+/// The fixture of large incompressible files in `DIR/large`, built unless
+/// cached.
+pub(crate) fn ensure_large(dir: &Path) -> Result<Fixture> {
+    let dir = dir.join("large");
+    fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    match load(&dir, LARGE_RECIPE) {
+        Ok(f) => return Ok(f),
+        Err(e) if dir.join("fixture.json").exists() => {
+            eprintln!("fixture: cached large one is not usable ({e:#}); rebuilding");
+        }
+        Err(_) => {}
+    }
+    let _ = fs::remove_file(dir.join("fixture.json"));
+    let work = dir.join("work");
+    if work.exists() {
+        fs::remove_dir_all(&work)?;
+    }
+    eprintln!("fixture: generating the large-file layers...");
+    busybox_rootfs(&work.join("busybox"))?;
+    let mut rng = Rng(seed());
+    let sizes = [
+        ("random64", 64 << 20),
+        ("random30", 30_000_000),
+        ("random10", 10_000_000),
+    ];
+    for (name, len) in sizes {
+        write_random_file(
+            &mut rng,
+            &work.join(name).join(format!("opt/{name}.bin")),
+            len,
+        )?;
+    }
+    write_small_n(&work.join("small/etc/bench"), 200)?;
+    let layout = dir.join("oci");
+    if layout.exists() {
+        fs::remove_dir_all(&layout)?;
+    }
+    eprintln!("fixture: writing the large OCI layout (tar | gzip)...");
+    let mut layers = vec![layer_blob(&layout, &work.join("busybox"), &["."])?];
+    for (name, _) in sizes {
+        let rel = format!("opt/{name}.bin");
+        layers.push(layer_blob(&layout, &work.join(name), &[rel.as_str()])?);
+    }
+    layers.push(layer_blob(&layout, &work.join("small"), &["etc/bench"])?);
+    let history = [
+        "busybox rootfs",
+        "64 MiB of random data",
+        "30 MB of random data",
+        "10 MB of random data",
+        "200 small text files in /etc/bench",
+    ];
+    write_layout(&layout, &layers, &history)?;
+    fs::remove_dir_all(&work)?;
+    record(&dir, &layout, LARGE_RECIPE)
+}
+
 /// Small text files that compress about 5:1, like source trees and configs.
 fn write_small(dir: &Path) -> Result<()> {
+    write_small_n(dir, SMALL_FILES)
+}
+
+/// `n` small text files (a multiple of 250 for more than 250), 250 to a
+/// directory.
+fn write_small_n(dir: &Path, n: usize) -> Result<()> {
     const WORDS: &[&str] = &[
         "container",
         "image",
@@ -166,10 +273,10 @@ fn write_small(dir: &Path) -> Result<()> {
         "chain",
     ];
     let mut rng = Rng(seed() ^ 0x5555);
-    for d in 0..SMALL_FILES / 250 {
+    for d in 0..n.div_ceil(250) {
         let sub = dir.join(format!("d{d:03}"));
         fs::create_dir_all(&sub)?;
-        for f in 0..250 {
+        for f in 0..n.min(250) {
             let want = 1024 + rng.below(7 * 1024);
             let mut text = String::with_capacity(want + 64);
             let mut line = 0;
@@ -230,7 +337,7 @@ fn rootfs(dir: &Path) -> Result<PathBuf> {
 /// Returns the cached fixture if it is complete, else builds it.
 pub(crate) fn ensure(dir: &Path) -> Result<Fixture> {
     fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    match load(dir) {
+    match load(dir, RECIPE) {
         Ok(f) => return Ok(f),
         Err(e) if dir.join("fixture.json").exists() => {
             eprintln!("fixture: cached one is not usable ({e:#}); rebuilding");
@@ -260,18 +367,28 @@ pub(crate) fn ensure(dir: &Path) -> Result<Fixture> {
         layer_blob(&layout, &work.join("small"), &["opt/bench-small"])?,
         layer_blob(&layout, &whiteout, &["usr/share/.wh.doc"])?,
     ];
-    write_layout(&layout, &layers)?;
+    let history = [
+        "debootstrap --variant=minbase bookworm",
+        "random data in /opt/bench-random",
+        "small files in /opt/bench-small",
+        "rm -rf /usr/share/doc",
+    ];
+    write_layout(&layout, &layers, &history)?;
     fs::remove_dir_all(&work)?;
+    record(dir, &layout, RECIPE)
+}
 
-    let (manifest, layers) = read_layout(&layout)?;
+/// Verifies the layout's layers, writes `fixture.json` and loads it.
+fn record(dir: &Path, layout: &Path, recipe: u64) -> Result<Fixture> {
+    let (manifest, layers) = read_layout(layout)?;
     let (mut compressed, mut unpacked) = (0, 0);
     for l in &layers {
-        let u = verify_layer(&layout, l)?;
+        let u = verify_layer(layout, l)?;
         compressed += l.size;
         unpacked += u;
     }
     let record = serde_json::json!({
-        "recipe": RECIPE,
+        "recipe": recipe,
         "manifest": manifest,
         "layers": layers.len(),
         "compressed": compressed,
@@ -281,7 +398,7 @@ pub(crate) fn ensure(dir: &Path) -> Result<Fixture> {
         dir.join("fixture.json"),
         serde_json::to_vec_pretty(&record)?,
     )?;
-    load(dir)
+    load(dir, recipe)
 }
 
 #[derive(Debug)]
@@ -415,7 +532,7 @@ fn put_blob(layout: &Path, data: &[u8]) -> Result<(String, u64)> {
 }
 
 /// The config, manifest, index.json and oci-layout of the image.
-fn write_layout(layout: &Path, layers: &[Layer]) -> Result<()> {
+fn write_layout(layout: &Path, layers: &[Layer], history: &[&str]) -> Result<()> {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -431,12 +548,7 @@ fn write_layout(layout: &Path, layers: &[Layer]) -> Result<()> {
             "Cmd": ["/bin/sh"],
         },
         "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| &l.diff_id).collect::<Vec<_>>()},
-        "history": [
-            {"created": created, "created_by": "debootstrap --variant=minbase bookworm"},
-            {"created": created, "created_by": "random data in /opt/bench-random"},
-            {"created": created, "created_by": "small files in /opt/bench-small"},
-            {"created": created, "created_by": "rm -rf /usr/share/doc"},
-        ],
+        "history": history.iter().map(|h| serde_json::json!({"created": created, "created_by": h})).collect::<Vec<_>>(),
     });
     let (config_digest, config_size) = put_blob(layout, &serde_json::to_vec(&config)?)?;
     let manifest = serde_json::json!({
@@ -526,9 +638,9 @@ fn verify_layer(layout: &Path, l: &Layer) -> Result<u64> {
 }
 
 /// The cached fixture, if `fixture.json` matches the layout.
-fn load(dir: &Path) -> Result<Fixture> {
+fn load(dir: &Path, recipe: u64) -> Result<Fixture> {
     let rec = read_json(&dir.join("fixture.json"))?;
-    if rec["recipe"].as_u64() != Some(RECIPE) {
+    if rec["recipe"].as_u64() != Some(recipe) {
         bail!("made by another recipe");
     }
     let layout = dir.join("oci");

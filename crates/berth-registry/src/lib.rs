@@ -18,7 +18,8 @@
 //! The crate moves bytes and verifies them; it keeps nothing on disk but
 //! the docker config that [`login`] writes. The content store and layer
 //! unpacking live in berth-image and berth-snapshot, which hand [`Registry::fetch_blob`] the
-//! ingest file to write (and the [`Digester`] of what it already holds).
+//! ingest file to write (and the [`Digester`] of what it already holds), or use
+//! [`Registry::fetch_blob_unverified`] when the ingest hashes the bytes itself.
 //!
 //! HTTP is reqwest (on hyper) with rustls and the system's root
 //! certificates: one pooled, HTTP/2-capable client per registry, streaming

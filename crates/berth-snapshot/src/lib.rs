@@ -12,8 +12,10 @@
 //! * [`Snapshotter::export`] / [`export_diff`] write a snapshot's own
 //!   changes back as a layer tar with OCI whiteouts (export.rs).
 //!
-//! Everything is synchronous. With the overlay driver the layers of one
-//! image can be applied on separate threads at once, in any order.
+//! Everything is synchronous, except that removed snapshots are freed by a
+//! background thread once the store is idle (trash.rs). With the overlay
+//! driver the layers of one image can be applied on separate threads at
+//! once, in any order.
 //!
 //! # On-disk layout
 //!
@@ -23,9 +25,11 @@
 //!                                /meta     kind, parent, link id, diff ID, size
 //! <root>/overlay/l/<link>  -> ../snapshots/<name>/diff   short names for lowerdirs
 //! <root>/overlay/tmp/                       layers being unpacked
+//! <root>/overlay/trash/                     removed snapshots, freed when the store is idle
 //! <root>/vfs/snapshots/<name>/diff           a full copy of the tree
 //!                            /meta
 //! <root>/vfs/tmp/
+//! <root>/vfs/trash/
 //! <root>/<driver>/lock                      flock'd while a process has the store open
 //! ```
 //!
@@ -42,6 +46,7 @@ mod export;
 mod mount;
 mod overlay;
 mod snapshotter;
+mod trash;
 mod unpack;
 mod vfs;
 
@@ -63,4 +68,5 @@ pub mod testing {
 pub use export::{export_diff, ExportResult};
 pub use mount::{mount_all, unmount, Mount};
 pub use snapshotter::{Applied, Driver, Info, Kind, Snapshotter, Usage};
+pub use trash::Activity;
 pub use unpack::{unpack_layer, Limits, UnpackOptions, UnpackResult, WhiteoutMode};

@@ -5,9 +5,15 @@
 //!
 //! Every change is made in `<root>/<driver>/tmp/` and renamed into place,
 //! so concurrent callers (threads applying the layers of one image) and
-//! crashes never leave a half-made snapshot under its name. One process
-//! owns a store at a time (an exclusive flock on `<root>/<driver>/lock`), so
-//! [`Snapshotter::open`] can remove whatever `tmp/` still holds.
+//! crashes never leave a half-made snapshot under its name; the filesystem
+//! is synced (one `syncfs` per snapshot) before that rename, so a snapshot
+//! is never found under its name after a crash without all its files.
+//! Removal renames a snapshot into `<root>/<driver>/trash/`, which a
+//! background thread frees once the store is idle (trash.rs says how and
+//! why).
+//! One process owns a store at a time (an exclusive flock on
+//! `<root>/<driver>/lock`), so [`Snapshotter::open`] can throw away
+//! whatever `tmp/` and `trash/` still hold.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -19,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::SnapshotError;
 use crate::export::{export_diff, ExportResult};
 use crate::mount::Mount;
+use crate::trash::{Activity, Trash};
 use crate::unpack::{unpack_layer, UnpackOptions, UnpackResult, WhiteoutMode};
 use crate::{overlay, vfs};
 
@@ -109,6 +116,9 @@ pub struct Snapshotter {
     /// and `metacopy=off` where the kernel enables them by default, so an
     /// upper directory always holds whole files and can be exported).
     overlay_options: Vec<String>,
+    /// `<home>/trash` and its reaper (declared before the lock: the reaper
+    /// stops before the lock is released).
+    trash: Trash,
     /// `<home>/lock`, flock'd exclusively while the store is open.
     _lock: std::fs::File,
 }
@@ -167,7 +177,7 @@ impl Snapshotter {
             }
         };
         let home = root.join(driver.dir());
-        for sub in ["snapshots", "tmp", "l"] {
+        for sub in ["snapshots", "tmp", "trash", "l"] {
             if sub == "l" && driver != Driver::Overlay {
                 continue;
             }
@@ -182,14 +192,24 @@ impl Snapshotter {
             Err(rustix::io::Errno::WOULDBLOCK) => return Err(SnapshotError::InUse { path: home }),
             Err(e) => return Err(SnapshotError::io("lock", &lock_path, e.into())),
         }
-        let s = Snapshotter {
+        // What interrupted operations left in tmp/ goes to the trash (the
+        // store is locked, so nothing else is using it).
+        let tmp = home.join("tmp");
+        let trash_dir = home.join("trash");
+        if let Ok(entries) = fs::read_dir(&tmp) {
+            for e in entries.flatten() {
+                let _ = fs::rename(e.path(), trash_dir.join(random_name(16)));
+            }
+        }
+        let trash = Trash::start(trash_dir.clone())
+            .map_err(|e| SnapshotError::io("open", &trash_dir, e))?;
+        Ok(Snapshotter {
             driver,
+            trash,
             _lock: lock,
             home,
             overlay_options: overlay::default_options(),
-        };
-        s.clean_tmp();
-        Ok(s)
+        })
     }
 
     pub fn driver(&self) -> Driver {
@@ -200,15 +220,23 @@ impl Snapshotter {
         self.home.join("tmp")
     }
 
-    /// Removes what interrupted operations left in `tmp/` (the store is
-    /// locked, so nothing else is using it).
-    fn clean_tmp(&self) {
-        let Ok(entries) = fs::read_dir(self.tmp()) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let _ = remove_tree(&e.path());
-        }
+    /// Marks the store busy while the guard lives: removed snapshots are
+    /// not deleted meanwhile (a pull holds one from start to end, so that
+    /// the deletion of the image removed just before does not slow it down).
+    pub fn activity(&self) -> Activity {
+        self.trash.activity()
+    }
+
+    /// Deletes the removed snapshots now instead of when the store is idle.
+    pub fn empty_trash(&self) -> Result<(), SnapshotError> {
+        self.trash
+            .empty_now()
+            .map_err(|e| SnapshotError::io("empty", self.trash.dir(), e))
+    }
+
+    /// Whether every removed snapshot has been deleted.
+    pub fn trash_is_empty(&self) -> bool {
+        self.trash.is_empty()
     }
 
     /// The directory of snapshot `name` (validated).
@@ -342,6 +370,9 @@ impl Snapshotter {
         };
         info.link = link.clone();
         write_meta(&tmp.join("meta"), &info)?;
+        // Everything under `tmp` (and the link) reaches the disk before the
+        // snapshot appears under its name.
+        sync_filesystem(tmp)?;
         match rustix::fs::renameat_with(
             rustix::fs::CWD,
             tmp,
@@ -399,6 +430,7 @@ impl Snapshotter {
                 unpacked: None,
             });
         }
+        let _busy = self.activity();
         if let Some(p) = parent {
             dir_name(p)?;
         }
@@ -487,6 +519,7 @@ impl Snapshotter {
             info.link = Some(self.make_link(name)?);
         }
         write_meta(&from.join("meta"), &info)?;
+        sync_filesystem(&from)?;
         rustix::fs::renameat_with(
             rustix::fs::CWD,
             &from,
@@ -510,7 +543,10 @@ impl Snapshotter {
         Ok(())
     }
 
-    /// Removes snapshot `key` (refused while other snapshots build on it).
+    /// Removes snapshot `key` (refused while other snapshots build on it):
+    /// it is gone from the store at once, and its files are freed in the
+    /// background once the store is idle (trash.rs; [`Snapshotter::empty_trash`]
+    /// deletes them now).
     pub fn remove(&self, key: &str) -> Result<(), SnapshotError> {
         let info = self.stat(key)?;
         let children: Vec<String> = self
@@ -526,12 +562,13 @@ impl Snapshotter {
             });
         }
         let dir = self.dir_of(key)?;
-        let doomed = self.tmp().join(random_name(16));
+        let doomed = self.trash.dir().join(random_name(16));
         fs::rename(&dir, &doomed).map_err(|e| SnapshotError::io("remove", &dir, e))?;
         if let Some(l) = &info.link {
             let _ = fs::remove_file(self.link_path(l));
         }
-        remove_tree(&doomed).map_err(|e| SnapshotError::io("remove", &doomed, e))
+        self.trash.filled();
+        Ok(())
     }
 
     /// Writes the own changes of snapshot `key` (active or committed) as an
@@ -652,6 +689,19 @@ fn parse_meta(name: &str, path: &Path, text: &str) -> Result<Info, SnapshotError
     }
     info.kind = kind.ok_or_else(|| corrupt("no valid kind".into()))?;
     Ok(info)
+}
+
+/// Writes back everything dirty on the filesystem that holds `path`: one
+/// `syncfs` makes a whole unpacked layer durable, where an `fsync` per file
+/// would cost a disk flush each.
+fn sync_filesystem(path: &Path) -> Result<(), SnapshotError> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| SnapshotError::io("open", path, e.into()))?;
+    rustix::fs::syncfs(&fd).map_err(|e| SnapshotError::io("sync", path, e.into()))
 }
 
 /// Removes a directory tree without following symlinks.

@@ -38,8 +38,9 @@
 //!
 //! Ownership and mode (including setuid, setgid and sticky bits) are applied
 //! in docker's order: chown, xattrs, chmod, times; directory times are set
-//! after all entries. Nothing is fsynced: the caller renames the finished
-//! directory into place, and a crash leaves only a temporary directory.
+//! after all entries. Nothing is fsynced here: the snapshotter syncs the
+//! filesystem once before it renames the finished directory into place, and
+//! a crash before that leaves only a temporary directory.
 
 use std::cell::Cell;
 use std::collections::HashSet;

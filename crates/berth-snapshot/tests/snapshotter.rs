@@ -324,6 +324,10 @@ fn lifecycle(driver: Driver) {
         "vfs"
     });
     assert!(fs::read_dir(home.join("tmp")).unwrap().next().is_none());
+    // Removed snapshots wait in the trash until the store is idle, or until asked.
+    s.empty_trash().unwrap();
+    assert!(s.trash_is_empty());
+    assert!(fs::read_dir(home.join("trash")).unwrap().next().is_none());
     if driver == Driver::Overlay {
         assert!(
             fs::read_dir(home.join("l")).unwrap().next().is_none(),

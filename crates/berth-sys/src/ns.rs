@@ -45,3 +45,17 @@ pub fn unshare_fs() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Moves the calling thread into the network namespace `fd` refers to
+/// (`setns(fd, CLONE_NEWNET)`); `fd` is an open `/proc/PID/ns/net` or a
+/// bind-mounted namespace file (`/run/netns/NAME`).
+///
+/// Only the calling thread moves, and it cannot move back cleanly while other
+/// code relies on it: call this on a dedicated thread made for the work in
+/// that namespace, never on a pooled or the caller's thread (berth-network's
+/// `in_netns` does so). The kernel refuses a descriptor that is not a network
+/// namespace.
+pub fn enter_net_namespace(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    rustix::thread::move_into_link_name_space(fd, Some(rustix::thread::LinkNameSpaceType::Network))
+        .map_err(io::Error::from)
+}

@@ -97,11 +97,14 @@ impl NsHolder {
         crate::command::die_with_parent(&mut cmd, libc::SIGKILL);
         let child = cmd.spawn()?;
         let holder = Self { child };
+        // The child starts in the calling thread's namespaces, which differ from the main
+        // thread's after `enter_private_net`: it is ready when it differs from both.
         let host = host_link(probe)?;
+        let caller = link("thread-self", probe)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(l) = link(&holder.pid().to_string(), probe) {
-                if l != host {
+                if l != host && l != caller {
                     return Ok(holder);
                 }
             }

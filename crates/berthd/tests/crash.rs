@@ -165,6 +165,11 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         let rel = p.strip_prefix(root).unwrap().display().to_string();
         if md.is_dir() {
             out.insert(format!("{rel}/"));
+            // Removed snapshots wait in the snapshotter's trash until it is idle: gone from
+            // the store, not yet from the disk.
+            if e.file_name() == "trash" && rel.starts_with("snapshots/") {
+                continue;
+            }
             walk(root, &p, out);
         } else {
             out.insert(format!("{rel} {}", md.len()));

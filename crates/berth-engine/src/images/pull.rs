@@ -196,6 +196,8 @@ impl ImageService {
         creds: Option<Credentials>,
         progress: Option<ProgressSender>,
     ) -> Result<PullOutcome, EngineError> {
+        // Snapshots removed before this pull are deleted after it (berth-snapshot's trash).
+        let _busy = self.inner.snapshots.activity();
         let registry = self.registry(reference.domain(), creds)?;
         let repo = reference.path().to_owned();
         let tag_or_digest = match (reference.digest(), reference.tag()) {
@@ -549,9 +551,11 @@ impl ImageService {
         let total = job.layer.size;
         let reference = format!("layer-{}", job.layer.digest);
         let lease = job.lease.clone();
-        // Open (or resume) the ingest and hash what it already holds. The lease names it
-        // first, so that it goes with the lease if this daemon dies.
-        let (writer, digester) = self
+        // Open (or resume) the ingest. The lease names it first, so that it goes with the lease
+        // if this daemon dies. The content store hashes every byte it ingests and checks the
+        // digest at commit, so the download only counts them (one sha256 pass over the blob,
+        // not two).
+        let (writer, offset) = self
             .blocking(move |s| {
                 s.store.metadata().lease_add_ingest(&lease, &reference)?;
                 let mut writer = s
@@ -559,30 +563,13 @@ impl ImageService {
                     .content()
                     .writer(&reference)
                     .map_err(EngineError::image)?;
-                let mut digester = Digester::new();
                 if writer.offset() > total {
                     writer.reset().map_err(EngineError::image)?;
                 }
-                if writer.offset() > 0 {
-                    let mut f = writer.read_back().map_err(EngineError::image)?;
-                    let mut buf = vec![0u8; 64 << 10];
-                    let mut left = writer.offset();
-                    while left > 0 {
-                        let n = f
-                            .read(&mut buf)
-                            .map_err(|e| EngineError::io("read", s.store.content().root(), e))?;
-                        if n == 0 {
-                            break;
-                        }
-                        let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
-                        digester.update(&buf[..n]);
-                        left -= n as u64;
-                    }
-                }
-                Ok((writer, digester))
+                let offset = writer.offset();
+                Ok((writer, offset))
             })
             .await?;
-        let offset = digester.len();
         let (mut pipe_in, pipe_out) = tokio::io::duplex(PIPE_BUFFER);
         let handle = Handle::current();
         let opts = unpack_options(job);
@@ -634,11 +621,11 @@ impl ImageService {
         let pid = id.clone();
         let fetched = job
             .registry
-            .fetch_blob(
+            .fetch_blob_unverified(
                 &job.repo,
                 &job.layer.digest,
                 Some(total),
-                digester,
+                offset,
                 &mut pipe_in,
                 move |current| {
                     if last.elapsed() >= PROGRESS_INTERVAL || current == total {

@@ -15,6 +15,30 @@ use super::Registry;
 use crate::auth::repo_scope;
 use crate::error::RegistryError;
 
+/// What a download feeds the bytes it receives to.
+enum Fed {
+    /// Hashed, and the digest checked at the end.
+    Hashing(Digester),
+    /// Counted only: the sink verifies the digest ([`Registry::fetch_blob_unverified`]).
+    Counting(u64),
+}
+
+impl Fed {
+    fn len(&self) -> u64 {
+        match self {
+            Fed::Hashing(d) => d.len(),
+            Fed::Counting(n) => *n,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Fed::Hashing(d) => d.update(data),
+            Fed::Counting(n) => *n += data.len() as u64,
+        }
+    }
+}
+
 impl Registry {
     /// Downloads blob `digest` of `repo` into `sink`, from the offset
     /// `digester.len()`: pass a fresh [`Digester`] to start at byte 0, or
@@ -35,6 +59,43 @@ impl Registry {
         digest: &Digest,
         size: Option<u64>,
         digester: Digester,
+        sink: &mut W,
+        progress: impl FnMut(u64) + Send,
+    ) -> Result<u64, RegistryError>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        self.fetch(repo, digest, size, Fed::Hashing(digester), sink, progress)
+            .await
+    }
+
+    /// [`Registry::fetch_blob`] for a sink that hashes what it receives and
+    /// checks the digest itself (berth's content store does at commit):
+    /// the bytes are counted, not hashed a second time. Starts at `offset`
+    /// (the bytes of a partial ingest the sink holds already); the size is
+    /// still checked.
+    pub async fn fetch_blob_unverified<W>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        offset: u64,
+        sink: &mut W,
+        progress: impl FnMut(u64) + Send,
+    ) -> Result<u64, RegistryError>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        self.fetch(repo, digest, size, Fed::Counting(offset), sink, progress)
+            .await
+    }
+
+    async fn fetch<W>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        digester: Fed,
         sink: &mut W,
         mut progress: impl FnMut(u64) + Send,
     ) -> Result<u64, RegistryError>
@@ -59,7 +120,10 @@ impl Registry {
             {
                 Ok(()) => {
                     let got = digester.len();
-                    let actual = digester.finish();
+                    let Fed::Hashing(hashed) = digester else {
+                        return Ok(got);
+                    };
+                    let actual = hashed.finish();
                     if &actual != digest {
                         return Err(RegistryError::DigestMismatch {
                             registry: self.inner.name.clone(),
@@ -86,7 +150,7 @@ impl Registry {
         repo: &str,
         digest: &Digest,
         size: Option<u64>,
-        digester: &mut Digester,
+        digester: &mut Fed,
         sink: &mut W,
         progress: &mut (impl FnMut(u64) + Send),
     ) -> Result<(), RegistryError>
