@@ -17,6 +17,9 @@ pub struct EngineConfig {
     pub storage_driver: Option<StorageDriver>,
     /// Whether debug logging is on (reported by `info`).
     pub debug: bool,
+    /// The `berth-shim` binary; `None`: `$BERTH_SHIM`, else `berth-shim` beside the running
+    /// executable.
+    pub shim: Option<PathBuf>,
 }
 
 /// How image layers are stored (berth-snapshot's drivers).
@@ -32,6 +35,7 @@ impl EngineConfig {
             registry_mirrors: Vec::new(),
             storage_driver: None,
             debug: false,
+            shim: None,
         }
     }
 }

@@ -54,13 +54,14 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         registry_mirrors: config.registry_mirrors.clone(),
         storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
+        shim: None,
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berthd")
         .build()
         .map_err(DaemonError::Runtime)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // Handlers first, so that a SIGTERM sent as soon as the socket appears is not fatal.
         let sig = |kind: SignalKind, name: &'static str| {
             signal(kind).map_err(|source| DaemonError::Signal {
@@ -72,6 +73,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let socket = config.host.socket();
         let gid = socket_group(config.group.as_deref(), Path::new(GROUP_FILE))?;
+        // Reconnect to the shims of containers that ran before this start.
+        engine.containers().recover().await;
         let listener = listen(socket, gid)?;
         let _socket = RemoveOnDrop(socket.to_path_buf());
         tracing::info!(
@@ -96,7 +99,11 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         .await;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    // Tasks still waiting on shims (each running container's `wait`, a `logs -f`) are not
+    // waited for: the containers and their shims live on without the daemon.
+    runtime.shutdown_background();
+    result
 }
 
 /// Panics go to the log as errors, with where they happened. berthd unwinds (the release

@@ -43,6 +43,26 @@ pub fn berth_bin() -> PathBuf {
     p
 }
 
+/// berth-shim, next to berthd (berthd finds it there); built here when only this package was
+/// built.
+pub fn shim_bin() -> PathBuf {
+    let p = berthd_bin().with_file_name("berth-shim");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "berth-shim", "--bin", "berth-shim"]);
+        run_command(&mut cmd, None, Duration::from_secs(600))
+            .unwrap()
+            .assert_success();
+    }
+    assert!(
+        p.exists(),
+        "{} is missing: cargo build -p berth-shim",
+        p.display()
+    );
+    p
+}
+
 #[derive(Debug)]
 pub struct Berthd {
     pub child: Option<Child>,
@@ -238,6 +258,41 @@ impl Drop for Berthd {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        self.remove_containers();
+    }
+}
+
+impl Berthd {
+    /// What a test that failed half-way left of its containers: their shims are killed (the
+    /// containers die with them), the rootfs mounts undone, the cgroups removed.
+    fn remove_containers(&self) {
+        let Ok(dirs) = fs::read_dir(self.exec_root().join("c")) else {
+            return;
+        };
+        let ids: Vec<(String, PathBuf)> = dirs
+            .flatten()
+            .map(|d| (d.file_name().to_string_lossy().into_owned(), d.path()))
+            .collect();
+        for (_, dir) in &ids {
+            if let Ok(pid) = fs::read_to_string(dir.join("shim.pid")) {
+                if let Ok(pid) = pid.trim().parse::<u32>() {
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(200));
+        for (id, dir) in &ids {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(dir.join("rootfs"))
+                .status();
+            if let Ok(hier) = fs::read_dir("/sys/fs/cgroup") {
+                for h in hier.flatten() {
+                    let _ = fs::remove_dir(h.path().join("berth").join(id));
+                }
+            }
+            let _ = fs::remove_dir(Path::new("/sys/fs/cgroup/berth").join(id));
         }
     }
 }
