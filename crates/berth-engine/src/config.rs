@@ -20,6 +20,9 @@ pub struct EngineConfig {
     /// The `berth-shim` binary; `None`: `$BERTH_SHIM`, else `berth-shim` beside the running
     /// executable.
     pub shim: Option<PathBuf>,
+    /// The cgroup under which containers get theirs (`--cgroup-parent`; dockerd's is
+    /// `/docker`): a container's cgroup is `PARENT/ID` in every hierarchy.
+    pub cgroup_parent: String,
 }
 
 /// How image layers are stored (berth-snapshot's drivers).
@@ -36,6 +39,7 @@ impl EngineConfig {
             storage_driver: None,
             debug: false,
             shim: None,
+            cgroup_parent: crate::containers::CGROUP_PARENT.to_owned(),
         }
     }
 }

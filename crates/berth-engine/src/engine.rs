@@ -58,6 +58,7 @@ impl Engine {
             &config.root,
             &config.exec_root,
             shim_path(config.shim.as_deref()),
+            &config.cgroup_parent,
             images.clone(),
         )?;
         Ok(Engine {

@@ -28,7 +28,7 @@ pub mod images;
 mod system;
 
 pub use config::{EngineConfig, StorageDriver};
-pub use containers::ContainerService;
+pub use containers::{ContainerService, CGROUP_PARENT};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{

@@ -35,6 +35,8 @@ pub struct DaemonConfig {
     pub group: Option<String>,
     pub log_level: LogLevel,
     pub shutdown_timeout: Duration,
+    /// `--cgroup-parent`: containers' cgroups are `PARENT/ID`.
+    pub cgroup_parent: String,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then removes its socket and pidfile.
@@ -55,6 +57,7 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
         shim: None,
+        cgroup_parent: config.cgroup_parent.clone(),
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
