@@ -43,6 +43,29 @@ pub enum Route {
     ImageSave(String),
     /// `POST /images/load`
     ImageLoad,
+    /// `POST /containers/create`
+    ContainerCreate,
+    /// `GET /containers/json`
+    ContainerList,
+    /// `POST /containers/prune`
+    ContainerPrune,
+    /// `GET /containers/{id}/json`
+    ContainerInspect(String),
+    /// `DELETE /containers/{id}`
+    ContainerDelete(String),
+    /// `POST /containers/{id}/{action}`: start, stop, restart, kill, pause, unpause, wait,
+    /// attach, resize, rename, exec, update.
+    ContainerPost(String, String),
+    /// `GET /containers/{id}/{what}`: logs, top, stats.
+    ContainerGet(String, String),
+    /// `POST /exec/{id}/{action}`: start, resize.
+    ExecPost(String, String),
+    /// `GET /exec/{id}/json`
+    ExecInspect(String),
+    /// `GET /events`
+    Events,
+    /// `GET /system/df`
+    SystemDf,
 }
 
 /// A matched request: the route and the API version the client asked for.
@@ -82,6 +105,31 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, ApiError> {
             Route::ImagePush(name.join("/"))
         }
         (&Method::POST, ["auth"]) => Route::Auth,
+        (&Method::POST, ["containers", "create"]) => Route::ContainerCreate,
+        (&Method::GET, ["containers", "json"]) => Route::ContainerList,
+        (&Method::POST, ["containers", "prune"]) => Route::ContainerPrune,
+        (&Method::GET, ["containers", id, "json"]) if !id.is_empty() => {
+            Route::ContainerInspect((*id).to_owned())
+        }
+        (&Method::DELETE, ["containers", id]) if !id.is_empty() => {
+            Route::ContainerDelete((*id).to_owned())
+        }
+        (
+            &Method::POST,
+            ["containers", id, action @ ("start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "wait"
+            | "attach" | "resize" | "rename" | "exec" | "update")],
+        ) if !id.is_empty() => Route::ContainerPost((*id).to_owned(), (*action).to_owned()),
+        (&Method::GET, ["containers", id, what @ ("logs" | "top" | "stats")]) if !id.is_empty() => {
+            Route::ContainerGet((*id).to_owned(), (*what).to_owned())
+        }
+        (&Method::POST, ["exec", id, action @ ("start" | "resize")]) if !id.is_empty() => {
+            Route::ExecPost((*id).to_owned(), (*action).to_owned())
+        }
+        (&Method::GET, ["exec", id, "json"]) if !id.is_empty() => {
+            Route::ExecInspect((*id).to_owned())
+        }
+        (&Method::GET, ["events"]) => Route::Events,
+        (&Method::GET, ["system", "df"]) => Route::SystemDf,
         (&Method::DELETE, ["images", name @ ..]) if valid_name(name) => {
             Route::ImageDelete(name.join("/"))
         }

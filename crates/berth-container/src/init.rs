@@ -631,8 +631,12 @@ fn environment(p: &Process) -> Vec<String> {
 fn lookup_executable(arg0: &str, env: &[String]) -> InitResult<CString> {
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap_or_default();
     if arg0.contains('/') {
+        use std::os::unix::fs::PermissionsExt;
+        // As runc (Go's exec.LookPath): a directory or a file without an execute bit is
+        // refused here, before the start, with EACCES's text.
         return match std::fs::metadata(arg0) {
-            Ok(_) => Ok(c(Path::new(arg0))),
+            Ok(m) if !m.is_dir() && m.permissions().mode() & 0o111 != 0 => Ok(c(Path::new(arg0))),
+            Ok(_) => Err(InitError(format!("exec: {arg0:?}: permission denied"))),
             Err(e) => Err(InitError(format!("exec: {arg0:?}: stat {arg0}: {e}"))),
         };
     }

@@ -17,6 +17,12 @@ pub struct EngineConfig {
     pub storage_driver: Option<StorageDriver>,
     /// Whether debug logging is on (reported by `info`).
     pub debug: bool,
+    /// The `berth-shim` binary; `None`: `$BERTH_SHIM`, else `berth-shim` beside the running
+    /// executable.
+    pub shim: Option<PathBuf>,
+    /// The cgroup under which containers get theirs (`--cgroup-parent`; dockerd's is
+    /// `/docker`): a container's cgroup is `PARENT/ID` in every hierarchy.
+    pub cgroup_parent: String,
 }
 
 /// How image layers are stored (berth-snapshot's drivers).
@@ -32,6 +38,8 @@ impl EngineConfig {
             registry_mirrors: Vec::new(),
             storage_driver: None,
             debug: false,
+            shim: None,
+            cgroup_parent: crate::containers::CGROUP_PARENT.to_owned(),
         }
     }
 }

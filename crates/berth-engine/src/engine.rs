@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::EngineConfig;
+use crate::containers::ContainerService;
 use crate::error::EngineError;
 use crate::images::ImageService;
 use crate::system::{process_counts, HostInfo, SystemInfo};
@@ -39,6 +40,7 @@ pub struct Engine {
     config: EngineConfig,
     id: String,
     images: ImageService,
+    containers: ContainerService,
 }
 
 impl Engine {
@@ -52,7 +54,89 @@ impl Engine {
             ..Default::default()
         };
         let images = ImageService::open(&config.root, config.storage_driver, registry)?;
-        Ok(Engine { config, id, images })
+        let containers = ContainerService::open(
+            &config.root,
+            &config.exec_root,
+            shim_path(config.shim.as_deref()),
+            &config.cgroup_parent,
+            images.clone(),
+        )?;
+        Ok(Engine {
+            config,
+            id,
+            images,
+            containers,
+        })
+    }
+
+    /// The containers: create, start, stop, logs, attach, exec...
+    pub fn containers(&self) -> &ContainerService {
+        &self.containers
+    }
+
+    /// `docker rmi [-f] NAME`, refused (dockerd's 409s) for an image containers use: a
+    /// running container's always, a stopped container's unless forced, in which case the
+    /// name only goes and the image stays for its containers.
+    pub async fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<crate::images::DeleteItem>, EngineError> {
+        let details = self.images.inspect(name).await?;
+        let image_id = details.summary.id.to_string();
+        let users = self.containers.image_users();
+        let Some(using) = users.get(&image_id).filter(|u| !u.is_empty()) else {
+            return self.images.remove(name, force).await;
+        };
+        let is_id = image_id
+            .trim_start_matches("sha256:")
+            .starts_with(name.trim_start_matches("sha256:"))
+            && !name.contains(':')
+            || name.starts_with("sha256:");
+        let removes_last_name = is_id || details.summary.repo_tags.len() <= 1;
+        if !removes_last_name {
+            return self.images.remove(name, force).await;
+        }
+        let short = |id: &str| {
+            id.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        };
+        if let Some((cid, _)) = using.iter().find(|(_, running)| *running) {
+            if force || is_id {
+                return Err(EngineError::ContainerConflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by \
+                     running container {}",
+                    short(&image_id),
+                    short(cid)
+                )));
+            }
+        }
+        let cid = using.first().map(|(c, _)| short(c)).unwrap_or_default();
+        if !force {
+            return Err(EngineError::ContainerConflict(if is_id {
+                format!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by \
+                     stopped container {cid}",
+                    short(&image_id)
+                )
+            } else {
+                format!(
+                    "conflict: unable to remove repository reference \"{name}\" (must force) - \
+                     container {cid} is using its referenced image {}",
+                    short(&image_id)
+                )
+            }));
+        }
+        if is_id {
+            return Err(EngineError::ContainerConflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by \
+                 stopped container {cid}",
+                short(&image_id)
+            )));
+        }
+        self.images.untag(name).await
     }
 
     /// The images: pull, list, inspect, history, tag, remove, prune.
@@ -90,6 +174,7 @@ impl Engine {
     /// The host and the daemon's state; `images` is the number of images stored.
     pub fn info(&self, images: u64) -> Result<SystemInfo, EngineError> {
         let host = HostInfo::probe()?;
+        let (all, running, paused, stopped) = self.containers.counts();
         let warnings = host.warnings();
         let (nfd, nthreads) = process_counts();
         let env = |k: &str| {
@@ -107,10 +192,10 @@ impl Engine {
             driver: self.images.driver_name(),
             cgroup_driver: "cgroupfs",
             default_runtime: ("berth", "berth-runtime"),
-            containers: 0,
-            containers_running: 0,
-            containers_paused: 0,
-            containers_stopped: 0,
+            containers: all,
+            containers_running: running,
+            containers_paused: paused,
+            containers_stopped: stopped,
             images,
             nfd,
             nthreads,
@@ -123,6 +208,20 @@ impl Engine {
             warnings,
         })
     }
+}
+
+/// The shim binary: `configured`, `$BERTH_SHIM`, or `berth-shim` beside this executable.
+fn shim_path(configured: Option<&Path>) -> PathBuf {
+    if let Some(p) = configured {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("BERTH_SHIM") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("berth-shim")))
+        .unwrap_or_else(|| PathBuf::from("berth-shim"))
 }
 
 /// Go's GOOS for this build.

@@ -100,6 +100,33 @@ pub enum EngineError {
     /// `docker save NAME:TAG` of a tag no image has (dockerd's wording).
     #[error("reference does not exist")]
     NoSuchReference { reference: String },
+    /// No container has this id, id prefix or name (dockerd's wording).
+    #[error("No such container: {name}")]
+    NoSuchContainer { name: String },
+    /// No exec instance has this id (dockerd's wording).
+    #[error("No such exec instance: {id}")]
+    NoSuchExec { id: String },
+    /// A request that clashes with the container's state or another container (a name in use,
+    /// removing a running container): dockerd's message.
+    #[error("{0}")]
+    ContainerConflict(String),
+    /// The container's configuration cannot be turned into a spec (a setting berth does not
+    /// support, a value that makes no sense).
+    #[error(transparent)]
+    Spec(#[from] berth_spec::SpecError),
+    /// The container's process could not be started (the program is missing or cannot be
+    /// run): dockerd's 400, whose message the docker CLI reads for its exit code.
+    #[error("failed to create task for container: OCI runtime create failed: {0}: unknown")]
+    StartFailed(String),
+    /// The container's shim failed or could not be reached.
+    #[error("container {id}: {source}")]
+    Shim {
+        id: String,
+        source: berth_shim_proto::ProtoError,
+    },
+    /// The shim binary could not be started.
+    #[error("cannot start the shim {path}: {reason}")]
+    ShimSpawn { path: PathBuf, reason: String },
 }
 
 impl EngineError {
@@ -153,6 +180,19 @@ impl EngineError {
             EngineError::BadImage { .. } => ErrorKind::InvalidInput,
             EngineError::InvalidArchive { .. } => ErrorKind::InvalidInput,
             EngineError::NoSuchReference { .. } => ErrorKind::NotFound,
+            EngineError::NoSuchContainer { .. } | EngineError::NoSuchExec { .. } => {
+                ErrorKind::NotFound
+            }
+            EngineError::ContainerConflict(_) => ErrorKind::Conflict,
+            EngineError::Spec(_) | EngineError::StartFailed(_) => ErrorKind::InvalidInput,
+            EngineError::Shim { source, .. } => match source.kind() {
+                berth_shim_proto::ErrorKind::NotFound => ErrorKind::NotFound,
+                berth_shim_proto::ErrorKind::Conflict => ErrorKind::Conflict,
+                berth_shim_proto::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+                berth_shim_proto::ErrorKind::Unavailable
+                | berth_shim_proto::ErrorKind::Internal => ErrorKind::Internal,
+            },
+            EngineError::ShimSpawn { .. } => ErrorKind::Internal,
         }
     }
 

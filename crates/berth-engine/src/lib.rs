@@ -20,6 +20,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
+pub mod containers;
 mod engine;
 mod error;
 mod flight;
@@ -27,6 +28,7 @@ pub mod images;
 mod system;
 
 pub use config::{EngineConfig, StorageDriver};
+pub use containers::{ContainerService, CGROUP_PARENT};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{

@@ -53,6 +53,11 @@ pub struct Args {
         default_value_t = 15
     )]
     pub shutdown_timeout: u64,
+
+    /// The cgroup under which containers get theirs (`PARENT/ID` in every hierarchy), as
+    /// dockerd's `--cgroup-parent`.
+    #[arg(long = "cgroup-parent", value_name = "PATH", default_value = berth_engine::CGROUP_PARENT)]
+    pub cgroup_parent: String,
 }
 
 /// The storage drivers berthd has (dockerd's names).
@@ -100,6 +105,7 @@ impl Args {
                 self.log_level
             },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            cgroup_parent: self.cgroup_parent,
         })
     }
 }

@@ -35,6 +35,8 @@ pub struct DaemonConfig {
     pub group: Option<String>,
     pub log_level: LogLevel,
     pub shutdown_timeout: Duration,
+    /// `--cgroup-parent`: containers' cgroups are `PARENT/ID`.
+    pub cgroup_parent: String,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then removes its socket and pidfile.
@@ -54,13 +56,15 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         registry_mirrors: config.registry_mirrors.clone(),
         storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
+        shim: None,
+        cgroup_parent: config.cgroup_parent.clone(),
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berthd")
         .build()
         .map_err(DaemonError::Runtime)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // Handlers first, so that a SIGTERM sent as soon as the socket appears is not fatal.
         let sig = |kind: SignalKind, name: &'static str| {
             signal(kind).map_err(|source| DaemonError::Signal {
@@ -72,6 +76,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let socket = config.host.socket();
         let gid = socket_group(config.group.as_deref(), Path::new(GROUP_FILE))?;
+        // Reconnect to the shims of containers that ran before this start.
+        engine.containers().recover().await;
         let listener = listen(socket, gid)?;
         let _socket = RemoveOnDrop(socket.to_path_buf());
         tracing::info!(
@@ -96,7 +102,11 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         .await;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    // Tasks still waiting on shims (each running container's `wait`, a `logs -f`) are not
+    // waited for: the containers and their shims live on without the daemon.
+    runtime.shutdown_background();
+    result
 }
 
 /// Panics go to the log as errors, with where they happened. berthd unwinds (the release

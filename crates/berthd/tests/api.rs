@@ -153,16 +153,9 @@ fn unknown_endpoints_are_answered_404() {
     let d = Berthd::start();
     for args in [
         &["-i", "http://berth/nosuch"][..],
-        &["-i", "http://berth/v1.41/containers/json"][..],
+        &["-i", "http://berth/v1.41/networks"][..],
         &["-i", "-X", "POST", "http://berth/version"][..],
-        &[
-            "-i",
-            "-X",
-            "POST",
-            "-d",
-            "{\"Image\":\"x\"}",
-            "http://berth/containers/create",
-        ][..],
+        &["-i", "-X", "PUT", "http://berth/containers/create"][..],
         &["-i", "-X", "DELETE", "http://berth/v1.99/networks/x"][..],
     ] {
         let out = d.curl(args);

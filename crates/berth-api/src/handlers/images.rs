@@ -185,6 +185,60 @@ pub(super) async fn list(
     json_response(&out)
 }
 
+/// `GET /system/df`: images (with the number of containers using each), containers, no
+/// volumes or build cache yet.
+pub(super) async fn system_df(engine: &Engine) -> Result<Response<Body>, ApiError> {
+    let images = engine.images().list(ImageFilters::default()).await?;
+    let users = engine.containers().image_users();
+    let layers: u64 = images.iter().map(|i| i.size).sum();
+    let images: Vec<t::ImageSummary> = images
+        .into_iter()
+        .map(|s| {
+            let n = users.get(&s.id.to_string()).map_or(0, Vec::len);
+            let mut out = render_summary(s);
+            out.containers = i64::try_from(n).unwrap_or(i64::MAX);
+            out.shared_size = 0;
+            out
+        })
+        .collect();
+    let all = engine
+        .containers()
+        .list(&berth_engine::containers::ListFilters {
+            all: true,
+            ..Default::default()
+        })?;
+    let now = std::time::SystemTime::now();
+    let containers: Vec<serde_json::Value> = all
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "Id": r.id,
+                "Names": [format!("/{}", r.name)],
+                "Image": r.image_name,
+                "ImageID": r.image_id,
+                "Command": r.command(),
+                "Created": r.created_unix(),
+                "Ports": [],
+                "SizeRw": 0,
+                "SizeRootFs": 0,
+                "Labels": r.config.labels.clone().unwrap_or_default(),
+                "State": r.state.status.as_str(),
+                "Status": r.status_line(now),
+                "HostConfig": {"NetworkMode": r.host_config.network_mode},
+                "NetworkSettings": {"Networks": {}},
+                "Mounts": [],
+            })
+        })
+        .collect();
+    json_response(&serde_json::json!({
+        "LayersSize": layers,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": [],
+        "BuildCache": [],
+    }))
+}
+
 fn render_summary(s: ImageSummary) -> t::ImageSummary {
     let size = i64::try_from(s.size).unwrap_or(i64::MAX);
     // dockerd's placeholders for an image without any name.
@@ -340,7 +394,7 @@ pub(super) async fn delete(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
-    let items = engine.images().remove(name, q.bool("force")).await?;
+    let items = engine.remove_image(name, q.bool("force")).await?;
     let out: Vec<t::DeleteResponseItem> = items.into_iter().map(render_delete).collect();
     json_response(&out)
 }

@@ -3,6 +3,10 @@
 //! headers dockerd's middleware adds (`Api-Version`, `Ostype`, `Server`, `Docker-Experimental`).
 
 mod archive;
+mod containers;
+mod events;
+mod exec;
+mod hijack;
 mod images;
 mod push;
 mod query;
@@ -46,6 +50,30 @@ pub(crate) async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Respo
             Route::ImageSaveAll => archive::save_all(engine, &req).await,
             Route::ImageSave(name) => archive::save(engine, vec![name]).await,
             Route::ImageLoad => archive::load(engine, req).await,
+            Route::ContainerCreate => containers::create(&engine, req).await,
+            Route::ContainerList => containers::list(&engine, &req),
+            Route::ContainerPrune => containers::prune(&engine).await,
+            Route::ContainerInspect(id) => containers::inspect(&engine, &id).await,
+            Route::ContainerDelete(id) => containers::delete(&engine, &id, &req).await,
+            Route::ContainerPost(id, action) => match action.as_str() {
+                "attach" => containers::attach(&engine, &id, req).await,
+                "exec" => exec::create(&engine, &id, req).await,
+                "wait" => containers::wait(&engine, &id, &req),
+                "update" => containers::update(&engine, &id, req).await,
+                _ => containers::post(&engine, &id, &action, &req).await,
+            },
+            Route::ContainerGet(id, what) => match what.as_str() {
+                "logs" => containers::logs(&engine, &id, &req).await,
+                "stats" => containers::stats(engine.clone(), &id, &req).await,
+                _ => containers::top(&engine, &id, &req).await,
+            },
+            Route::ExecPost(id, action) => match action.as_str() {
+                "start" => exec::start(&engine, &id, req).await,
+                _ => exec::resize(&engine, &id, &req).await,
+            },
+            Route::ExecInspect(id) => exec::inspect(&engine, &id),
+            Route::Events => events::events(&engine, &req),
+            Route::SystemDf => images::system_df(&engine).await,
         },
         Err(e) => Err(e),
     };

@@ -141,6 +141,16 @@ impl ImageService {
             .await
     }
 
+    /// The image store (for the container service).
+    pub(crate) fn store(&self) -> &Arc<ImageStore> {
+        &self.inner.store
+    }
+
+    /// The layer store (for the container service).
+    pub(crate) fn snapshots(&self) -> &Arc<Snapshotter> {
+        &self.inner.snapshots
+    }
+
     /// Runs `f` on the blocking pool with the stores.
     pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>
     where

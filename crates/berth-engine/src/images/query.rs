@@ -234,6 +234,20 @@ impl ImageService {
         .await
     }
 
+    /// Removes the name `name` only, keeping the image (for `rmi -f` of an image containers
+    /// use, as dockerd).
+    pub async fn untag(&self, name: &str) -> Result<Vec<DeleteItem>, EngineError> {
+        let name = name.to_owned();
+        self.blocking(move |s| {
+            let Some(r) = named_reference(s, &name)? else {
+                return Ok(Vec::new());
+            };
+            s.store.metadata().remove_ref(&r)?;
+            Ok(vec![DeleteItem::Untagged(r.familiar())])
+        })
+        .await
+    }
+
     /// `docker image prune [-a]`: dangling images, or with `all` every image no container
     /// uses.
     pub async fn prune(&self, all: bool) -> Result<PruneReport, EngineError> {

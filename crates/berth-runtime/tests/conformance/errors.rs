@@ -88,6 +88,19 @@ conformance!(missing_executable, |rt| {
     assert_nothing_left(rt, &bundle);
 });
 
+conformance!(program_that_is_a_directory, |rt| {
+    // Refused before the start with EACCES's text, as Go's exec.LookPath (runc) does: the
+    // docker CLI turns "permission denied" into exit code 126.
+    let bundle = Bundle::new().args(&["/etc"]);
+    let out = rt.run(&bundle, &unique_id("direxec"));
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("/etc") && out.stderr.contains("permission denied"),
+        "the message should say permission denied:\n{out}"
+    );
+    assert_nothing_left(rt, &bundle);
+});
+
 conformance!(hostname_without_uts_namespace, |rt| {
     rejected(
         rt,

@@ -43,6 +43,26 @@ pub fn berth_bin() -> PathBuf {
     p
 }
 
+/// berth-shim, next to berthd (berthd finds it there); built here when only this package was
+/// built.
+pub fn shim_bin() -> PathBuf {
+    let p = berthd_bin().with_file_name("berth-shim");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "berth-shim", "--bin", "berth-shim"]);
+        run_command(&mut cmd, None, Duration::from_secs(600))
+            .unwrap()
+            .assert_success();
+    }
+    assert!(
+        p.exists(),
+        "{} is missing: cargo build -p berth-shim",
+        p.display()
+    );
+    p
+}
+
 #[derive(Debug)]
 pub struct Berthd {
     pub child: Option<Child>,
@@ -127,6 +147,8 @@ impl Berthd {
             .arg(self.exec_root())
             .arg("--pidfile")
             .arg(self.pidfile())
+            .arg("--cgroup-parent")
+            .arg(format!("/{}", self.cgroup_parent()))
             .args(["--log-level", "debug"])
             .args(extra)
             .stdin(Stdio::null())
@@ -164,6 +186,19 @@ impl Berthd {
     }
     pub fn pidfile(&self) -> PathBuf {
         self.exec_root().join("berthd.pid")
+    }
+    /// The cgroup this daemon's containers get theirs under (one per test daemon, so that
+    /// Drop can remove it without racing another test), without its leading `/`.
+    pub fn cgroup_parent(&self) -> String {
+        let dir = self.dir.path().file_name().unwrap().to_string_lossy();
+        format!("berth-test-{dir}")
+    }
+    /// The directories of container `id`'s cgroup, in every hierarchy mounted here.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        cgroup_roots()
+            .into_iter()
+            .map(|r| r.join(self.cgroup_parent()).join(id))
+            .collect()
     }
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
@@ -239,7 +274,55 @@ impl Drop for Berthd {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.remove_containers();
     }
+}
+
+impl Berthd {
+    /// What a test that failed half-way left of its containers: their shims are killed (the
+    /// containers die with them), the rootfs mounts undone, the cgroups removed.
+    fn remove_containers(&self) {
+        let Ok(dirs) = fs::read_dir(self.exec_root().join("c")) else {
+            return;
+        };
+        let ids: Vec<(String, PathBuf)> = dirs
+            .flatten()
+            .map(|d| (d.file_name().to_string_lossy().into_owned(), d.path()))
+            .collect();
+        for (_, dir) in &ids {
+            if let Ok(pid) = fs::read_to_string(dir.join("shim.pid")) {
+                if let Ok(pid) = pid.trim().parse::<u32>() {
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(200));
+        for (id, dir) in &ids {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(dir.join("rootfs"))
+                .status();
+            for d in self.cgroup_dirs(id) {
+                let _ = fs::remove_dir(d);
+            }
+        }
+        // The daemon's own cgroup parent, in every hierarchy (empty once its containers'
+        // cgroups are gone).
+        for r in cgroup_roots() {
+            let _ = fs::remove_dir(r.join(self.cgroup_parent()));
+        }
+    }
+}
+
+/// The roots of the cgroup hierarchies mounted here: each v1 controller's directory under
+/// /sys/fs/cgroup, and /sys/fs/cgroup itself (a v2-only host; on a v1 or hybrid host it holds
+/// no cgroup of ours, and `unified` is among the subdirectories).
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(dirs) = fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(dirs.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
+    }
+    roots
 }
 
 /// The network namespace of a private dockerd (`/proc/PID/ns/net`), its loopback up, where the
