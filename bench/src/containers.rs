@@ -20,7 +20,7 @@
 //! dockerd in its own mount namespace with its own directories,
 //! `--bridge none` and no iptables; a private berthd with temp `--root` and
 //! `--exec-root` (the `berthd`, `berth` and `berth-shim` beside this binary,
-//! or `--berthd`, `--berth`, `--shim`); podman with private `--root`,
+//! or `--berthd`, `--berth`, `--shim`; its own `--cgroup-parent`); podman with private `--root`,
 //! `--runroot` and `--tmpdir`. `--no-berth` measures dockerd and podman
 //! alone. Everything is removed at the end (containers, daemons, their
 //! directories under /var/tmp with any mount in them, the cgroup parents
@@ -185,6 +185,14 @@ fn short_exec_root() -> Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new().prefix("bbc-").tempdir_in("/run")?)
 }
 
+/// berthd's flags: its own cgroup parent.
+fn berth_flags() -> Vec<String> {
+    vec![
+        "--cgroup-parent".to_owned(),
+        format!("/{}", engines::berth_cgroup_parent()),
+    ]
+}
+
 fn berth_env(shim: Option<&Path>) -> Vec<(&'static str, &Path)> {
     shim.map(|s| ("BERTH_SHIM", s)).into_iter().collect()
 }
@@ -198,8 +206,13 @@ fn daemon_starts(base: &Path, opts: &Options, n: usize) -> Result<()> {
         std::fs::create_dir_all(&dir)?;
         if let Some((berthd, _, shim)) = &opts.berth {
             let exec = short_exec_root()?;
-            let daemon =
-                Berthd::start_with(&dir, berthd, &berth_env(shim.as_deref()), Some(exec.path()))?;
+            let daemon = Berthd::start_with(
+                &dir,
+                berthd,
+                &berth_env(shim.as_deref()),
+                Some(exec.path()),
+                &berth_flags(),
+            )?;
             b.push(daemon.ready_in);
         }
         let daemon = Dockerd::start(&dir)?;
@@ -440,6 +453,7 @@ fn measure(base: &Path, opts: &Options) -> Result<()> {
                 berthd,
                 &berth_env(shim.as_deref()),
                 Some(exec.path()),
+                &berth_flags(),
             )?,
             cli: cli.clone(),
         }),

@@ -24,10 +24,17 @@ const PODMAN_RUN: &[&str] = &[
     "nproc=1024:1024",
 ];
 
+/// berthd's `--cgroup-parent`: one of this run's own.
+pub(crate) fn berth_cgroup_parent() -> String {
+    format!("berth-bench-{}", std::process::id())
+}
+
 /// The cgroup parents (one directory per hierarchy) the engines create:
-/// berthd's `/berth`, dockerd's `/docker` (removed by the pull bench's
-/// Dockerd), podman's cgroupfs `libpod_parent`.
-const CGROUP_PARENTS: &[&str] = &["berth", "libpod_parent"];
+/// berthd's (ours), podman's cgroupfs `libpod_parent` (dockerd's `/docker`
+/// is removed by the pull bench's Dockerd).
+fn cgroup_parent_names() -> [String; 2] {
+    [berth_cgroup_parent(), "libpod_parent".to_owned()]
+}
 
 /// A berthd and the `berth` CLI beside it.
 #[derive(Debug)]
@@ -77,7 +84,7 @@ fn cgroup_parents() -> Vec<PathBuf> {
         .flatten()
         .flatten()
     {
-        for p in CGROUP_PARENTS {
+        for p in cgroup_parent_names() {
             out.push(h.path().join(p));
         }
     }

@@ -360,17 +360,18 @@ pub(crate) struct Berthd {
 
 impl Berthd {
     pub(crate) fn start(base: &Path, bin: &Path) -> Result<Self> {
-        Self::start_with(base, bin, &[], None)
+        Self::start_with(base, bin, &[], None, &[])
     }
 
-    /// Starts berthd with `env` added to its environment (`BERTH_SHIM`)
-    /// and its exec root in `exec` (an empty directory, removed with the
-    /// daemon) instead of under `base`.
+    /// Starts berthd with `env` added to its environment (`BERTH_SHIM`),
+    /// its exec root in `exec` (an empty directory, removed with the
+    /// daemon) instead of under `base`, and `flags` added to its own.
     pub(crate) fn start_with(
         base: &Path,
         bin: &Path,
         env: &[(&str, &Path)],
         exec: Option<&Path>,
+        flags: &[String],
     ) -> Result<Self> {
         let dir = base.join("berthd");
         let exec = exec.map_or_else(|| dir.join("exec"), Path::to_path_buf);
@@ -389,6 +390,7 @@ impl Berthd {
             .arg(&exec)
             .arg("--pidfile")
             .arg(dir.join("pid"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
