@@ -20,6 +20,11 @@ pub struct EngineConfig {
     /// The `berth-shim` binary; `None`: `$BERTH_SHIM`, else `berth-shim` beside the running
     /// executable.
     pub shim: Option<PathBuf>,
+    /// The static init bind-mounted at `/sbin/docker-init` for `--init` (`--init-path`);
+    /// `None`: looked up ([`crate::init_path`]).
+    pub init_path: Option<PathBuf>,
+    /// Whether containers that do not say (`HostConfig.Init: null`) get the init (`--init`).
+    pub init: bool,
 }
 
 /// How image layers are stored (berth-snapshot's drivers).
@@ -36,6 +41,8 @@ impl EngineConfig {
             storage_driver: None,
             debug: false,
             shim: None,
+            init_path: None,
+            init: false,
         }
     }
 }

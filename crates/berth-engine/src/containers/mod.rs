@@ -198,6 +198,15 @@ impl std::fmt::Debug for ContainerService {
     }
 }
 
+/// The daemon's `--init` settings.
+#[derive(Debug, Clone, Default)]
+pub struct InitSettings {
+    /// The init bind-mounted at `/sbin/docker-init`; `None`: `--init` is refused.
+    pub binary: Option<PathBuf>,
+    /// Whether containers with `HostConfig.Init: null` get it (`berthd --init`).
+    pub by_default: bool,
+}
+
 /// The cgroup parent of berth's containers (dockerd uses `/docker`).
 pub const CGROUP_PARENT: &str = "/berth";
 
@@ -208,6 +217,7 @@ impl ContainerService {
         root: &Path,
         exec_root: &Path,
         shim_bin: PathBuf,
+        init: InitSettings,
         images: ImageService,
     ) -> Result<ContainerService, EngineError> {
         let croot = root.join("containers");
@@ -227,6 +237,8 @@ impl ContainerService {
                 .nodename()
                 .to_string_lossy()
                 .into_owned(),
+            init_binary: init.binary,
+            init_by_default: init.by_default,
             ..berth_spec::HostFacts::default()
         };
         let mut table = Table::default();
