@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub init_path: Option<PathBuf>,
     /// Whether containers that do not say (`HostConfig.Init: null`) get the init (`--init`).
     pub init: bool,
+    /// The cgroup under which containers get theirs (`--cgroup-parent`; dockerd's is
+    /// `/docker`): a container's cgroup is `PARENT/ID` in every hierarchy.
+    pub cgroup_parent: String,
 }
 
 /// How image layers are stored (berth-snapshot's drivers).
@@ -43,6 +46,7 @@ impl EngineConfig {
             shim: None,
             init_path: None,
             init: false,
+            cgroup_parent: crate::containers::CGROUP_PARENT.to_owned(),
         }
     }
 }

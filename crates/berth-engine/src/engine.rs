@@ -63,6 +63,7 @@ impl Engine {
             &config.root,
             &config.exec_root,
             shim_path(config.shim.as_deref()),
+            &config.cgroup_parent,
             crate::containers::InitSettings {
                 binary: init.clone(),
                 by_default: config.init,

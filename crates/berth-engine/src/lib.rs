@@ -29,7 +29,7 @@ mod init;
 mod system;
 
 pub use config::{EngineConfig, StorageDriver};
-pub use containers::ContainerService;
+pub use containers::{ContainerService, CGROUP_PARENT};
 pub use engine::{Engine, VersionInfo, VERSION};
 pub use error::{EngineError, ErrorKind};
 pub use images::{

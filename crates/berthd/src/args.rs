@@ -60,6 +60,11 @@ pub struct Args {
         default_value_t = 15
     )]
     pub shutdown_timeout: u64,
+
+    /// The cgroup under which containers get theirs (`PARENT/ID` in every hierarchy), as
+    /// dockerd's `--cgroup-parent`.
+    #[arg(long = "cgroup-parent", value_name = "PATH", default_value = berth_engine::CGROUP_PARENT)]
+    pub cgroup_parent: String,
 }
 
 /// The storage drivers berthd has (dockerd's names).
@@ -109,6 +114,7 @@ impl Args {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             init: self.init,
             init_path: self.init_path,
+            cgroup_parent: self.cgroup_parent,
         })
     }
 }

@@ -39,6 +39,8 @@ pub struct DaemonConfig {
     pub init: bool,
     /// `--init-path`; `None` looks the init up (berth_engine::init_path).
     pub init_path: Option<PathBuf>,
+    /// `--cgroup-parent`: containers' cgroups are `PARENT/ID`.
+    pub cgroup_parent: String,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then removes its socket and pidfile.
@@ -61,6 +63,7 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         shim: None,
         init_path: config.init_path.clone(),
         init: config.init,
+        cgroup_parent: config.cgroup_parent.clone(),
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

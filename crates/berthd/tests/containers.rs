@@ -47,8 +47,7 @@ fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
 fn assert_gone(d: &Berthd, id: &str) {
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(id), "a mount of {id} is left");
-    for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let p = entry.path().join("berth").join(id);
+    for p in d.cgroup_dirs(id) {
         assert!(!p.exists(), "{} is left", p.display());
     }
     assert!(!d.exec_root().join("c").join(id).exists());
@@ -553,8 +552,9 @@ fn events_stats_attach_restart_policies_and_a_lost_shim() {
         .docker(&["inspect", "-f", "{{.Id}}", "talker"])
         .stdout_trimmed()
         .to_owned();
-    let v1 = format!("/sys/fs/cgroup/memory/berth/{tid}/memory.limit_in_bytes");
-    let v2 = format!("/sys/fs/cgroup/berth/{tid}/memory.max");
+    let parent = d.cgroup_parent();
+    let v1 = format!("/sys/fs/cgroup/memory/{parent}/{tid}/memory.limit_in_bytes");
+    let v2 = format!("/sys/fs/cgroup/{parent}/{tid}/memory.max");
     let limit = fs::read_to_string(&v1)
         .or_else(|_| fs::read_to_string(&v2))
         .unwrap();

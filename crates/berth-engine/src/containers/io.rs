@@ -433,13 +433,14 @@ impl ContainerService {
             )));
         }
         let id = r.id.clone();
+        let parent = self.inner.host.cgroup_parent.clone();
         let args: Vec<String> = if ps_args.is_empty() {
             vec!["-ef".into()]
         } else {
             ps_args.split_whitespace().map(str::to_owned).collect()
         };
         tokio::task::spawn_blocking(move || {
-            let pids = cgroup(&id)?.pids()?;
+            let pids = cgroup(&parent, &id)?.pids()?;
             let out = std::process::Command::new("ps")
                 .args(&args)
                 .output()

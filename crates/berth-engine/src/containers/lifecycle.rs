@@ -247,11 +247,12 @@ impl ContainerService {
         let shut = self.shim(&id, SHIM_TIMEOUT, |c| c.shutdown(true)).await;
         let run = self.run_dir(&id);
         let runtime_state = self.inner.runtime_root.join(&id);
+        let parent = self.inner.host.cgroup_parent.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if shut.is_err() {
                 // No shim to ask: its container died with it; remove its cgroup and the
                 // runtime's state directory ourselves.
-                if let Ok(m) = cgroup(&id) {
+                if let Ok(m) = cgroup(&parent, &id) {
                     let _ = m.destroy();
                 }
                 let _ = std::fs::remove_dir_all(&runtime_state);
@@ -904,10 +905,11 @@ fn ancestor_matches(r: &Record, a: &str) -> bool {
             .is_some_and(|h| h.starts_with(a) && a.len() >= 4)
 }
 
-/// The cgroup of container `id` (berth-spec puts it at `/berth/ID`).
-pub(crate) fn cgroup(id: &str) -> Result<berth_cgroups::Manager, EngineError> {
+/// The cgroup of container `id` under the daemon's cgroup parent (berth-spec puts it at
+/// `PARENT/ID`).
+pub(crate) fn cgroup(parent: &str, id: &str) -> Result<berth_cgroups::Manager, EngineError> {
     let h = berth_cgroups::Hierarchy::detect()?;
-    let path = format!("{}/{id}", super::CGROUP_PARENT);
+    let path = format!("{}/{id}", parent.trim_end_matches('/'));
     let p = berth_cgroups::CgroupPath::parse(Some(Path::new(&path)), id)?;
     Ok(berth_cgroups::Manager::new(&h, &p))
 }

@@ -207,7 +207,7 @@ pub struct InitSettings {
     pub by_default: bool,
 }
 
-/// The cgroup parent of berth's containers (dockerd uses `/docker`).
+/// The default cgroup parent of berth's containers (dockerd's is `/docker`).
 pub const CGROUP_PARENT: &str = "/berth";
 
 impl ContainerService {
@@ -217,6 +217,7 @@ impl ContainerService {
         root: &Path,
         exec_root: &Path,
         shim_bin: PathBuf,
+        cgroup_parent: &str,
         init: InitSettings,
         images: ImageService,
     ) -> Result<ContainerService, EngineError> {
@@ -232,7 +233,7 @@ impl ContainerService {
             .unwrap_or(false);
         let host = berth_spec::HostFacts {
             cgroup_v2,
-            cgroup_parent: CGROUP_PARENT.to_owned(),
+            cgroup_parent: cgroup_parent.to_owned(),
             hostname: rustix::system::uname()
                 .nodename()
                 .to_string_lossy()

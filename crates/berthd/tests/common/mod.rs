@@ -147,6 +147,8 @@ impl Berthd {
             .arg(self.exec_root())
             .arg("--pidfile")
             .arg(self.pidfile())
+            .arg("--cgroup-parent")
+            .arg(format!("/{}", self.cgroup_parent()))
             .args(["--log-level", "debug"])
             .args(extra)
             .stdin(Stdio::null())
@@ -184,6 +186,19 @@ impl Berthd {
     }
     pub fn pidfile(&self) -> PathBuf {
         self.exec_root().join("berthd.pid")
+    }
+    /// The cgroup this daemon's containers get theirs under (one per test daemon, so that
+    /// Drop can remove it without racing another test), without its leading `/`.
+    pub fn cgroup_parent(&self) -> String {
+        let dir = self.dir.path().file_name().unwrap().to_string_lossy();
+        format!("berth-test-{dir}")
+    }
+    /// The directories of container `id`'s cgroup, in every hierarchy mounted here.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        cgroup_roots()
+            .into_iter()
+            .map(|r| r.join(self.cgroup_parent()).join(id))
+            .collect()
     }
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
@@ -294,12 +309,14 @@ impl Berthd {
                 .arg("-l")
                 .arg(dir.join("rootfs"))
                 .status();
-            if let Ok(hier) = fs::read_dir("/sys/fs/cgroup") {
-                for h in hier.flatten() {
-                    let _ = fs::remove_dir(h.path().join("berth").join(id));
-                }
+            for d in self.cgroup_dirs(id) {
+                let _ = fs::remove_dir(d);
             }
-            let _ = fs::remove_dir(Path::new("/sys/fs/cgroup/berth").join(id));
+        }
+        // The daemon's own cgroup parent, in every hierarchy (empty once its containers'
+        // cgroups are gone).
+        for r in cgroup_roots() {
+            let _ = fs::remove_dir(r.join(self.cgroup_parent()));
         }
     }
 }
@@ -337,6 +354,17 @@ pub fn import_busybox(d: &Berthd) {
         "busybox:latest",
     ])
     .assert_success();
+}
+
+/// The roots of the cgroup hierarchies mounted here: each v1 controller's directory under
+/// /sys/fs/cgroup, and /sys/fs/cgroup itself (a v2-only host; on a v1 or hybrid host it holds
+/// no cgroup of ours, and `unified` is among the subdirectories).
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(dirs) = fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(dirs.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
+    }
+    roots
 }
 
 /// The network namespace of a private dockerd (`/proc/PID/ns/net`), its loopback up, where the
