@@ -132,6 +132,11 @@ fn daemon_init_default_and_no_init_binary() {
         out.stderr.contains("--init needs an init binary") && out.stderr.contains("--init-path"),
         "{out}"
     );
+    // In the host's pid namespace there is no init to give (as dockerd): not refused.
+    d.docker(&[
+        "run", "--rm", "--init", "--pid", "host", NONE, "busybox", "true",
+    ])
+    .assert_success();
     // Without --init the same daemon runs containers.
     d.docker(&["run", "--rm", NONE, "busybox", "true"])
         .assert_success();
