@@ -20,6 +20,11 @@ pub struct EngineConfig {
     /// The `berth-shim` binary; `None`: `$BERTH_SHIM`, else `berth-shim` beside the running
     /// executable.
     pub shim: Option<PathBuf>,
+    /// The static init bind-mounted at `/sbin/docker-init` for `--init` (`--init-path`);
+    /// `None`: looked up ([`crate::init_path`]).
+    pub init_path: Option<PathBuf>,
+    /// Whether containers that do not say (`HostConfig.Init: null`) get the init (`--init`).
+    pub init: bool,
     /// The cgroup under which containers get theirs (`--cgroup-parent`; dockerd's is
     /// `/docker`): a container's cgroup is `PARENT/ID` in every hierarchy.
     pub cgroup_parent: String,
@@ -39,6 +44,8 @@ impl EngineConfig {
             storage_driver: None,
             debug: false,
             shim: None,
+            init_path: None,
+            init: false,
             cgroup_parent: crate::containers::CGROUP_PARENT.to_owned(),
         }
     }

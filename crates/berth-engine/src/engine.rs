@@ -54,11 +54,20 @@ impl Engine {
             ..Default::default()
         };
         let images = ImageService::open(&config.root, config.storage_driver, registry)?;
+        let init = crate::init_path(config.init_path.as_deref());
+        match &init {
+            Some(p) => tracing::info!("init for --init: {}", p.display()),
+            None => tracing::info!("no init binary found: --init is refused (see --init-path)"),
+        }
         let containers = ContainerService::open(
             &config.root,
             &config.exec_root,
             shim_path(config.shim.as_deref()),
             &config.cgroup_parent,
+            crate::containers::InitSettings {
+                binary: init.clone(),
+                by_default: config.init,
+            },
             images.clone(),
         )?;
         Ok(Engine {

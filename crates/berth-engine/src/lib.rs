@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod flight;
 pub mod images;
+mod init;
 mod system;
 
 pub use config::{EngineConfig, StorageDriver};
@@ -36,4 +37,5 @@ pub use images::{
     ImportOptions, LayerStatus, LoadEvent, LoadSender, LoadedImage, PruneReport, PullOptions,
     PullOutcome, PullProgress, SavePlan,
 };
+pub use init::{init_path, is_static_elf};
 pub use system::{CgroupFeatures, HostInfo, SystemInfo};

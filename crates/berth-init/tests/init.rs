@@ -9,47 +9,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use berth_testutil::{require, require_root, run_command, unique_id, Bundle, Dockerd, Runtime};
+use berth_testutil::{require, require_root, unique_id, Bundle, Dockerd, Runtime};
 
 const INIT_PATH: &str = "/sbin/docker-init";
-const MUSL: &str = "x86_64-unknown-linux-musl";
-
-/// The static berth-init: `BERTH_INIT`, else built now. `None` (after a skip, or a failure
-/// under CI) when it cannot be had.
-fn static_init() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BERTH_INIT") {
-        let p = PathBuf::from(p);
-        return require(p.is_file(), &format!("BERTH_INIT={}", p.display())).then_some(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).args([
-        "build",
-        "--profile",
-        "release-init",
-        "-p",
-        "berth-init",
-        "--target",
-        MUSL,
-    ]);
-    let built = run_command(&mut cmd, None, Duration::from_secs(900));
-    let ok = matches!(&built, Ok(out) if out.success());
-    if !require(
-        ok,
-        &format!("the static berth-init (rustup target add {MUSL}; make init-static): {built:?}"),
-    ) {
-        return None;
-    }
-    let p = target.join(MUSL).join("release-init").join("berth-init");
-    require(p.is_file(), &format!("{} after the build", p.display())).then_some(p)
-}
 
 /// berth-runtime (the debug build beside this test) and the static init, or `None`.
 fn setup() -> Option<(Runtime, PathBuf)> {
@@ -64,7 +29,7 @@ fn setup() -> Option<(Runtime, PathBuf)> {
     ) {
         return None;
     }
-    let init = static_init()?;
+    let init = berth_testutil::static_berth_init()?;
     Some((Runtime::berth_at(runtime), init))
 }
 

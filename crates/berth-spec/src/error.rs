@@ -34,6 +34,12 @@ pub enum SpecError {
         /// `network`, `ipc` or `pid`.
         kind: &'static str,
     },
+    /// `--init` asked for, and the daemon found no init binary to bind-mount.
+    #[error(
+        "--init needs an init binary and the daemon has none: start it with --init-path PATH \
+         (a static berth-init or docker-init)"
+    )]
+    NoInitBinary,
     /// The user or group could not be resolved to numeric ids.
     #[error("unable to find {what} {name:?}: {reason}")]
     User {

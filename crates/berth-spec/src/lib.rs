@@ -140,13 +140,7 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         None => host.init_by_default,
     } && modes.pid == NsMode::Private;
     let init_binary = if init {
-        let path = host
-            .init_binary
-            .as_deref()
-            .ok_or_else(|| SpecError::Unsupported {
-                field: "HostConfig.Init (no init binary configured)",
-                value: "true".into(),
-            })?;
+        let path = host.init_binary.as_deref().ok_or(SpecError::NoInitBinary)?;
         args.splice(0..0, [INIT_PATH.to_owned(), "--".to_owned()]);
         Some(path)
     } else {

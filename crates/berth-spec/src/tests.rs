@@ -177,7 +177,7 @@ fn entrypoint_and_init() {
     f.config.cmd = Some(vec!["hi".into()]);
     assert_eq!(f.json()["process"]["args"], json!(["/bin/echo", "hi"]));
     f.hc.init = Some(true);
-    assert!(matches!(f.build(), Err(SpecError::Unsupported { .. })));
+    assert!(matches!(f.build(), Err(SpecError::NoInitBinary)));
     f.host.init_binary = Some("/usr/libexec/berth-init".into());
     let v = f.json();
     assert_eq!(

@@ -46,6 +46,13 @@ pub struct Args {
     /// Debug logging (same as --log-level debug)
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Run an init inside containers that do not say (docker run --init)
+    #[arg(long)]
+    pub init: bool,
+    /// The static init for --init (default: $BERTH_INIT, else a static berth-init in
+    /// /usr/local/libexec, /usr/libexec or beside berthd)
+    #[arg(long = "init-path", value_name = "PATH")]
+    pub init_path: Option<PathBuf>,
     /// Seconds to let open connections finish on shutdown
     #[arg(
         long = "shutdown-timeout",
@@ -105,6 +112,8 @@ impl Args {
                 self.log_level
             },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            init: self.init,
+            init_path: self.init_path,
             cgroup_parent: self.cgroup_parent,
         })
     }
@@ -125,6 +134,8 @@ mod tests {
         assert_eq!(c.root, PathBuf::from("/var/lib/berth"));
         assert_eq!(c.pidfile, PathBuf::from("/run/berth/berthd.pid"));
         assert_eq!(c.log_level, LogLevel::Info);
+        assert!(!c.init);
+        assert_eq!(c.init_path, None);
     }
 
     #[test]
@@ -142,9 +153,14 @@ mod tests {
             "--storage-driver",
             "overlay",
             "-D",
+            "--init",
+            "--init-path",
+            "/opt/init",
         ])
         .into_config()
         .unwrap();
+        assert!(c.init);
+        assert_eq!(c.init_path, Some(PathBuf::from("/opt/init")));
         assert_eq!(c.host.socket(), std::path::Path::new("/tmp/x.sock"));
         assert_eq!(c.insecure_registries, ["127.0.0.1:5000", "10.0.0.0/8"]);
         assert_eq!(c.registry_mirrors, ["http://127.0.0.1:5001"]);

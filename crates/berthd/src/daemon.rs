@@ -35,6 +35,10 @@ pub struct DaemonConfig {
     pub group: Option<String>,
     pub log_level: LogLevel,
     pub shutdown_timeout: Duration,
+    /// `--init`: containers that do not say get the init.
+    pub init: bool,
+    /// `--init-path`; `None` looks the init up (berth_engine::init_path).
+    pub init_path: Option<PathBuf>,
     /// `--cgroup-parent`: containers' cgroups are `PARENT/ID`.
     pub cgroup_parent: String,
 }
@@ -57,6 +61,8 @@ pub fn run(config: DaemonConfig) -> Result<(), DaemonError> {
         storage_driver: config.storage_driver,
         debug: config.log_level == LogLevel::Debug,
         shim: None,
+        init_path: config.init_path.clone(),
+        init: config.init,
         cgroup_parent: config.cgroup_parent.clone(),
     })?);
     let runtime = tokio::runtime::Builder::new_multi_thread()

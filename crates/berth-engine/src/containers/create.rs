@@ -84,6 +84,15 @@ impl ContainerService {
         }
         check_network_mode(&host_config.network_mode)?;
         berth_spec::check_supported(&config, &host_config)?;
+        // Refused here rather than at start, where `docker run` shows only its attach's 400.
+        // (A container in another pid namespace gets no init: berth-spec leaves it out.)
+        let host = &self.inner.host;
+        if host_config.init.unwrap_or(host.init_by_default)
+            && host_config.pid_mode.is_empty()
+            && host.init_binary.is_none()
+        {
+            return Err(berth_spec::SpecError::NoInitBinary.into());
+        }
         if let Some(other) = host_config.network_mode.strip_prefix("container:") {
             self.running_pid(other)?;
             // As dockerd: a container on another's network takes its host and domain name.

@@ -198,6 +198,15 @@ impl std::fmt::Debug for ContainerService {
     }
 }
 
+/// The daemon's `--init` settings.
+#[derive(Debug, Clone, Default)]
+pub struct InitSettings {
+    /// The init bind-mounted at `/sbin/docker-init`; `None`: `--init` is refused.
+    pub binary: Option<PathBuf>,
+    /// Whether containers with `HostConfig.Init: null` get it (`berthd --init`).
+    pub by_default: bool,
+}
+
 /// The default cgroup parent of berth's containers (dockerd's is `/docker`).
 pub const CGROUP_PARENT: &str = "/berth";
 
@@ -209,6 +218,7 @@ impl ContainerService {
         exec_root: &Path,
         shim_bin: PathBuf,
         cgroup_parent: &str,
+        init: InitSettings,
         images: ImageService,
     ) -> Result<ContainerService, EngineError> {
         let croot = root.join("containers");
@@ -228,6 +238,8 @@ impl ContainerService {
                 .nodename()
                 .to_string_lossy()
                 .into_owned(),
+            init_binary: init.binary,
+            init_by_default: init.by_default,
             ..berth_spec::HostFacts::default()
         };
         let mut table = Table::default();

@@ -240,7 +240,14 @@ impl Berthd {
             "berthd exited with {status}:\n{}",
             self.log()
         );
-        self.child = Some(self.command(&[]).spawn().unwrap());
+        self.respawn(self.command(&[]));
+    }
+
+    /// Starts berthd with `cmd` (a [`Berthd::command`], changed) after [`Berthd::terminate`]
+    /// or [`Berthd::kill`]; returns once it listens.
+    pub fn respawn(&mut self, mut cmd: Command) {
+        assert!(self.child.is_none(), "berthd is running");
+        self.child = Some(cmd.spawn().unwrap());
         self.wait_ready();
     }
 
@@ -312,6 +319,41 @@ impl Berthd {
             let _ = fs::remove_dir(r.join(self.cgroup_parent()));
         }
     }
+}
+
+/// Imports `busybox:latest` offline into `d`: busybox-static's binary and its applet links,
+/// with `docker import`.
+pub fn import_busybox(d: &Berthd) {
+    let rootfs = d.dir.path().join("bb");
+    fs::create_dir_all(rootfs.join("bin")).unwrap();
+    fs::create_dir_all(rootfs.join("etc")).unwrap();
+    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+    let tar = d.dir.path().join("bb.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "busybox:latest",
+    ])
+    .assert_success();
 }
 
 /// The roots of the cgroup hierarchies mounted here: each v1 controller's directory under
