@@ -1,8 +1,8 @@
 # berth: `make help` lists the targets.
-.PHONY: help build release init-static demo test test-unit lint bench bench-pull clean
+.PHONY: help build release init-static demo test test-unit lint bench bench-pull bench-containers clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 build: ## Debug build of the workspace
 	cargo build --workspace
@@ -67,6 +67,18 @@ bench: release ## Benchmarks against the peers (runc): prints ratios (root)
 bench-pull: ## Image pull: berth vs docker, podman, skopeo; 2 images, cold and right after rmi (root; ~10 min)
 	cargo build --release -p berth-bench -p berthd
 	target/release/berth-bench pull --runs 3
+
+# berthd finds its shim in BERTH_SHIM: the static one, as `make release` builds it.
+SHIM_STATIC := target/$(RUNTIME_TARGET)/release-runtime/berth-shim
+
+bench-containers: ## Containers: berth run, and the docker CLI, on berthd vs dockerd and podman (run --rm, start, memory, ps; root)
+	cargo build --release -p berthd -p berth-cli -p berth-shim -p berth-bench
+	rustup target list --installed | grep -qx $(RUNTIME_TARGET) || rustup target add $(RUNTIME_TARGET)
+	mkdir -p target/libseccomp-static
+	cp /usr/lib/x86_64-linux-gnu/libseccomp.a target/libseccomp-static/
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/libseccomp-static \
+	  cargo build --profile release-runtime -p berth-shim --target $(RUNTIME_TARGET)
+	target/release/berth-bench containers --runs 50 --shim $(SHIM_STATIC)
 
 clean: ## Remove build output
 	cargo clean

@@ -17,6 +17,13 @@
 //! ~110-130 MB images (one heavy in small files, one of large incompressible files) from a
 //! loopback registry, cold and right after a removal, berth beside `docker pull`, `podman pull`
 //! and `skopeo copy` (the floor), see pull.rs.
+//!
+//! `berth-bench containers [--runs N] [--starts N] [--idle N] [--containers N] [--no-berth] ...`:
+//! containers through berthd beside dockerd and podman on the same busybox
+//! image: `run --rm` through each engine's CLI and the docker CLI against
+//! both daemons, daemon start to the first `/_ping`, idle daemon memory,
+//! the shim's memory per running container, `docker ps` with 100 running,
+//! see containers.rs.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -26,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod containers;
 mod pull;
 mod stats;
 
@@ -33,7 +41,9 @@ fn usage() -> ! {
     eprintln!(
         "usage: berth-bench runtime [--runs N] [--berth PATH] [--runc PATH]\n       \
          berth-bench stats [--containers N] [--rounds R] [--berth PATH] [--runc PATH]\n       \
-         berth-bench pull [--runs N] [--fixture-dir DIR] [--fixture debian|large|both] [--case cold|after-rm|both]\n                          [--berthd PATH | --library | --berth-cmd CMD [--berth-rm-cmd CMD]]"
+         berth-bench pull [--runs N] [--fixture-dir DIR] [--fixture debian|large|both] [--case cold|after-rm|both]\n                          [--berthd PATH | --library | --berth-cmd CMD [--berth-rm-cmd CMD]]\n       \
+         berth-bench containers [--runs N] [--starts N] [--idle N] [--containers N]\n       \
+         \x20                     [--berthd PATH] [--berth PATH] [--shim PATH] [--no-berth]"
     );
     std::process::exit(2)
 }
@@ -44,6 +54,7 @@ fn main() -> Result<()> {
         Some("runtime") => runtime(&args[1..]),
         Some("stats") => stats::run(&args[1..]),
         Some("pull") => pull::run(&args[1..]),
+        Some("containers") => containers::run(&args[1..]),
         _ => usage(),
     }
 }

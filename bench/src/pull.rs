@@ -53,7 +53,7 @@ use anyhow::{bail, Context, Result};
 use berth_image::ImageStore;
 use berth_snapshot::Snapshotter;
 
-mod daemons;
+pub(crate) mod daemons;
 mod fixture;
 mod library;
 

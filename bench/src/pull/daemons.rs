@@ -31,7 +31,7 @@ fn signal(pid: u32, sig: rustix::process::Signal) {
 
 /// Pids of the processes whose command line mentions `dir` (what a daemon
 /// we started under `dir` left running: containerd, shims).
-fn processes_mentioning(dir: &Path) -> Vec<u32> {
+pub(crate) fn processes_mentioning(dir: &Path) -> Vec<u32> {
     let needle = dir.as_os_str().as_encoded_bytes();
     let me = std::process::id();
     let mut out = Vec::new();
@@ -232,6 +232,8 @@ pub(crate) struct Dockerd {
     /// The `docker` cgroups (one per hierarchy) that existed before dockerd started: dockerd
     /// makes them and leaves them, so the others are removed with it.
     cgroups_before: Vec<PathBuf>,
+    /// From the spawn to the first answered `/_ping`.
+    pub ready_in: Duration,
 }
 
 /// `/sys/fs/cgroup/<hierarchy>/docker` for every mounted hierarchy (v1 and the unified one).
@@ -256,6 +258,7 @@ impl Dockerd {
             .into_iter()
             .filter(|p| p.exists())
             .collect();
+        let spawned = Instant::now();
         let child = Command::new("unshare")
             .args([
                 "--mount",
@@ -291,10 +294,27 @@ impl Dockerd {
             child,
             dir,
             cgroups_before,
+            ready_in: Duration::ZERO,
         };
         let sock = d.dir.join("docker.sock");
-        wait_answering("dockerd", &mut d.child, &sock, &d.dir.join("cli"), 60)?;
+        d.ready_in = wait_answering("dockerd", &mut d.child, &sock, &d.dir.join("cli"), 60)?
+            .duration_since(spawned);
         Ok(d)
+    }
+
+    /// The API socket.
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    /// The daemon's directory (data root, exec root, socket, client config).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// dockerd's pid (`unshare` and `sh` exec it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Runs the docker CLI against this daemon; returns its stdout.
@@ -331,33 +351,80 @@ impl Drop for Dockerd {
 pub(crate) struct Berthd {
     child: Child,
     dir: PathBuf,
+    /// The exec root: `dir/exec`, or a directory of the caller's (kept
+    /// short: berthd binds each shim's socket under it).
+    exec: PathBuf,
+    /// From the spawn to the first answered `/_ping`.
+    pub ready_in: Duration,
 }
 
 impl Berthd {
     pub(crate) fn start(base: &Path, bin: &Path) -> Result<Self> {
+        Self::start_with(base, bin, &[], None, &[])
+    }
+
+    /// Starts berthd with `env` added to its environment (`BERTH_SHIM`),
+    /// its exec root in `exec` (an empty directory, removed with the
+    /// daemon) instead of under `base`, and `flags` added to its own.
+    pub(crate) fn start_with(
+        base: &Path,
+        bin: &Path,
+        env: &[(&str, &Path)],
+        exec: Option<&Path>,
+        flags: &[String],
+    ) -> Result<Self> {
         let dir = base.join("berthd");
-        for sub in ["cli", "root", "exec"] {
-            fs::create_dir_all(dir.join(sub))?;
+        let exec = exec.map_or_else(|| dir.join("exec"), Path::to_path_buf);
+        for d in [dir.join("cli"), dir.join("root"), exec.clone()] {
+            fs::create_dir_all(d)?;
         }
         let log = fs::File::create(dir.join("berthd.log"))?;
+        let spawned = Instant::now();
         let child = Command::new(bin)
+            .envs(env.iter().copied())
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--root")
             .arg(dir.join("root"))
             .arg("--exec-root")
-            .arg(dir.join("exec"))
+            .arg(&exec)
             .arg("--pidfile")
             .arg(dir.join("pid"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
             .with_context(|| format!("spawn {} (make release)", bin.display()))?;
-        let mut d = Berthd { child, dir };
+        let mut d = Berthd {
+            child,
+            dir,
+            exec,
+            ready_in: Duration::ZERO,
+        };
         let sock = d.dir.join("berth.sock");
-        wait_answering("berthd", &mut d.child, &sock, &d.dir.join("cli"), 20)?;
+        d.ready_in = wait_answering("berthd", &mut d.child, &sock, &d.dir.join("cli"), 20)?
+            .duration_since(spawned);
         Ok(d)
+    }
+
+    /// The API socket.
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.dir.join("berth.sock")
+    }
+
+    /// The daemon's directory (root, exec root, socket, client config).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Its exec root (shim sockets and state).
+    pub(crate) fn exec_root(&self) -> &Path {
+        &self.exec
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Runs the docker CLI against berthd; returns its stdout.
@@ -404,13 +471,17 @@ impl Berthd {
 impl Drop for Berthd {
     fn drop(&mut self) {
         stop(&mut self.child, &self.dir, Duration::from_secs(20));
+        for pid in processes_mentioning(&self.exec) {
+            signal(pid, rustix::process::Signal::KILL);
+        }
+        remove_dir(&self.exec);
         remove_dir(&self.dir);
     }
 }
 
 /// Runs the docker CLI against the daemon on `sock` (with its own client
 /// config dir); returns its stdout.
-fn docker_cli(sock: &Path, config: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn docker_cli(sock: &Path, config: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("docker")
         .env("DOCKER_HOST", format!("unix://{}", sock.display()))
         .env("DOCKER_CONFIG", config)
@@ -429,28 +500,57 @@ fn docker_cli(sock: &Path, config: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Waits until the daemon `child` answers `docker version` on `sock`; fails
-/// if it exits first or after `secs` seconds (its log is beside the socket).
+/// Whether the daemon on `sock` answers `GET /_ping` with 200 (a connection
+/// the daemon has not started serving yet waits, up to 60 s, for its answer).
+pub(crate) fn ping(sock: &Path) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(sock) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")
+}
+
+/// Waits until the daemon `child` answers `/_ping` on `sock` (polled every
+/// millisecond), then `docker version`; fails if it exits first or after
+/// `secs` seconds (its log is beside the socket). Returns when the first
+/// ping was answered.
 fn wait_answering(
     name: &str,
     child: &mut Child,
     sock: &Path,
     config: &Path,
     secs: u64,
-) -> Result<()> {
+) -> Result<Instant> {
     let log = sock.with_file_name(format!("{name}.log"));
     let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut answered = None;
     loop {
         if let Some(st) = child.try_wait()? {
             bail!("{name} exited ({st}): see {}", log.display());
         }
-        if sock.exists() && docker_cli(sock, config, &["version"]).is_ok() {
-            return Ok(());
+        if answered.is_none() && ping(sock) {
+            answered = Some(Instant::now());
+        }
+        if let Some(at) = answered {
+            if docker_cli(sock, config, &["version"]).is_ok() {
+                return Ok(at);
+            }
         }
         if Instant::now() > deadline {
             bail!("{name} did not answer: see {}", log.display());
         }
-        thread::sleep(Duration::from_millis(20));
+        thread::sleep(Duration::from_millis(if answered.is_some() {
+            20
+        } else {
+            1
+        }));
     }
 }
 
@@ -478,6 +578,11 @@ impl Podman {
             fs::create_dir_all(dir.join(sub))?;
         }
         Ok(Podman { dir })
+    }
+
+    /// Its directory (root, runroot, tmpdir).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub(crate) fn command(&self, args: &[&str]) -> Command {
@@ -536,5 +641,35 @@ mod tests {
         }
         assert_eq!(count_entries(dir.path(), &["l"]), 2);
         assert_eq!(count_entries(&dir.path().join("missing"), &[]), 0);
+    }
+
+    /// A one-connection server on `sock` that answers `reply` to a request.
+    fn serve_once(sock: &Path, reply: &'static str) -> thread::JoinHandle<String> {
+        use std::io::{Read, Write};
+        let l = std::os::unix::net::UnixListener::bind(sock).unwrap();
+        thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut req = [0u8; 256];
+            let n = c.read(&mut req).unwrap();
+            c.write_all(reply.as_bytes()).unwrap();
+            String::from_utf8_lossy(&req[..n]).into_owned()
+        })
+    }
+
+    #[test]
+    fn ping_wants_a_200_to_get_ping() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok.sock");
+        let server = serve_once(&ok, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+        assert!(ping(&ok));
+        assert!(server
+            .join()
+            .unwrap()
+            .starts_with("GET /_ping HTTP/1.0\r\n"));
+        let bad = dir.path().join("bad.sock");
+        let server = serve_once(&bad, "HTTP/1.1 503 Service Unavailable\r\n\r\n");
+        assert!(!ping(&bad));
+        server.join().unwrap();
+        assert!(!ping(&dir.path().join("missing.sock")));
     }
 }
