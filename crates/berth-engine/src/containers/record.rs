@@ -196,34 +196,10 @@ impl Record {
     }
 }
 
-/// Go's `units.HumanDuration`, as docker prints ages.
+/// Go's `units.HumanDuration`, as docker prints ages (berth-api-types' one implementation).
 pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let minutes = secs / 60;
-    let hours = minutes / 60;
-    if secs < 1 {
-        "Less than a second".into()
-    } else if secs == 1 {
-        "1 second".into()
-    } else if secs < 60 {
-        format!("{secs} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", hours / 24 / 365)
-    }
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    berth_api_types::time::human_duration(secs)
 }
 
 #[cfg(test)]
